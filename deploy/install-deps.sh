@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs what scim-gateway needs on Debian/Ubuntu, and only what is missing:
+#   - slapd and ldap-utils (the directory the quick start and the tests run), without letting
+#     Debian configure or start a system slapd;
+#   - a virtualenv in .venv with the package (and, with --test, its test tools).
+# A second run finds everything in place and takes about a second.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+extras=""
+[ "${1:-}" = "--test" ] && extras="[test]"
+
+if [ ! -x /usr/sbin/slapd ] || ! command -v ldapsearch >/dev/null 2>&1; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "slapd and ldap-utils are missing; run this as root (or: sudo apt-get install slapd ldap-utils)" >&2
+    exit 1
+  fi
+  echo "installing slapd and ldap-utils ..." >&2
+  export DEBIAN_FRONTEND=noninteractive
+  echo "slapd slapd/no_configuration boolean true" | debconf-set-selections
+  apt-get update -qq
+  apt-get install -y -qq slapd ldap-utils >/dev/null
+fi
+
+python=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  if ! "$python" -m venv .venv 2>/dev/null; then
+    [ "$(id -u)" = 0 ] || { echo "python3-venv is missing; run as root or install it" >&2; exit 1; }
+    apt-get install -y -qq python3-venv >/dev/null
+    rm -rf .venv
+    "$python" -m venv .venv
+  fi
+fi
+
+# Reinstall only when the project's dependencies changed.
+stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)${extras:+-test}"
+if [ ! -e "$stamp" ]; then
+  echo "installing the gateway into .venv ..." >&2
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extras}"
+  rm -f .venv/.installed-*
+  touch "$stamp"
+fi

@@ -1,0 +1,87 @@
+"""The one interface every backend implements, and the errors it may raise.
+
+A backend only does I/O: it stores and finds records, turns `Query` trees into its own query
+language and `Ref` ids into its own references. It never sees SCIM JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from collections.abc import Iterable
+from typing import Protocol
+
+from gateway.directory import Change, Entry, Page, Query, Record, Ref
+
+
+@dataclass(frozen=True)
+class StoreSpec:
+    """What a backend needs to know about one kind of object ("users" or "groups")."""
+
+    kind: str
+    target: object  # the backend's own settings section from the map (e.g. LdapTarget)
+    id_attribute: str
+    created_attribute: str | None = None
+    modified_attribute: str | None = None
+    references: dict[str, str] = field(default_factory=dict)  # attribute -> kind it points at
+    multi_valued: frozenset[str] = frozenset()
+
+
+class BackendError(Exception):
+    """Base class; the message is safe to show to a SCIM client (no secrets, no internals)."""
+
+
+class NotFound(BackendError):
+    pass
+
+
+class AlreadyExists(BackendError):
+    pass
+
+
+class InvalidData(BackendError):
+    """The downstream system refused the values (syntax, schema, constraint)."""
+
+
+class UnknownReference(BackendError):
+    def __init__(self, kind: str, ids: list[str]):
+        self.kind = kind
+        self.ids = ids
+        noun = "user" if kind == "users" else "group"
+        super().__init__(f"no {noun} with id {', '.join(repr(i) for i in ids)}")
+
+
+class Unavailable(BackendError):
+    """The downstream system cannot be reached or timed out; the client should retry later."""
+
+
+class Backend(Protocol):
+    """Constructed with the StoreSpecs of a map; every call names the kind it works on."""
+
+    specs: dict[str, StoreSpec]
+
+    def create(self, kind: str, record: Record, unique: Query | None, attributes: list[str]) -> Entry:
+        """Add an entry; AlreadyExists if `unique` matches anything (or the name is taken)."""
+
+    def get(self, kind: str, id: str, attributes: list[str]) -> Entry:
+        """One entry by id; reference values come back as Refs with a locator and no id."""
+
+    def search(self, kind: str, query: Query, attributes: list[str], start: int, count: int) -> Page:
+        """Entries matching `query`, from the 1-based `start`, at most `count`, with the total."""
+
+    def modify(
+        self,
+        kind: str,
+        entry: Entry,
+        changes: list[Change],
+        record: Record,
+        attributes: list[str],
+        unique: Query | None = None,
+    ) -> Entry:
+        """Apply changes (renaming when the naming values changed); return the entry after."""
+
+    def delete(self, kind: str, id: str) -> None: ...
+
+    def resolve(self, refs: Iterable[Ref]) -> dict[Ref, Ref]:
+        """Complete Refs: ids for locators, locators for ids; UnknownReference for unknown ids."""
+
+    def close(self) -> None: ...

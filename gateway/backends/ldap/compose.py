@@ -1,0 +1,142 @@
+"""Builds LDAP filters and DNs. The only place a value is put into either, so the only place
+values are escaped: RFC 4515 for filters (`escape_filter_chars`), RFC 4514 for DNs
+(`escape_rdn`). Nothing else in the gateway concatenates a filter or a DN.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from ldap3.utils.conv import escape_filter_chars
+from ldap3.utils.dn import escape_rdn, parse_dn
+
+from gateway.backends.base import InvalidData
+from gateway.backends.ldap.target import PLACEHOLDER
+from gateway.directory import AllOf, AnyOf, Exists, Match, Negate, Query, Record, Ref, Value
+
+MATCH_NONE = "(!(objectClass=*))"
+MATCH_ALL = "(objectClass=*)"
+
+
+def render_filter(query: Query, locators: dict[Ref, str] | None = None) -> str:
+    """The LDAP filter for a query; Refs are replaced by the DNs in `locators`."""
+    if isinstance(query, AllOf):
+        if not query.items:
+            return MATCH_ALL
+        return "(&" + "".join(render_filter(q, locators) for q in query.items) + ")"
+    if isinstance(query, AnyOf):
+        if not query.items:
+            return MATCH_NONE
+        return "(|" + "".join(render_filter(q, locators) for q in query.items) + ")"
+    if isinstance(query, Negate):
+        return "(!" + render_filter(query.inner, locators) + ")"
+    if isinstance(query, Exists):
+        return f"({query.attribute}=*)"
+    if isinstance(query, Match):
+        return _match(query, locators or {})
+    raise TypeError(f"not a query: {query!r}")
+
+
+def _match(match: Match, locators: dict[Ref, str]) -> str:
+    value = match.value
+    if isinstance(value, Ref):
+        located = value.locator or locators.get(value)
+        if located is None:
+            return MATCH_NONE  # an id nobody has: nothing can point at it
+        value = located
+    text = escape_filter_chars(_text(value))
+    attribute = match.attribute
+    return {
+        "eq": lambda: f"({attribute}={text})",
+        "co": lambda: f"({attribute}=*{text}*)",
+        "sw": lambda: f"({attribute}={text}*)",
+        "ew": lambda: f"({attribute}=*{text})",
+        "ge": lambda: f"({attribute}>={text})",
+        "le": lambda: f"({attribute}<={text})",
+        "gt": lambda: f"(&({attribute}>={text})(!({attribute}={text})))",
+        "lt": lambda: f"(&({attribute}<={text})(!({attribute}={text})))",
+    }[match.op]()
+
+
+def _text(value: Value) -> str:
+    if isinstance(value, datetime):
+        return generalized_time(value)
+    return str(value)
+
+
+def all_filters(*filters: str) -> str:
+    filters = tuple(f for f in filters if f and f != MATCH_ALL)
+    if not filters:
+        return MATCH_ALL
+    return filters[0] if len(filters) == 1 else "(&" + "".join(filters) + ")"
+
+
+def build_dn(template: str, record: Record) -> str:
+    """Fill a DN template from a record; each value is escaped as an RDN value."""
+
+    def fill(match) -> str:
+        name = match.group(1)
+        values = record.get(name.lower()) or []
+        if not values or not isinstance(values[0], str) or not values[0]:
+            raise InvalidData(f"the entry's name needs a value for {name}, and it has none")
+        return escape_rdn(values[0])
+
+    return PLACEHOLDER.sub(fill, template)
+
+
+def normalized_dn(dn: str) -> tuple[tuple[str, str], ...]:
+    """A DN for comparison: escapes undone, types and values folded to lower case."""
+    return tuple(
+        (attr.strip().lower(), _unescape(value.strip()).lower()) for attr, value, _ in parse_dn(dn, escape=False)
+    )
+
+
+def rdn_text(dn: str) -> str:
+    """The first RDN's value with escapes undone, case kept."""
+    return _unescape(parse_dn(dn, escape=False)[0][1].strip())
+
+
+def _unescape(value: str) -> str:
+    """RFC 4514 escapes (`\\,` and `\\2C` alike) back to the characters."""
+    raw = bytearray()
+    index = 0
+    while index < len(value):
+        char = value[index]
+        if char == "\\" and index + 1 < len(value):
+            pair = value[index + 1 : index + 3]
+            if len(pair) == 2 and all(c in "0123456789abcdefABCDEF" for c in pair):
+                raw.append(int(pair, 16))
+                index += 3
+                continue
+            raw.extend(value[index + 1].encode())
+            index += 2
+            continue
+        raw.extend(char.encode())
+        index += 1
+    return raw.decode("utf-8", errors="replace")
+
+
+def split_dn(dn: str) -> tuple[str, str]:
+    """('uid=alice', 'ou=People,dc=example,dc=com')."""
+    parts = parse_dn(dn, escape=False)
+    first = f"{parts[0][0]}={parts[0][1]}"
+    parent = ",".join(f"{attr}={value}" for attr, value, _ in parts[1:])
+    return first, parent
+
+
+def generalized_time(moment: datetime) -> str:
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc)
+    return moment.strftime("%Y%m%d%H%M%SZ")
+
+
+def iso_time(generalized: str | None) -> str | None:
+    """'20261123125413Z' (or with .123Z) -> '2026-11-23T12:54:13Z'."""
+    if not generalized:
+        return None
+    digits = generalized.rstrip("Z").split(".")[0]
+    try:
+        moment = datetime.strptime(digits[:14], "%Y%m%d%H%M%S")
+    except ValueError:
+        return None
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,144 @@
+"""LDAP connections: opened once per worker process, bound once, reused by every request.
+
+Connections are created lazily (after gunicorn forks, never before) and kept in a small
+per-process pool, one per concurrent request. A connection the server closed while it sat
+idle is noticed before it is used (its socket turns readable) and replaced, so a write is
+never sent on a dead connection and never has to be blindly retried.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import select
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+from urllib.parse import urlparse
+
+import ldap3
+from ldap3.core import exceptions as ldap_errors
+
+from gateway.backends.base import Unavailable
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class LdapSettings:
+    url: str
+    bind_dn: str
+    password: str  # never logged; repr hides it
+    timeout: float = 10.0
+    retry_after: int = 30
+
+    def __repr__(self) -> str:
+        return f"LdapSettings(url={self.url!r}, bind_dn={self.bind_dn!r}, password=***)"
+
+
+class ConnectionPool:
+    def __init__(self, settings: LdapSettings):
+        self.settings = settings
+        parsed = urlparse(settings.url)
+        self.server = ldap3.Server(
+            parsed.hostname or "127.0.0.1",
+            port=parsed.port or (636 if parsed.scheme == "ldaps" else 389),
+            use_ssl=parsed.scheme == "ldaps",
+            get_info=ldap3.NONE,  # no schema fetch, ever: the map says what attributes exist
+            connect_timeout=settings.timeout,
+        )
+        self._idle: list[ldap3.Connection] = []
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        self.opened = 0  # connections opened by this process, for tests and metrics
+
+    def _open(self) -> ldap3.Connection:
+        connection = ldap3.Connection(
+            self.server,
+            user=self.settings.bind_dn,
+            password=self.settings.password,
+            receive_timeout=max(1, math.ceil(self.settings.timeout)),  # ldap3 packs it as an int
+            raise_exceptions=False,
+            return_empty_attributes=False,
+        )
+        try:
+            connection.open()
+            if not connection.bind():
+                result = connection.result or {}
+                log.error(
+                    "LDAP bind to %s as %s refused: %s",
+                    self.settings.url,
+                    self.settings.bind_dn,
+                    result.get("description"),
+                )
+                connection.unbind()
+                raise Unavailable("the directory refused the gateway's credentials")
+        except ldap_errors.LDAPException as error:
+            log.error("cannot reach the directory at %s: %s", self.settings.url, type(error).__name__)
+            raise Unavailable("the directory cannot be reached") from None
+        self.opened += 1
+        return connection
+
+    def _acquire(self) -> ldap3.Connection:
+        with self._lock:
+            if os.getpid() != self._pid:  # forked: the parent's sockets are not ours to use
+                self._idle.clear()
+                self._pid = os.getpid()
+            while self._idle:
+                connection = self._idle.pop()
+                if _alive(connection):
+                    return connection
+                _discard(connection)
+        return self._open()
+
+    def _release(self, connection: ldap3.Connection) -> None:
+        with self._lock:
+            self._idle.append(connection)
+
+    def run(self, operation: Callable[[ldap3.Connection], T], *, idempotent: bool) -> T:
+        """Run `operation` on a pooled connection; a read that loses its connection is retried once."""
+        for attempt in (1, 2):
+            connection = self._acquire()
+            try:
+                result = operation(connection)
+            except (ldap_errors.LDAPCommunicationError, ldap_errors.LDAPResponseTimeoutError) as error:
+                _discard(connection)
+                log.warning("LDAP connection lost during an operation: %s", type(error).__name__)
+                if attempt == 2 or not idempotent:
+                    raise Unavailable("the directory did not answer") from None
+                continue
+            except BaseException:
+                _discard(connection)
+                raise
+            self._release(connection)
+            return result
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        if os.getpid() == self._pid:
+            for connection in idle:
+                _discard(connection)
+
+
+def _alive(connection: ldap3.Connection) -> bool:
+    """An idle connection whose socket is readable was closed (or notified) by the server."""
+    sock = getattr(connection, "socket", None)
+    if connection.closed or sock is None:
+        return False
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return False
+    return not readable
+
+
+def _discard(connection: ldap3.Connection) -> None:
+    try:
+        connection.unbind()
+    except Exception:  # noqa: BLE001 - it is going away either way
+        pass

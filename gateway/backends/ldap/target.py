@@ -1,0 +1,84 @@
+"""The `ldap:` section of a resource map: where entries live and how they are named.
+
+Pure settings, validated with the rest of the map at start-up; the LDAP backend reads them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates
+
+ATTRIBUTE_NAME = re.compile(r"^(?:[A-Za-z][A-Za-z0-9-]*|\d+(?:\.\d+)+)$")
+PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+
+
+@dataclass(frozen=True)
+class LdapTarget:
+    base: str
+    dn: str  # template: "uid={uid},ou=People,dc=example,dc=com"; placeholders are attributes
+    object_classes: tuple[str, ...]
+    filter: str | None = None  # scoping filter; default: the first object class
+    scope: str = "sub"
+    dn_attribute: str = "entryDN"  # the attribute a filter can match a DN with (AD: distinguishedName)
+
+    DEFAULT_ID = "entryUUID"
+    DEFAULT_CREATED = "createTimestamp"
+    DEFAULT_MODIFIED = "modifyTimestamp"
+
+    def placeholders(self) -> list[str]:
+        """Directory attributes the DN template is built from (lower case)."""
+        return [name.lower() for name in PLACEHOLDER.findall(self.dn)]
+
+    @property
+    def rdn_attribute(self) -> str:
+        return self.dn.split("=", 1)[0].strip().lower()
+
+    @property
+    def scope_filter(self) -> str:
+        return self.filter or f"(objectClass={self.object_classes[0]})"
+
+
+class LdapTargetSchema(Schema):
+    base = fields.Str(required=True, metadata={"description": "search base for this resource"})
+    dn = fields.Str(required=True, metadata={"description": "DN template of a new entry"})
+    object_classes = fields.List(fields.Str(), required=True, validate=validate.Length(min=1))
+    filter = fields.Str(load_default=None)
+    scope = fields.Str(load_default="sub", validate=validate.OneOf(["sub", "one"]))
+    dn_attribute = fields.Str(load_default="entryDN", validate=validate.Regexp(ATTRIBUTE_NAME))
+
+    @validates("dn")
+    def check_dn(self, value: str, **kwargs) -> None:
+        names = PLACEHOLDER.findall(value)
+        if not names:
+            raise ValidationError("the DN template needs at least one {attribute} placeholder, e.g. uid={uid},ou=People,...")
+        for name in names:
+            if not ATTRIBUTE_NAME.match(name):
+                raise ValidationError(f"{{{name}}} is not a directory attribute name")
+        first = value.split(",", 1)[0]
+        if "=" not in first or not PLACEHOLDER.search(first.split("=", 1)[1]):
+            raise ValidationError("the first RDN of the DN template must hold a placeholder, e.g. uid={uid}")
+
+    @validates("filter")
+    def check_filter(self, value: str | None, **kwargs) -> None:
+        if value is None:
+            return
+        depth = 0
+        for char in value:
+            depth += {"(": 1, ")": -1}.get(char, 0)
+            if depth < 0:
+                break
+        if not value.startswith("(") or depth != 0:
+            raise ValidationError("an LDAP filter must be enclosed in balanced parentheses, e.g. (objectClass=inetOrgPerson)")
+
+    @validates("object_classes")
+    def check_classes(self, value: list[str], **kwargs) -> None:
+        for name in value:
+            if not ATTRIBUTE_NAME.match(name):
+                raise ValidationError(f"{name!r} is not an object class name")
+
+    @post_load
+    def build(self, data: dict, **kwargs) -> LdapTarget:
+        data["object_classes"] = tuple(data["object_classes"])
+        return LdapTarget(**data)

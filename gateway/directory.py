@@ -1,0 +1,141 @@
+"""The neutral vocabulary between the mapping and the backends.
+
+The mapping speaks SCIM on one side and this on the other; a backend speaks this on one side
+and LDAP or HTTP on the other. Nothing here does I/O or knows SCIM JSON.
+
+- A record is `{attribute name (lower case): [values]}`; an empty or missing list is "no value".
+- A `Ref` is a value that points at another object by its SCIM id (a manager, a member);
+  the backend turns it into its own form (a DN) on writes and back into an id on reads.
+- A `Query` is a small boolean tree over record attributes that a backend renders in its own
+  language (an LDAP filter, API query parameters), escaping values as it renders them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Union
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A reference to another object of `kind` ("users" or "groups").
+
+    A Ref the mapping makes carries the SCIM id; a Ref a backend reads carries its own
+    locator (a DN). `Backend.resolve` fills in the other half, for a whole request at once.
+    """
+
+    kind: str
+    id: str | None = None
+    locator: str | None = None
+
+    def same(self, other: object) -> bool:
+        if not isinstance(other, Ref) or other.kind != self.kind:
+            return False
+        if self.id and other.id:
+            return self.id.lower() == other.id.lower()
+        return bool(self.locator and other.locator and self.locator.lower() == other.locator.lower())
+
+
+Value = Union[str, Ref, datetime]
+Record = dict[str, list[Value]]
+
+
+@dataclass
+class Entry:
+    """One object as a backend returns it."""
+
+    id: str
+    attributes: Record
+    locator: str = ""  # the backend's own handle (an LDAP DN); never shown to SCIM clients
+    created: str | None = None
+    modified: str | None = None
+
+
+@dataclass(frozen=True)
+class Change:
+    """One attribute change: replace its values, or add/delete just these values."""
+
+    attribute: str
+    op: str  # "replace", "add" or "delete"
+    values: tuple[Value, ...] = ()
+
+
+@dataclass(frozen=True)
+class Page:
+    total: int
+    entries: list[Entry] = field(default_factory=list)
+
+
+# --- queries -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Match:
+    """`attribute <op> value` with op one of eq co sw ew gt ge lt le."""
+
+    attribute: str
+    op: str
+    value: Value
+
+
+@dataclass(frozen=True)
+class Exists:
+    attribute: str
+
+
+@dataclass(frozen=True)
+class AllOf:
+    items: tuple[Query, ...]
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    items: tuple[Query, ...]
+
+
+@dataclass(frozen=True)
+class Negate:
+    inner: Query
+
+
+Query = Union[Match, Exists, AllOf, AnyOf, Negate]
+
+EVERYTHING: Query = AllOf(())
+NOTHING: Query = AnyOf(())
+
+
+def all_of(*items: Query) -> Query:
+    """A conjunction, simplified: NOTHING absorbs, EVERYTHING drops out."""
+    flat: list[Query] = []
+    for item in items:
+        if item == NOTHING:
+            return NOTHING
+        if isinstance(item, AllOf):
+            flat.extend(item.items)
+        else:
+            flat.append(item)
+    return flat[0] if len(flat) == 1 else AllOf(tuple(flat))
+
+
+def any_of(*items: Query) -> Query:
+    """A disjunction, simplified: EVERYTHING absorbs, NOTHING drops out."""
+    flat: list[Query] = []
+    for item in items:
+        if item == EVERYTHING:
+            return EVERYTHING
+        if isinstance(item, AnyOf):
+            flat.extend(item.items)
+        else:
+            flat.append(item)
+    return flat[0] if len(flat) == 1 else AnyOf(tuple(flat))
+
+
+def negate(item: Query) -> Query:
+    if item == EVERYTHING:
+        return NOTHING
+    if item == NOTHING:
+        return EVERYTHING
+    if isinstance(item, Negate):
+        return item.inner
+    return Negate(item)

@@ -1,0 +1,188 @@
+"""SCIM resource <-> directory record, through a ResourceMap. Pure functions.
+
+A write never compares the directory's raw record with the new one: it compares the records
+that the old and the new SCIM resource map to, so attributes a PATCH did not touch produce no
+change even when the directory holds values the map does not show (a second `mail`, say).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.directory import Change, Entry, Record, Ref, Value
+from gateway.mapping.model import ResourceMap, Rule, ScimTarget, Template
+from gateway.scim.projection import Projection
+from gateway.scim.resource import container
+
+
+def _matches_selector(element: Any, selector: tuple[tuple[str, Any], ...]) -> bool:
+    if not isinstance(element, dict):
+        return False
+    for name, expected in selector:
+        actual = next((v for k, v in element.items() if k.lower() == name.lower()), None)
+        if isinstance(actual, str) and isinstance(expected, str):
+            if actual.lower() != expected.lower():
+                return False
+        elif actual != expected:
+            return False
+    return True
+
+
+def read_scim(resource: dict, target: ScimTarget) -> list[Any]:
+    """The SCIM values at a target: one value, several for a multi target, or none."""
+    holder = container(resource, target.urn) or {}
+    value = holder.get(target.attribute)
+    if value is None:
+        return []
+    if target.selector:
+        elements = [e for e in value if _matches_selector(e, target.selector)]
+        elements.sort(key=lambda e: e.get("primary") is not True)  # the primary one wins
+        value = elements[0].get(target.sub) if elements and target.sub else (elements[0] if elements else None)
+        return [] if value is None else [value]
+    if target.multi:
+        items = value if isinstance(value, list) else [value]
+        if target.sub:
+            items = [item.get(target.sub) if isinstance(item, dict) else item for item in items]
+        return [item for item in items if item is not None]
+    if target.sub:
+        value = value.get(target.sub) if isinstance(value, dict) else None
+    return [] if value is None else [value]
+
+
+def write_scim(resource: dict, target: ScimTarget, values: list[Any]) -> None:
+    """Put values read from the directory at a target, merging typed elements."""
+    if not values:
+        return
+    holder = container(resource, target.urn, create=True)
+    if target.selector:
+        elements = holder.setdefault(target.attribute, [])
+        element = next((e for e in elements if _matches_selector(e, target.selector)), None)
+        if element is None:
+            element = dict(target.selector)
+            elements.append(element)
+        element[target.sub or "value"] = values[0]
+    elif target.multi:
+        holder[target.attribute] = [{target.sub: v} if target.sub else v for v in values]
+    elif target.sub:
+        holder.setdefault(target.attribute, {})[target.sub] = values[0]
+    else:
+        holder[target.attribute] = values[0]
+
+
+def render(template: Template, resource: dict) -> str | None:
+    """Fill a template; None if any placeholder has no value."""
+    text = template.text
+    for name, path in zip(template.names(), template.paths):
+        values = read_scim(resource, path)
+        if not values or values[0] in (None, ""):
+            return None
+        text = text.replace("{" + name + "}", str(values[0]), 1)
+    return text
+
+
+def _to_directory(rule: Rule, value: Any) -> Value | None:
+    if rule.reference:
+        if isinstance(value, Ref):  # a reference read from the directory, not yet resolved
+            return value
+        return Ref(rule.reference, str(value)) if value not in (None, "") else None
+    return rule.transform.to_directory(value)
+
+
+def to_record(resource_map: ResourceMap, resource: dict) -> Record:
+    """The directory attributes a SCIM resource maps to (only the ones the map writes)."""
+    record: Record = {}
+    for rule in resource_map.rules:
+        if not rule.writable:
+            continue
+        scim_values = read_scim(resource, rule.target)
+        if not scim_values and not rule.target.multi:
+            scim_values = [None]  # a value map may store "absent" as a value (ppolicy lock)
+        values = [_to_directory(rule, v) for v in scim_values]
+        record[rule.key] = [v for v in values if v is not None]
+    for default in resource_map.defaults:
+        if record.get(default.attribute):
+            continue
+        for template in default.templates:
+            value = render(template, resource)
+            if value is not None:
+                record[default.attribute] = [value]
+                break
+    return record
+
+
+def directory_attributes(resource_map: ResourceMap, projection: Projection | None) -> list[str]:
+    """What to read from the directory to answer with this projection (None: everything)."""
+    wanted = {resource_map.id_attribute}
+    for optional in (resource_map.created_attribute, resource_map.modified_attribute):
+        if optional and (projection is None or projection.wants(None, "meta")):
+            wanted.add(optional)
+    for rule in resource_map.rules:
+        target = rule.target
+        if projection is None or projection.wants(target.urn, target.attribute, target.sub):
+            wanted.add(rule.attribute)
+    return sorted(wanted)
+
+
+def to_resource(resource_map: ResourceMap, entry: Entry, projection: Projection | None = None) -> dict:
+    """The SCIM resource for a directory entry (meta.location is the web layer's to add)."""
+    resource_type = resource_map.resource_type
+    resource: dict = {"schemas": [resource_type.core.id], "id": entry.id}
+    for rule in resource_map.rules:
+        target = rule.target
+        if projection is not None and not projection.wants(target.urn, target.attribute, target.sub):
+            continue
+        raw = entry.attributes.get(rule.key, [])
+        if rule.reference:
+            # An unresolved reference stays a Ref, so a PATCH that does not touch it keeps it.
+            values = [(v.id or v) if isinstance(v, Ref) else v for v in raw]
+        elif target.multi:
+            values = [rule.transform.to_scim(v) for v in raw]
+        else:
+            values = [rule.transform.to_scim(raw[0] if raw else None)]
+        write_scim(resource, target, [v for v in values if v is not None])
+    for extension in resource_type.extensions:
+        if extension.id in resource:
+            resource["schemas"].append(extension.id)
+    if projection is None or projection.wants(None, "meta"):
+        meta = {"resourceType": resource_type.name}
+        if entry.created:
+            meta["created"] = entry.created
+        if entry.modified:
+            meta["lastModified"] = entry.modified
+        resource["meta"] = meta
+    return resource
+
+
+def diff(old: Record, new: Record, multi_valued: set[str]) -> list[Change]:
+    """The changes that turn `old` into `new`; multi-valued attributes change value by value."""
+    changes = []
+    for attribute in sorted(set(old) | set(new)):
+        before, after = old.get(attribute, []), new.get(attribute, [])
+        if attribute in multi_valued:
+            added = tuple(v for v in after if not _contains(before, v))
+            removed = tuple(v for v in before if not _contains(after, v))
+            if removed:
+                changes.append(Change(attribute, "delete", removed))
+            if added:
+                changes.append(Change(attribute, "add", added))
+        elif not _same_values(before, after):
+            changes.append(Change(attribute, "replace", tuple(after)))
+    return changes
+
+
+def _same_values(before: list[Value], after: list[Value]) -> bool:
+    if len(before) != len(after):
+        return False
+    return all(_same(a, b, case_fold=False) for a, b in zip(before, after))
+
+
+def _same(left: Value, right: Value, case_fold: bool = True) -> bool:
+    if isinstance(left, Ref):
+        return left.same(right)
+    if case_fold and isinstance(left, str) and isinstance(right, str):
+        return left.lower() == right.lower()
+    return left == right
+
+
+def _contains(values: list[Value], value: Value) -> bool:
+    return any(_same(v, value) for v in values)

@@ -1,0 +1,278 @@
+"""A throwaway OpenLDAP directory in a folder of its own, for the quick start and the tests.
+
+It never touches /etc/ldap or systemd: the whole cn=config is generated here, loaded with
+`slapadd -n0`, and slapd runs in the foreground as our child (`-d 0`), so stopping it is a
+plain terminate-and-wait and nothing outlives the process that started it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SCHEMA_DIR = Path("/etc/ldap/schema")
+MODULE_DIR = Path("/usr/lib/ldap")
+GATEWAY_SCHEMA = Path(__file__).resolve().parents[1] / "backends" / "ldap" / "scim-gateway.ldif"
+SUFFIX = "dc=example,dc=com"
+ADMIN_DN = f"cn=admin,{SUFFIX}"
+SERVICE_DN = f"cn=gateway,{SUFFIX}"
+PEOPLE_DN = f"ou=People,{SUFFIX}"
+GROUPS_DN = f"ou=Groups,{SUFFIX}"
+POLICY_DN = f"cn=default,ou=Policies,{SUFFIX}"
+
+
+class SlapdError(RuntimeError):
+    """slapd could not be set up or started; the message says which step failed."""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _gateway_schema_ldif() -> str:
+    text = GATEWAY_SCHEMA.read_text()
+    return "\n".join(line for line in text.splitlines() if not line.startswith("#")).strip()
+
+
+def _config_ldif(root: Path, admin_password: str) -> str:
+    """cn=config as one LDIF: modules, schemas, the mdb database, its overlays and limits."""
+    schemas = "\n".join(
+        f"include: file://{SCHEMA_DIR / name}.ldif"
+        for name in ("core", "cosine", "nis", "inetorgperson")
+    )
+    indexes = "\n".join(
+        f"olcDbIndex: {attr} eq"
+        for attr in (
+            "objectClass", "uid", "cn", "sn", "mail", "displayName", "entryUUID",
+            "member", "uniqueMember", "memberOf", "manager", "scimExternalId", "employeeNumber",
+        )
+    )
+    return f"""\
+dn: cn=config
+objectClass: olcGlobal
+cn: config
+olcPidFile: {root}/slapd.pid
+olcArgsFile: {root}/slapd.args
+olcLogLevel: none
+
+dn: cn=module{{0}},cn=config
+objectClass: olcModuleList
+cn: module{{0}}
+olcModulePath: {MODULE_DIR}
+olcModuleLoad: back_mdb
+olcModuleLoad: memberof
+olcModuleLoad: refint
+olcModuleLoad: ppolicy
+
+dn: cn=schema,cn=config
+objectClass: olcSchemaConfig
+cn: schema
+
+{schemas}
+
+{_gateway_schema_ldif()}
+
+dn: olcDatabase={{-1}}frontend,cn=config
+objectClass: olcDatabaseConfig
+objectClass: olcFrontendConfig
+olcDatabase: {{-1}}frontend
+olcSizeLimit: 500
+
+dn: olcDatabase={{0}}config,cn=config
+objectClass: olcDatabaseConfig
+olcDatabase: {{0}}config
+olcRootDN: cn=admin,cn=config
+olcRootPW: {admin_password}
+
+dn: olcDatabase={{1}}mdb,cn=config
+objectClass: olcDatabaseConfig
+objectClass: olcMdbConfig
+olcDatabase: {{1}}mdb
+olcDbDirectory: {root}/data
+olcSuffix: {SUFFIX}
+olcRootDN: {ADMIN_DN}
+olcRootPW: {admin_password}
+olcDbMaxSize: 1073741824
+{indexes}
+olcLimits: dn.exact="{SERVICE_DN}" size=unlimited size.prtotal=unlimited time=unlimited
+olcAccess: to attrs=userPassword by dn.exact="{SERVICE_DN}" manage by self write by anonymous auth by * none
+olcAccess: to * by dn.exact="{SERVICE_DN}" manage by self read by * none
+
+dn: olcOverlay={{0}}memberof,olcDatabase={{1}}mdb,cn=config
+objectClass: olcOverlayConfig
+objectClass: olcMemberOf
+olcOverlay: {{0}}memberof
+olcMemberOfRefInt: TRUE
+olcMemberOfGroupOC: groupOfNames
+olcMemberOfMemberAD: member
+olcMemberOfMemberOfAD: memberOf
+
+dn: olcOverlay={{1}}refint,olcDatabase={{1}}mdb,cn=config
+objectClass: olcOverlayConfig
+objectClass: olcRefintConfig
+olcOverlay: {{1}}refint
+olcRefintAttribute: member
+olcRefintAttribute: uniqueMember
+olcRefintAttribute: manager
+olcRefintAttribute: owner
+
+dn: olcOverlay={{2}}ppolicy,olcDatabase={{1}}mdb,cn=config
+objectClass: olcOverlayConfig
+objectClass: olcPPolicyConfig
+olcOverlay: {{2}}ppolicy
+olcPPolicyDefault: {POLICY_DN}
+olcPPolicyHashCleartext: TRUE
+"""
+
+
+def _seed_ldif(service_password: str) -> str:
+    return f"""\
+dn: {SUFFIX}
+objectClass: dcObject
+objectClass: organization
+dc: example
+o: Example
+
+dn: {PEOPLE_DN}
+objectClass: organizationalUnit
+ou: People
+
+dn: {GROUPS_DN}
+objectClass: organizationalUnit
+ou: Groups
+
+dn: ou=Policies,{SUFFIX}
+objectClass: organizationalUnit
+ou: Policies
+
+dn: {POLICY_DN}
+objectClass: pwdPolicy
+objectClass: device
+cn: default
+pwdAttribute: userPassword
+pwdLockout: TRUE
+pwdMaxFailure: 0
+
+dn: {SERVICE_DN}
+objectClass: applicationProcess
+objectClass: simpleSecurityObject
+cn: gateway
+description: the account scim-gateway binds as (not the rootDN)
+userPassword: {service_password}
+"""
+
+
+@dataclass
+class Slapd:
+    """One throwaway slapd under `root`. Created on first start; kept across restarts."""
+
+    root: Path
+    port: int = 0
+    process: subprocess.Popen | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"ldap://127.0.0.1:{self.port}"
+
+    @property
+    def admin_password(self) -> str:
+        return (self.root / "admin.password").read_text().strip()
+
+    @property
+    def service_password_file(self) -> Path:
+        return self.root / "gateway.password"
+
+    @property
+    def service_password(self) -> str:
+        return self.service_password_file.read_text().strip()
+
+    def create(self) -> None:
+        """Build slapd.d and the database, unless a previous run left a complete one."""
+        if (self.root / "ready").exists():
+            return
+        if self.root.exists():
+            shutil.rmtree(self.root)
+        (self.root / "slapd.d").mkdir(parents=True)
+        (self.root / "data").mkdir()
+        os.chmod(self.root, 0o700)
+        admin_password = secrets.token_urlsafe(18)
+        service_password = secrets.token_urlsafe(18)
+        _write_private(self.root / "admin.password", admin_password)
+        _write_private(self.service_password_file, service_password)
+        self._slapadd(["-n0"], _config_ldif(self.root, admin_password))
+        self._slapadd(["-n1", "-q"], _seed_ldif(service_password))
+        (self.root / "ready").touch()
+
+    def wipe(self) -> None:
+        """Forget everything: the next start builds an empty directory."""
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def _slapadd(self, args: list[str], ldif: str) -> None:
+        command = ["slapadd", "-F", str(self.root / "slapd.d"), *args]
+        done = subprocess.run(command, input=ldif, text=True, capture_output=True)
+        if done.returncode != 0:
+            raise SlapdError(f"{' '.join(command)} failed: {done.stderr.strip()}")
+
+    def start(self, timeout: float = 10.0) -> None:
+        self.create()
+        if not self.port:
+            self.port = free_port()
+        command = ["slapd", "-d", "0", "-F", str(self.root / "slapd.d"), "-h", self.url]
+        log = open(self.root / "slapd.log", "ab")  # noqa: SIM115 - lives as long as slapd
+        self.process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent, start_new_session=True
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SlapdError(f"slapd exited with {self.process.returncode}; see {log.name}")
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 0.2):
+                return
+            time.sleep(0.02)
+        self.stop()
+        raise SlapdError(f"slapd did not listen on {self.url} within {timeout}s")
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def __enter__(self) -> Slapd:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text + "\n")
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to SIGTERM slapd if we die without stopping it (PR_SET_PDEATHSIG)."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)

@@ -1,0 +1,174 @@
+"""One SCIM resource type served through a map and a backend: the road every request takes.
+
+HTTP-free and directory-free: the views hand it parsed JSON and query parameters; it runs the
+pure SCIM layer (normalize, PATCH, filter), the pure mapping (resource <-> record, filter ->
+query) and calls the backend for I/O. A write is computed completely in memory first, so a
+request that fails validation has written nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.backends.base import AlreadyExists, Backend, StoreSpec
+from gateway.directory import NOTHING, Entry, Query, Record, Ref, all_of, any_of
+from gateway.mapping import codec
+from gateway.mapping.filters import to_query
+from gateway.mapping.model import ResourceMap
+from gateway.scim.errors import uniqueness
+from gateway.scim.filter import AttrPath, Compare, parse_filter
+from gateway.scim.patch import apply_patch, parse_operations
+from gateway.scim.projection import Projection
+from gateway.scim.resource import normalize, require
+
+
+def store_spec(resource_map: ResourceMap) -> StoreSpec:
+    """What the backend needs to know of a resource map."""
+    return StoreSpec(
+        kind=resource_map.name,
+        target=resource_map.target,
+        id_attribute=resource_map.id_attribute,
+        created_attribute=resource_map.created_attribute,
+        modified_attribute=resource_map.modified_attribute,
+        references={rule.key: rule.reference for rule in resource_map.rules if rule.reference},
+        multi_valued=frozenset(rule.key for rule in resource_map.rules if rule.target.multi),
+    )
+
+
+@dataclass(frozen=True)
+class ListResult:
+    total: int
+    start: int
+    resources: list[dict]
+
+
+class ResourceService:
+    def __init__(self, resource_map: ResourceMap, backend: Backend):
+        self.map = resource_map
+        self.backend = backend
+        self.kind = resource_map.name
+        self.resource_type = resource_map.resource_type
+        self.multi_valued = store_spec(resource_map).multi_valued
+
+    # --- reads ---------------------------------------------------------------------------------
+
+    def get(self, id: str, projection: Projection | None = None) -> dict:
+        entry = self.backend.get(self.kind, id, codec.directory_attributes(self.map, projection))
+        return self._render([entry], projection)[0]
+
+    def list(self, filter_text: str | None, start: int, count: int, projection: Projection | None = None) -> ListResult:
+        query = to_query(self.map, parse_filter(filter_text)) if filter_text else all_of()
+        if query == NOTHING:
+            return ListResult(0, start, [])
+        page = self.backend.search(self.kind, query, codec.directory_attributes(self.map, projection), start, count)
+        return ListResult(page.total, start, self._render(page.entries, projection))
+
+    # --- writes --------------------------------------------------------------------------------
+
+    def create(self, body: Any) -> dict:
+        resource = normalize(body, self.resource_type)
+        require(resource, self.resource_type)
+        record = codec.to_record(self.map, resource)
+        try:
+            entry = self.backend.create(
+                self.kind, record, self._unique_query(resource), codec.directory_attributes(self.map, None)
+            )
+        except AlreadyExists:
+            raise uniqueness(self._taken_detail(resource)) from None
+        return self._render([entry], None)[0]
+
+    def patch(self, id: str, body: Any, projection: Projection | None = None) -> dict:
+        operations = parse_operations(body)
+        entry = self.backend.get(self.kind, id, codec.directory_attributes(self.map, None))
+        old = codec.to_resource(self.map, entry)
+        new = apply_patch(old, operations, self.resource_type)
+        require(new, self.resource_type)
+        return self._write(entry, old, new, projection)
+
+    def replace(self, id: str, body: Any, projection: Projection | None = None) -> dict:
+        new = normalize(body, self.resource_type)
+        require(new, self.resource_type)
+        entry = self.backend.get(self.kind, id, codec.directory_attributes(self.map, None))
+        old = codec.to_resource(self.map, entry)
+        return self._write(entry, old, new, projection)
+
+    def delete(self, id: str) -> None:
+        self.backend.delete(self.kind, id)
+
+    def _write(self, entry: Entry, old: dict, new: dict, projection: Projection | None) -> dict:
+        old_record = codec.to_record(self.map, old)
+        new_record = codec.to_record(self.map, new)
+        known = self._resolve(new_record)
+        new_record = _substitute(new_record, known)
+        changes = codec.diff(old_record, new_record, self.multi_valued)
+        if not changes:
+            return self._render([entry], projection, known)[0]
+        unique = self._unique_query(new) if self._unique_changed(old, new) else None
+        try:
+            after = self.backend.modify(
+                self.kind, entry, changes, new_record, codec.directory_attributes(self.map, projection), unique
+            )
+        except AlreadyExists:
+            raise uniqueness(self._taken_detail(new)) from None
+        return self._render([after], projection, known)[0]
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    def _resolve(self, record: Record) -> dict[Ref, Ref]:
+        """Every Ref in a record, completed in one backend call (ids -> DNs and DNs -> ids)."""
+        refs = [v for values in record.values() for v in values if isinstance(v, Ref)]
+        pending = [r for r in refs if not (r.id and r.locator)]
+        return self.backend.resolve(pending) if pending else {}
+
+    def _render(self, entries: list[Entry], projection: Projection | None, known: dict[Ref, Ref] | None = None) -> list[dict]:
+        """Resources for entries, with every reference turned into an id (one backend call)."""
+        by_locator = {r.locator.lower(): r for r in (known or {}).values() if r.locator and r.id}
+        pending = []
+        for entry in entries:
+            for values in entry.attributes.values():
+                for value in values:
+                    if isinstance(value, Ref) and not value.id and value.locator.lower() not in by_locator:
+                        pending.append(value)
+        if pending:
+            by_locator.update({r.locator.lower(): r for r in self.backend.resolve(pending).values() if r.locator})
+        resources = []
+        for entry in entries:
+            attributes = {
+                name: [_with_id(v, by_locator) for v in values] for name, values in entry.attributes.items()
+            }
+            attributes = {name: [v for v in values if v is not None] for name, values in attributes.items()}
+            rendered = Entry(entry.id, attributes, entry.locator, entry.created, entry.modified)
+            resources.append(codec.to_resource(self.map, rendered, projection))
+        return resources
+
+    def _unique_attributes(self) -> list[AttrPath]:
+        core = self.resource_type.core
+        return [AttrPath(None, a.name) for a in core.attributes if a.uniqueness == "server" and self.map.rules_for(None, a.name)]
+
+    def _unique_query(self, resource: dict) -> Query | None:
+        """`userName eq "x"` (Groups: displayName) through the map, for the uniqueness check."""
+        clauses = []
+        for path in self._unique_attributes():
+            value = resource.get(path.attr)
+            if value not in (None, ""):
+                clauses.append(to_query(self.map, Compare(path, "eq", value)))
+        return any_of(*clauses) if clauses else None
+
+    def _unique_changed(self, old: dict, new: dict) -> bool:
+        return any(str(old.get(p.attr, "")).lower() != str(new.get(p.attr, "")).lower() for p in self._unique_attributes())
+
+    def _taken_detail(self, resource: dict) -> str:
+        names = [f"{p.attr} {resource.get(p.attr)!r}" for p in self._unique_attributes() if resource.get(p.attr)]
+        return f"{' or '.join(names) or 'the name'} is already taken by another {self.resource_type.name.lower()}"
+
+
+def _with_id(value: Any, by_locator: dict[str, Ref]) -> Any:
+    if isinstance(value, Ref) and not value.id:
+        found = by_locator.get((value.locator or "").lower())
+        return Ref(value.kind, found.id, value.locator) if found else None
+    return value
+
+
+def _substitute(record: Record, known: dict[Ref, Ref]) -> Record:
+    return {name: [known.get(v, v) if isinstance(v, Ref) else v for v in values] for name, values in record.items()}

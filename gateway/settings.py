@@ -1,0 +1,144 @@
+"""The settings file: which tenants this gateway serves, with which map, token and directory.
+
+    tenants:
+      - name: default
+        base_path: /scim/v2                 # the Tenant URL is http(s)://<host><base_path>
+        mapping: ../mappings/openldap.yaml  # relative paths are relative to this file
+        tokens_file: tokens.yaml            # hashes only, written by `scim-gateway token create`
+        ldap:
+          url: ldap://127.0.0.1:389
+          bind_dn: cn=gateway,dc=example,dc=com
+          password_file: /etc/scim-gateway/ldap.password   # or password_env: LDAP_PASSWORD
+
+Secrets never sit in this file: the bind password comes from a file or an environment
+variable, and tokens are stored as hashes.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates, validates_schema
+
+from gateway import yamlfile
+from gateway.backends.ldap.connection import LdapSettings
+from gateway.yamlfile import ConfigError, Problem, line_of
+
+
+@dataclass(frozen=True)
+class TenantSettings:
+    name: str
+    base_path: str
+    mapping_path: Path
+    tokens_file: Path
+    ldap: LdapSettings | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    source: Path
+    tenants: tuple[TenantSettings, ...]
+    listen: str = "127.0.0.1:8080"
+    workers: int = 2
+    threads: int = 4
+    max_body_bytes: int = 1024 * 1024
+    log_level: str = "info"
+
+
+class LdapSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    url = fields.Str(required=True, validate=validate.Regexp(r"^ldaps?://", error="an ldap:// or ldaps:// URL"))
+    bind_dn = fields.Str(required=True)
+    password_file = fields.Str()
+    password_env = fields.Str()
+    timeout = fields.Float(load_default=10.0, validate=validate.Range(min=0.1, max=300))
+    retry_after = fields.Int(load_default=30, validate=validate.Range(min=1, max=86400))
+
+    @validates_schema
+    def one_password_source(self, data: dict, **kwargs) -> None:
+        if ("password_file" in data) == ("password_env" in data):
+            raise ValidationError("give exactly one of password_file or password_env (never the password itself)")
+
+
+class TenantSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    name = fields.Str(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_.-]+$", error="letters, digits, . _ -"))
+    base_path = fields.Str(required=True)
+    mapping = fields.Str(required=True)
+    tokens_file = fields.Str(required=True)
+    ldap = fields.Nested(LdapSchema)
+
+    @validates("base_path")
+    def check_base_path(self, value: str, **kwargs) -> None:
+        if not re.match(r"^(/[A-Za-z0-9._~-]+)+$", value):
+            raise ValidationError("a URL path such as /scim/v2 (starts with /, no trailing /)")
+
+
+class SettingsSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    listen = fields.Str(load_default="127.0.0.1:8080")
+    workers = fields.Int(load_default=2, validate=validate.Range(min=1, max=64))
+    threads = fields.Int(load_default=4, validate=validate.Range(min=1, max=64))
+    max_body_bytes = fields.Int(load_default=1024 * 1024, validate=validate.Range(min=1024))
+    log_level = fields.Str(load_default="info", validate=validate.OneOf(["debug", "info", "warning", "error"]))
+    tenants = fields.List(fields.Nested(TenantSchema), required=True, validate=validate.Length(min=1))
+
+
+def load_settings(path: Path | str) -> Settings:
+    path = Path(path).resolve()
+    document = yamlfile.load(path)
+    try:
+        data = SettingsSchema().load(document or {})
+    except ValidationError as error:
+        raise ConfigError(yamlfile.problems_from_marshmallow(error.messages, document, str(path))) from None
+    problems: list[Problem] = []
+    tenants = []
+    seen_paths: dict[str, str] = {}
+    for index, raw in enumerate(data["tenants"]):
+        where = ("tenants", index)
+        base_path = raw["base_path"]
+        if base_path.lower() in seen_paths:
+            problems.append(Problem(str(path), line_of(document, (*where, "base_path")), f"base_path {base_path} is already used by tenant {seen_paths[base_path.lower()]}"))
+        seen_paths[base_path.lower()] = raw["name"]
+        ldap = None
+        if "ldap" in raw:
+            try:
+                ldap = _ldap_settings(raw["ldap"], path.parent)
+            except ValueError as error:
+                problems.append(Problem(str(path), line_of(document, (*where, "ldap")), str(error)))
+        tenants.append(
+            TenantSettings(
+                name=raw["name"],
+                base_path=base_path,
+                mapping_path=(path.parent / raw["mapping"]).resolve(),
+                tokens_file=(path.parent / raw["tokens_file"]).resolve(),
+                ldap=ldap,
+            )
+        )
+    if problems:
+        raise ConfigError(problems)
+    options = {k: v for k, v in data.items() if k != "tenants"}
+    return Settings(source=path, tenants=tuple(tenants), **options)
+
+
+def _ldap_settings(raw: dict, folder: Path) -> LdapSettings:
+    if "password_file" in raw:
+        secret_path = folder / raw["password_file"]
+        try:
+            password = secret_path.read_text().strip()
+        except OSError as error:
+            raise ValueError(f"cannot read the LDAP password file {secret_path}: {error.strerror}") from None
+    else:
+        password = os.environ.get(raw["password_env"], "")
+        if not password:
+            raise ValueError(f"the environment variable {raw['password_env']} (the LDAP password) is not set")
+    return LdapSettings(raw["url"], raw["bind_dn"], password, raw["timeout"], raw["retry_after"])

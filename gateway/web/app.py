@@ -1,0 +1,90 @@
+"""The Flask application factory: settings in, a WSGI app with one blueprint per tenant out."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import uuid
+from pathlib import Path
+
+from flask import Flask, g, request
+
+from gateway.settings import Settings, load_settings
+from gateway.tenant import Tenant
+from gateway.web.responses import register_error_handlers, scim_response
+from gateway.web.views import scim
+
+CONFIG_ENV = "SCIM_GATEWAY_CONFIG"
+log = logging.getLogger("gateway.web")
+
+
+class Gateway:
+    """The tenants this process serves, looked up by the blueprint a request matched."""
+
+    def __init__(self, settings: Settings, tenants: list[Tenant]):
+        self.settings = settings
+        self.tenants = {blueprint_name(t.name): t for t in tenants}
+
+    def tenant_for(self, blueprint: str | None) -> Tenant:
+        return self.tenants[blueprint or ""]
+
+    def close(self) -> None:
+        for tenant in self.tenants.values():
+            tenant.close()
+
+
+def blueprint_name(tenant_name: str) -> str:
+    return "tenant_" + tenant_name.replace(".", "_").replace("-", "_")
+
+
+def create_app(settings: Settings | str | Path | None = None, tenants: list[Tenant] | None = None) -> Flask:
+    """Build the app. Nothing connects to a directory here: connections open on first use."""
+    if settings is None:
+        settings = os.environ.get(CONFIG_ENV)
+        if not settings:
+            raise RuntimeError(f"no settings: pass a settings file or set {CONFIG_ENV}")
+    if not isinstance(settings, Settings):
+        settings = load_settings(settings)
+    if tenants is None:
+        tenants = [Tenant.build(tenant_settings) for tenant_settings in settings.tenants]
+    app = Flask("gateway")
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    gateway = Gateway(settings, tenants)
+    app.extensions["scim_gateway"] = gateway
+    app.url_map.strict_slashes = False  # /Users/ and /Users alike
+    for tenant in tenants:
+        app.register_blueprint(scim, url_prefix=tenant.settings.base_path, name=blueprint_name(tenant.name))
+    register_error_handlers(app)
+    _register_request_log(app)
+
+    @app.get("/healthz")
+    def health():
+        return scim_response({"status": "ok", "tenants": sorted(t.name for t in tenants)})
+
+    return app
+
+
+def _register_request_log(app: Flask) -> None:
+    @app.before_request
+    def start() -> None:
+        g.request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex[:16]
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def finish(response):
+        elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+        tenant = getattr(g.get("tenant"), "name", "-")
+        query = request.query_string.decode("utf-8", "replace")[:300]
+        log.info(
+            "%s %s%s %s %.1fms tenant=%s request=%s",
+            request.method,
+            request.path,
+            f"?{query}" if query else "",
+            response.status_code,
+            elapsed,
+            tenant,
+            g.get("request_id"),
+        )
+        response.headers["X-Request-Id"] = g.get("request_id", "")
+        return response

@@ -1,0 +1,188 @@
+"""The SCIM HTTP surface of one tenant: a blueprint registered once per tenant base path."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from flask import Blueprint, current_app, g, request
+
+from gateway.scim import discovery
+from gateway.scim.errors import ScimError, invalid_syntax, invalid_value, not_found
+from gateway.scim.projection import Projection
+from gateway.scim.schema import LIST_RESPONSE
+from gateway.service import ResourceService
+from gateway.web.responses import scim_response
+
+MAX_COUNT = 1000
+DEFAULT_COUNT = 100
+
+log = logging.getLogger("gateway.web")
+scim = Blueprint("scim", __name__)
+
+
+@scim.before_request
+def authenticate() -> None:
+    gateway = current_app.extensions["scim_gateway"]
+    g.tenant = gateway.tenant_for(request.blueprint)
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    stored = g.tenant.authenticate(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
+    if stored is None:
+        log.warning("tenant %s: rejected a request from %s without a valid token", g.tenant.name, request.remote_addr)
+        raise ScimError(
+            401,
+            "a valid Secret Token is required (Authorization: Bearer <token>)",
+            headers={"WWW-Authenticate": 'Bearer realm="scim-gateway"'},
+        )
+    g.token_name = stored.name
+
+
+def _service(resource: str) -> ResourceService:
+    for endpoint, service in g.tenant.services.items():
+        if endpoint.lower() == resource.lower():
+            return service
+    raise not_found(f"this gateway serves no {resource} here (its map has no such section)")
+
+
+def _body() -> Any:
+    raw = request.get_data(cache=False)
+    if not raw:
+        raise invalid_syntax("the request needs a JSON body")
+    try:
+        return json.loads(raw)
+    except ValueError as error:
+        raise invalid_syntax(f"the request body is not valid JSON: {error}") from None
+
+
+def _projection(service: ResourceService) -> Projection:
+    return Projection.parse(
+        service.resource_type, request.args.get("attributes"), request.args.get("excludedAttributes")
+    )
+
+
+def _int_arg(name: str, default: int) -> int:
+    text = request.args.get(name)
+    if text in (None, ""):
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        raise invalid_value(f"{name} must be an integer, not {text!r}") from None
+
+
+def _located(resource: dict, service: ResourceService) -> dict:
+    endpoint = service.resource_type.endpoint.strip("/")
+    location = f"{request.host_url.rstrip('/')}{g.tenant.settings.base_path}/{endpoint}/{resource['id']}"
+    resource.setdefault("meta", {})["location"] = location
+    return resource
+
+
+@scim.get("/<resource>")
+def list_resources(resource: str):
+    service = _service(resource)
+    start = max(1, _int_arg("startIndex", 1))
+    count = min(MAX_COUNT, max(0, _int_arg("count", DEFAULT_COUNT)))
+    projection = _projection(service)
+    result = service.list(request.args.get("filter"), start, count, projection)
+    return scim_response(
+        {
+            "schemas": [LIST_RESPONSE],
+            "totalResults": result.total,
+            "startIndex": start,
+            "itemsPerPage": len(result.resources),
+            "Resources": [_located(r, service) for r in result.resources],
+        }
+    )
+
+
+@scim.post("/<resource>")
+def create_resource(resource: str):
+    service = _service(resource)
+    created = _located(service.create(_body()), service)
+    return scim_response(created, 201, {"Location": created["meta"]["location"]})
+
+
+@scim.get("/<resource>/<id>")
+def get_resource(resource: str, id: str):
+    service = _service(resource)
+    return scim_response(_located(service.get(id, _projection(service)), service))
+
+
+@scim.put("/<resource>/<id>")
+def replace_resource(resource: str, id: str):
+    service = _service(resource)
+    replaced = service.replace(id, _body(), _projection(service))
+    return scim_response(_located(replaced, service))
+
+
+@scim.patch("/<resource>/<id>")
+def patch_resource(resource: str, id: str):
+    service = _service(resource)
+    patched = service.patch(id, _body(), _projection(service))
+    return scim_response(_located(patched, service))
+
+
+@scim.delete("/<resource>/<id>")
+def delete_resource(resource: str, id: str):
+    _service(resource).delete(id)
+    return scim_response(None, 204)
+
+
+# --- discovery -------------------------------------------------------------------------------
+
+
+@scim.get("/ServiceProviderConfig")
+def service_provider_config():
+    return scim_response(discovery.service_provider_config(MAX_COUNT))
+
+
+@scim.get("/ResourceTypes")
+def resource_types():
+    types = [discovery.resource_type_json(s.resource_type) for s in g.tenant.services.values()]
+    return scim_response(_listing(types))
+
+
+@scim.get("/ResourceTypes/<name>")
+def resource_type(name: str):
+    for service in g.tenant.services.values():
+        if service.resource_type.name.lower() == name.lower():
+            return scim_response(discovery.resource_type_json(service.resource_type))
+    raise not_found(f"no resource type {name!r}")
+
+
+@scim.get("/Schemas")
+def schemas():
+    return scim_response(_listing(list(_schemas().values())))
+
+
+@scim.get("/Schemas/<path:schema_id>")
+def schema(schema_id: str):
+    for key, body in _schemas().items():
+        if key.lower() == schema_id.lower():
+            return scim_response(body)
+    raise not_found(f"no schema {schema_id!r}")
+
+
+def _schemas() -> dict[str, dict]:
+    found: dict[str, dict] = {}
+    for service in g.tenant.services.values():
+        stored: dict[str | None, set] = {}
+        for rule in service.map.rules:
+            stored.setdefault(rule.target.urn, set()).add((rule.target.attribute, rule.target.sub))
+        resource_type = service.resource_type
+        found[resource_type.core.id] = discovery.schema_json(resource_type.core, stored.get(None, set()))
+        for extension in resource_type.extensions:
+            found[extension.id] = discovery.schema_json(extension, stored.get(extension.id, set()))
+    return found
+
+
+def _listing(resources: list[dict]) -> dict:
+    return {
+        "schemas": [LIST_RESPONSE],
+        "totalResults": len(resources),
+        "startIndex": 1,
+        "itemsPerPage": len(resources),
+        "Resources": resources,
+    }
