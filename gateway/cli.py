@@ -24,7 +24,11 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("file", type=Path)
 
     token = commands.add_parser("token", help="manage Secret Tokens").add_subparsers(dest="action", required=True)
-    for action, text in (("create", "mint a token (printed once)"), ("list", "list tokens"), ("revoke", "revoke a token")):
+    for action, text in (
+        ("create", "mint a token (printed once)"),
+        ("list", "list tokens"),
+        ("revoke", "revoke a token"),
+    ):
         sub = token.add_parser(action, help=text)
         sub.add_argument("--config", required=True, type=Path, help="the settings file (YAML)")
         sub.add_argument("--tenant", help="tenant name (default: the only tenant)")

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Union
 
 
 @dataclass(frozen=True)
@@ -37,7 +36,7 @@ class Ref:
         return bool(self.locator and other.locator and self.locator.lower() == other.locator.lower())
 
 
-Value = Union[str, Ref, datetime]
+Value = str | Ref | datetime
 Record = dict[str, list[Value]]
 
 
@@ -99,7 +98,7 @@ class Negate:
     inner: Query
 
 
-Query = Union[Match, Exists, AllOf, AnyOf, Negate]
+Query = Match | Exists | AllOf | AnyOf | Negate
 
 EVERYTHING: Query = AllOf(())
 NOTHING: Query = AnyOf(())

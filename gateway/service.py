@@ -33,6 +33,7 @@ def store_spec(resource_map: ResourceMap) -> StoreSpec:
         modified_attribute=resource_map.modified_attribute,
         references={rule.key: rule.reference for rule in resource_map.rules if rule.reference},
         multi_valued=frozenset(rule.key for rule in resource_map.rules if rule.target.multi),
+        names=resource_map.attribute_names,
     )
 
 
@@ -121,7 +122,9 @@ class ResourceService:
         pending = [r for r in refs if not (r.id and r.locator)]
         return self.backend.resolve(pending) if pending else {}
 
-    def _render(self, entries: list[Entry], projection: Projection | None, known: dict[Ref, Ref] | None = None) -> list[dict]:
+    def _render(
+        self, entries: list[Entry], projection: Projection | None, known: dict[Ref, Ref] | None = None
+    ) -> list[dict]:
         """Resources for entries, with every reference turned into an id (one backend call)."""
         by_locator = {r.locator.lower(): r for r in (known or {}).values() if r.locator and r.id}
         pending = []
@@ -134,17 +137,20 @@ class ResourceService:
             by_locator.update({r.locator.lower(): r for r in self.backend.resolve(pending).values() if r.locator})
         resources = []
         for entry in entries:
-            attributes = {
-                name: [_with_id(v, by_locator) for v in values] for name, values in entry.attributes.items()
-            }
+            attributes = {name: [_with_id(v, by_locator) for v in values] for name, values in entry.attributes.items()}
             attributes = {name: [v for v in values if v is not None] for name, values in attributes.items()}
             rendered = Entry(entry.id, attributes, entry.locator, entry.created, entry.modified)
-            resources.append(codec.to_resource(self.map, rendered, projection))
+            resource = codec.to_resource(self.map, rendered, projection)
+            resources.append(projection.apply(resource, self.resource_type) if projection else resource)
         return resources
 
     def _unique_attributes(self) -> list[AttrPath]:
         core = self.resource_type.core
-        return [AttrPath(None, a.name) for a in core.attributes if a.uniqueness == "server" and self.map.rules_for(None, a.name)]
+        return [
+            AttrPath(None, a.name)
+            for a in core.attributes
+            if a.uniqueness == "server" and self.map.rules_for(None, a.name)
+        ]
 
     def _unique_query(self, resource: dict) -> Query | None:
         """`userName eq "x"` (Groups: displayName) through the map, for the uniqueness check."""
@@ -156,7 +162,9 @@ class ResourceService:
         return any_of(*clauses) if clauses else None
 
     def _unique_changed(self, old: dict, new: dict) -> bool:
-        return any(str(old.get(p.attr, "")).lower() != str(new.get(p.attr, "")).lower() for p in self._unique_attributes())
+        return any(
+            str(old.get(p.attr, "")).lower() != str(new.get(p.attr, "")).lower() for p in self._unique_attributes()
+        )
 
     def _taken_detail(self, resource: dict) -> str:
         names = [f"{p.attr} {resource.get(p.attr)!r}" for p in self._unique_attributes() if resource.get(p.attr)]

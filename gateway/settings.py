@@ -107,7 +107,13 @@ def load_settings(path: Path | str) -> Settings:
         where = ("tenants", index)
         base_path = raw["base_path"]
         if base_path.lower() in seen_paths:
-            problems.append(Problem(str(path), line_of(document, (*where, "base_path")), f"base_path {base_path} is already used by tenant {seen_paths[base_path.lower()]}"))
+            problems.append(
+                Problem(
+                    str(path),
+                    line_of(document, (*where, "base_path")),
+                    f"base_path {base_path} is already used by tenant {seen_paths[base_path.lower()]}",
+                )
+            )
         seen_paths[base_path.lower()] = raw["name"]
         ldap = None
         if "ldap" in raw:

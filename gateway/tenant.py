@@ -41,6 +41,14 @@ def make_backend(settings: TenantSettings, mapping: Mapping) -> Backend:
     specs = {name: store_spec(resource_map) for name, resource_map in mapping.resource_maps.items()}
     if mapping.backend == "ldap":
         if settings.ldap is None:
-            raise ConfigError([Problem(str(settings.mapping_path), None, f"tenant {settings.name}: the map is for LDAP, but the tenant has no ldap: settings")])
+            raise ConfigError(
+                [
+                    Problem(
+                        str(settings.mapping_path),
+                        None,
+                        f"tenant {settings.name}: the map is for LDAP, but the tenant has no ldap: settings",
+                    )
+                ]
+            )
         return LdapBackend(ConnectionPool(settings.ldap), specs)
     raise ConfigError([Problem(str(settings.mapping_path), None, f"no backend named {mapping.backend!r}")])

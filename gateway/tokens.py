@@ -18,7 +18,7 @@ import os
 import secrets
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
@@ -76,7 +76,7 @@ class TokenFile:
     def add(self, name: str, scope: str = "scim") -> str:
         """Mint a token, store its hash, return the token (the only time it exists in clear)."""
         token = mint()
-        created = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         entries = [t for t in read_tokens(self.path) if t.name != name] if self.path.exists() else []
         entries.append(StoredToken(name, digest(token), scope, created))
         write_tokens(self.path, entries)
@@ -86,7 +86,9 @@ class TokenFile:
 def read_tokens(path: Path) -> list[StoredToken]:
     data = yaml.safe_load(path.read_text()) or {}
     return [
-        StoredToken(str(item["name"]), str(item["sha256"]), str(item.get("scope", "scim")), str(item.get("created", "")))
+        StoredToken(
+            str(item["name"]), str(item["sha256"]), str(item.get("scope", "scim")), str(item.get("created", ""))
+        )
         for item in data.get("tokens") or []
     ]
 

@@ -55,7 +55,9 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
         if isinstance(key, (dict, list)):
-            raise yaml.constructor.ConstructorError(None, None, "a key cannot be a mapping or a list", key_node.start_mark)
+            raise yaml.constructor.ConstructorError(
+                None, None, "a key cannot be a mapping or a list", key_node.start_mark
+            )
         if key in result:
             raise yaml.constructor.ConstructorError(
                 None, None, f"duplicate key {key!r} (first on line {result.key_lines[key]})", key_node.start_mark
@@ -87,7 +89,7 @@ def load(path: Path | str) -> Any:
 
 def loads(text: str, name: str = "<string>") -> Any:
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=_Loader)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         message = " ".join(part for part in (error.context, error.problem) if part)

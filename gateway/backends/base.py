@@ -6,8 +6,8 @@ language and `Ref` ids into its own references. It never sees SCIM JSON.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from gateway.directory import Change, Entry, Page, Query, Record, Ref
@@ -24,6 +24,10 @@ class StoreSpec:
     modified_attribute: str | None = None
     references: dict[str, str] = field(default_factory=dict)  # attribute -> kind it points at
     multi_valued: frozenset[str] = frozenset()
+    names: dict[str, str] = field(default_factory=dict)  # lower-case key -> the map's spelling
+
+    def name(self, key: str) -> str:
+        return self.names.get(key, key)
 
 
 class BackendError(Exception):

@@ -72,7 +72,7 @@ def write_scim(resource: dict, target: ScimTarget, values: list[Any]) -> None:
 def render(template: Template, resource: dict) -> str | None:
     """Fill a template; None if any placeholder has no value."""
     text = template.text
-    for name, path in zip(template.names(), template.paths):
+    for name, path in zip(template.names(), template.paths, strict=False):
         values = read_scim(resource, path)
         if not values or values[0] in (None, ""):
             return None
@@ -173,7 +173,7 @@ def diff(old: Record, new: Record, multi_valued: set[str]) -> list[Change]:
 def _same_values(before: list[Value], after: list[Value]) -> bool:
     if len(before) != len(after):
         return False
-    return all(_same(a, b, case_fold=False) for a, b in zip(before, after))
+    return all(_same(a, b, case_fold=False) for a, b in zip(before, after, strict=False))
 
 
 def _same(left: Value, right: Value, case_fold: bool = True) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from gateway.directory import EVERYTHING, NOTHING, Exists, Match, Query, Ref, all_of, any_of, negate
+from gateway.directory import EVERYTHING, NOTHING, AllOf, AnyOf, Exists, Match, Query, Ref, all_of, any_of, negate
 from gateway.mapping.model import ResourceMap, Rule
 from gateway.mapping.transforms import ValueMap
 from gateway.scim.errors import ScimError, invalid_filter
@@ -73,7 +73,15 @@ class _Translator:
         if not rules:
             raise invalid_filter(f"cannot filter on '{node.path}': this gateway's map does not store it")
         selectors = list(dict.fromkeys(rule.target.selector for rule in rules))
-        return any_of(*(self.in_slot(node.filter, attribute, resolved.urn, s, rules) for s in selectors))
+        return any_of(*(self.slot(node.filter, attribute, resolved.urn, s, rules) for s in selectors))
+
+    def slot(self, node: Filter, attribute: Attribute, urn: str | None, selector: tuple, rules: list[Rule]) -> Query:
+        """`emails[...]` for one stored element: it must exist, and the inner filter must hold."""
+        query = self.in_slot(node, attribute, urn, selector, rules)
+        if _positive(query):
+            return query
+        stored = [Exists(r.attribute) for r in rules if r.target.selector == selector]
+        return all_of(query, any_of(*stored))
 
     def in_slot(self, node: Filter, attribute: Attribute, urn: str | None, selector: tuple, rules: list[Rule]) -> Query:
         """The inner filter, for the elements one group of rules stores (e.g. the work email)."""
@@ -132,6 +140,17 @@ class _Translator:
         if node.op in ("co", "sw", "ew"):
             raise invalid_filter(f"'{node.op}' does not compare dates; use eq gt ge lt le")
         return Match(attribute, node.op, moment)
+
+
+def _positive(query: Query) -> bool:
+    """A query that can only match entries holding some value (so the element exists)."""
+    if isinstance(query, (Match, Exists)):
+        return True
+    if isinstance(query, AllOf):
+        return any(_positive(item) for item in query.items)
+    if isinstance(query, AnyOf):
+        return bool(query.items) and all(_positive(item) for item in query.items)
+    return False
 
 
 def _typed(node: Compare | Present, attribute: Attribute) -> Compare | Present:

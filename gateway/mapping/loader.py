@@ -22,18 +22,20 @@ from gateway.scim.patch import template_from
 from gateway.scim.resource import coerce, resolve
 from gateway.scim.schema import (
     CORE_GROUP,
-    Attribute,
     CORE_USER,
     ENTERPRISE,
     GROUP,
     KNOWN_EXTENSIONS,
     USER,
+    Attribute,
     ResourceType,
     custom_extension,
 )
 from gateway.yamlfile import ConfigError, Problem, line_of
 
-ATTRIBUTE_NAME = validate.Regexp(r"^(?:[A-Za-z][A-Za-z0-9-]*|\d+(?:\.\d+)+)$", error="{input!r} is not a directory attribute name")
+ATTRIBUTE_NAME = validate.Regexp(
+    r"^(?:[A-Za-z][A-Za-z0-9-]*|\d+(?:\.\d+)+)$", error="{input!r} is not a directory attribute name"
+)
 
 
 class RuleSchema(Schema):
@@ -108,10 +110,14 @@ class _Compiler:
         try:
             section = ResourceMapSchema().load(raw)
         except ValidationError as error:
-            self.problems.extend(yamlfile.problems_from_marshmallow(error.messages, self.document, self.source, (name,)))
+            self.problems.extend(
+                yamlfile.problems_from_marshmallow(error.messages, self.document, self.source, (name,))
+            )
             return None
         target, target_class = self.target(name, section)
-        provisional = ResourceType(core.name, f"/{core.name}s", core, self.extensions(name, section["attributes"], known_extensions))
+        provisional = ResourceType(
+            core.name, f"/{core.name}s", core, self.extensions(name, section["attributes"], known_extensions)
+        )
         rules = []
         for path_text, spec in section["attributes"].items():
             rule = self.rule(name, provisional, path_text, spec)
@@ -171,7 +177,7 @@ class _Compiler:
         try:
             target = scim_target(resource_type, path_text)
         except ScimError as error:
-            self.problem(where, f"'{path_text}': {error.detail}")
+            self.problem(where, error.detail)
             return None
         if isinstance(spec, str):
             spec = {"attribute": spec}
@@ -192,7 +198,7 @@ class _Compiler:
             return None
         return Rule(
             target=target,
-            attribute=attribute.lower(),
+            attribute=attribute,
             transform=transform,
             reference=options.get("reference"),
             writable=not options["read_only"],
@@ -213,7 +219,9 @@ class _Compiler:
             )
             return Identity(scim_type), attribute
         if "values" in options:
-            pairs = tuple((self.scim_value(k, scim_type), None if v is None else str(v)) for k, v in options["values"].items())
+            pairs = tuple(
+                (self.scim_value(k, scim_type), None if v is None else str(v)) for k, v in options["values"].items()
+            )
             return (
                 ValueMap(
                     pairs,
@@ -237,7 +245,7 @@ class _Compiler:
         templates = []
         for text in texts:
             if not isinstance(text, str):
-                self.problem(where, "a default is a template string or a list of them, e.g. \"{userName}\"")
+                self.problem(where, 'a default is a template string or a list of them, e.g. "{userName}"')
                 return None
             template = Template(text)
             paths = []
@@ -248,7 +256,7 @@ class _Compiler:
                     self.problem(where, f"{{{placeholder}}}: {error.detail}")
                     return None
             templates.append(Template(text, tuple(paths)))
-        return Default(attribute.lower(), tuple(templates), line_of(self.document, where))
+        return Default(attribute.lower(), tuple(templates), line_of(self.document, where), attribute)
 
     def check_duplicates(self, name: str, rules: list[Rule]) -> None:
         seen: dict[str, Rule] = {}
@@ -297,4 +305,3 @@ def scim_target(resource_type: ResourceType, text: str) -> ScimTarget:
         selector = tuple(sorted((coerce(template, element, text) or {}).items()))
     multi = attribute.multi_valued and not selector
     return ScimTarget(resolved.urn, attribute.name, sub, selector, multi, text)
-

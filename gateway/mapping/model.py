@@ -38,8 +38,8 @@ class Rule:
     """One line of the map: a SCIM path and the directory attribute that holds it."""
 
     target: ScimTarget
-    attribute: str  # directory attribute, lower case
-    transform: Identity | ValueMap = Identity()
+    attribute: str  # directory attribute, as the map spells it
+    transform: Identity | ValueMap = field(default_factory=Identity)
     reference: str | None = None  # "users" or "groups": the value is that object's id
     writable: bool = True
     line: int | None = None
@@ -69,6 +69,7 @@ class Default:
     attribute: str  # lower case
     templates: tuple[Template, ...]
     line: int | None = None
+    name: str = ""  # as the map spells it
 
 
 @dataclass(frozen=True)
@@ -89,10 +90,15 @@ class ResourceMap:
         return [
             rule
             for rule in self.rules
-            if rule.target.urn == urn
-            and rule.target.attribute == attribute
-            and (sub is None or rule.target.sub == sub)
+            if rule.target.urn == urn and rule.target.attribute == attribute and (sub is None or rule.target.sub == sub)
         ]
+
+    @property
+    def attribute_names(self) -> dict[str, str]:
+        """Directory attribute names as the map spells them, by their lower-case key."""
+        names = {d.attribute: d.name or d.attribute for d in self.defaults}
+        names.update({rule.key: rule.attribute for rule in self.rules})
+        return names
 
     @property
     def written_attributes(self) -> set[str]:

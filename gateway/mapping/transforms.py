@@ -104,7 +104,9 @@ class ValueMap:
         options: list[Query] = []
         for scim_value, directory_value in self.pairs:
             if _same(scim_value, value):
-                options.append(negate(Exists(attribute)) if directory_value is None else Match(attribute, "eq", directory_value))
+                options.append(
+                    negate(Exists(attribute)) if directory_value is None else Match(attribute, "eq", directory_value)
+                )
         if self.read_default is not None and _same(self.read_default, value):
             options.append(all_of(Exists(attribute), negate(any_of(*(Match(attribute, "eq", d) for d in known)))))
         matched = any_of(*options) if options else NOTHING

@@ -45,12 +45,16 @@ def write_settings(state: Path, slapd: Slapd, mapping: Path, base_path: str) -> 
 def fresh_token(state: Path) -> str:
     """One new token per run; older quick-start tokens stop working."""
     token = mint()
-    write_tokens(state / "tokens.yaml", [StoredToken("quickstart", digest(token), "scim", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))])
+    write_tokens(
+        state / "tokens.yaml",
+        [StoredToken("quickstart", digest(token), "scim", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))],
+    )
     return token
 
 
 def port_is_free(host: str, port: int) -> bool:
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds: TIME_WAIT is no obstacle
         try:
             probe.bind((host, port))
         except OSError:
@@ -85,7 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="deploy/quickstart.sh", description=__doc__.split("\n")[0])
     parser.add_argument("--port", type=int, default=8080, help="the gateway's port (default 8080)")
     parser.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1)")
-    parser.add_argument("--state", type=Path, default=REPO / ".quickstart", help="where the directory and settings live")
+    parser.add_argument(
+        "--state", type=Path, default=REPO / ".quickstart", help="where the directory and settings live"
+    )
     parser.add_argument("--fresh", action="store_true", help="start from an empty directory")
     args = parser.parse_args(argv)
 
@@ -111,10 +117,16 @@ def main(argv: list[str] | None = None) -> int:
         token = fresh_token(args.state)
         gateway = subprocess.Popen(
             [
-                sys.executable, "-m", "gateway.cli", "serve",
-                "--config", str(settings),
-                "--listen", f"{args.host}:{args.port}",
-                "--gunicorn-config", str(REPO / "deploy" / "gunicorn.conf.py"),
+                sys.executable,
+                "-m",
+                "gateway.cli",
+                "serve",
+                "--config",
+                str(settings),
+                "--listen",
+                f"{args.host}:{args.port}",
+                "--gunicorn-config",
+                str(REPO / "deploy" / "gunicorn.conf.py"),
             ],
             start_new_session=True,  # Ctrl-C reaches us only; we stop the children in order
             preexec_fn=_die_with_parent,

@@ -47,14 +47,24 @@ def _gateway_schema_ldif() -> str:
 def _config_ldif(root: Path, admin_password: str) -> str:
     """cn=config as one LDIF: modules, schemas, the mdb database, its overlays and limits."""
     schemas = "\n".join(
-        f"include: file://{SCHEMA_DIR / name}.ldif"
-        for name in ("core", "cosine", "nis", "inetorgperson")
+        f"include: file://{SCHEMA_DIR / name}.ldif" for name in ("core", "cosine", "nis", "inetorgperson")
     )
     indexes = "\n".join(
         f"olcDbIndex: {attr} eq"
         for attr in (
-            "objectClass", "uid", "cn", "sn", "mail", "displayName", "entryUUID",
-            "member", "uniqueMember", "memberOf", "manager", "scimExternalId", "employeeNumber",
+            "objectClass",
+            "uid",
+            "cn",
+            "sn",
+            "mail",
+            "displayName",
+            "entryUUID",
+            "member",
+            "uniqueMember",
+            "memberOf",
+            "manager",
+            "scimExternalId",
+            "employeeNumber",
         )
     )
     return f"""\

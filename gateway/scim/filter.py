@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from gateway.scim.errors import ScimError, invalid_filter, invalid_path
 
@@ -73,7 +73,7 @@ class ValuePath:
     filter: Filter
 
 
-Filter = Union[Compare, Present, And, Or, Not, ValuePath]
+Filter = Compare | Present | And | Or | Not | ValuePath
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,9 @@ def _tokenize(text: str, error: type[Exception] | None = None) -> list[_Token]:
     while position < len(text):
         match = _TOKEN.match(text, position)
         if not match or match.end() == position:
-            raise invalid_filter(f"cannot read the filter at character {position + 1}: {text[position:position + 20]!r}")
+            raise invalid_filter(
+                f"cannot read the filter at character {position + 1}: {text[position : position + 20]!r}"
+            )
         kind = match.lastgroup or "word"
         tokens.append(_Token(kind, match.group(kind), match.start(kind)))
         position = match.end()
@@ -215,8 +217,7 @@ class _Parser:
         op = operator.text.lower()
         if operator.kind != "word" or (op not in COMPARE_OPS and op != "pr"):
             raise self.error(
-                f"expected an operator (eq ne co sw ew gt ge lt le pr) after '{path}', "
-                f"found {operator.text!r}"
+                f"expected an operator (eq ne co sw ew gt ge lt le pr) after '{path}', found {operator.text!r}"
             )
         if op == "pr":
             return Present(path)

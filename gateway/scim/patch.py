@@ -98,13 +98,13 @@ def _apply_object(resource: dict, op: str, value: dict, resource_type: ResourceT
                 _apply(resource, op, PatchPath(AttrPath(extension.id, name)), sub_value, resource_type)
             continue
         resolved = resolve(resource_type, parse_attr_path(key))
-        if resolved.attribute.type == "complex" and not resolved.attribute.multi_valued and not resolved.sub:
-            if isinstance(item, dict):
-                # RFC form {"name": {"givenName": ...}}: sub-attributes not given stay as they are.
-                for sub_name, sub_value in item.items():
-                    path = AttrPath(resolved.urn, resolved.attribute.name, sub_name)
-                    _apply(resource, op, PatchPath(path), sub_value, resource_type)
-                continue
+        attribute = resolved.attribute
+        if attribute.type == "complex" and not attribute.multi_valued and not resolved.sub and isinstance(item, dict):
+            # RFC form {"name": {"givenName": ...}}: sub-attributes not given stay as they are.
+            for sub_name, sub_value in item.items():
+                path = AttrPath(resolved.urn, attribute.name, sub_name)
+                _apply(resource, op, PatchPath(path), sub_value, resource_type)
+            continue
         _apply(resource, op, PatchPath(parse_attr_path(key)), item, resource_type)
 
 
@@ -213,8 +213,10 @@ def _apply_filtered(resource: dict, op: str, resolved: Resolved, value_filter: F
     elif not matching:
         template = template_from(value_filter)
         if template is None:
-            raise no_target(f"no {attribute.name} value matches the filter in '{where}', and it is not "
-                            "a plain 'eq' filter the gateway could create the value from")
+            raise no_target(
+                f"no {attribute.name} value matches the filter in '{where}', and it is not "
+                "a plain 'eq' filter the gateway could create the value from"
+            )
         element = coerce(template, _element_of(attribute), where) or {}
         if sub is None:
             element.update(coerce(value, _element_of(attribute), where) or {})

@@ -48,8 +48,10 @@ class Projection:
 
     def subs(self, urn: str | None, attribute: str) -> set[str] | None:
         """The sub-attributes to keep of a complex attribute, or None for all of them."""
-        if self.include is not None and (urn, attribute, None) not in self.include and not (
-            urn is not None and urn in self.include_extensions
+        if (
+            self.include is not None
+            and (urn, attribute, None) not in self.include
+            and not (urn is not None and urn in self.include_extensions)
         ):
             return {key[2] for key in self.include if key[:2] == (urn, attribute) and key[2]}
         return None

@@ -79,6 +79,8 @@ def coerce(value: Any, attribute: Attribute, where: str) -> Any:
         single = Attribute(attribute.name, attribute.type, sub_attributes=attribute.sub_attributes)
         coerced = [coerce(item, single, where) for item in items]
         return [item for item in coerced if item not in (None, {}, "")] or None
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]  # Entra's docs PATCH the single-valued manager as a one-item list
     if attribute.type == "complex":
         if not isinstance(value, dict):
             if attribute.sub("value") is None or isinstance(value, list):

@@ -75,5 +75,8 @@ def register_error_handlers(app: Flask) -> None:
     def on_unexpected(error: Exception):
         log.exception("unexpected error in request %s", getattr(g, "request_id", "?"))
         return _error(
-            ScimError(500, f"internal error; the gateway's log has the details under request id {getattr(g, 'request_id', '?')}")
+            ScimError(
+                500,
+                f"internal error; the gateway's log has the details under request id {getattr(g, 'request_id', '?')}",
+            )
         )

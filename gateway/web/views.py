@@ -73,9 +73,12 @@ def _int_arg(name: str, default: int) -> int:
 
 
 def _located(resource: dict, service: ResourceService) -> dict:
-    endpoint = service.resource_type.endpoint.strip("/")
-    location = f"{request.host_url.rstrip('/')}{g.tenant.settings.base_path}/{endpoint}/{resource['id']}"
-    resource.setdefault("meta", {})["location"] = location
+    """meta.location, when the response carries meta at all."""
+    if "meta" in resource:
+        endpoint = service.resource_type.endpoint.strip("/")
+        resource["meta"]["location"] = (
+            f"{request.host_url.rstrip('/')}{g.tenant.settings.base_path}/{endpoint}/{resource['id']}"
+        )
     return resource
 
 

@@ -62,7 +62,9 @@ class LdapBackend:
         search_filter = all_filters(target.scope_filter, render_filter(query))
 
         def run(connection: ldap3.Connection) -> list[dict]:
-            connection.search(target.base, search_filter, _scope(target), attributes=_wanted(spec, attributes), size_limit=2)
+            connection.search(
+                target.base, search_filter, _scope(target), attributes=_wanted(spec, attributes), size_limit=2
+            )
             _check(connection, allow={4})
             return _entries(connection)
 
@@ -96,7 +98,7 @@ class LdapBackend:
         if unique is not None:
             self._ensure_unique(spec, unique, exclude=None)
         dn = build_dn(target.dn, record)
-        values = {name: _ldap_values(v, locators) for name, v in record.items() if v}
+        values = {spec.name(name): _ldap_values(v, locators) for name, v in record.items() if v}
         values["objectClass"] = list(target.object_classes)
 
         def run(connection: ldap3.Connection) -> Entry:
@@ -132,7 +134,7 @@ class LdapBackend:
             rdn_value = None
         modification = {}
         for change in changes:
-            modification.setdefault(change.attribute, []).append(
+            modification.setdefault(spec.name(change.attribute), []).append(
                 (MODIFY_OPS[change.op], _ldap_values(list(change.values), locators))
             )
         control = [post_read_control(_wanted(spec, attributes))]
@@ -183,7 +185,9 @@ class LdapBackend:
         moved = normalized_dn(old_parent) != normalized_dn(split_dn(dn)[1])
         connection.modify_dn(dn, old_rdn, delete_old_dn=True, new_superior=old_parent if moved else None)
         if connection.result["result"] != 0:
-            log.error("could not undo the rename of %s back to %s: %s", dn, old_dn, connection.result.get("description"))
+            log.error(
+                "could not undo the rename of %s back to %s: %s", dn, old_dn, connection.result.get("description")
+            )
 
     def _ensure_unique(self, spec: StoreSpec, unique: Query, exclude: str | None) -> None:
         target = _target(spec)
@@ -236,10 +240,7 @@ class LdapBackend:
             by_dn = {normalized_dn(k): k for k in chunk} if attribute == target.dn_attribute else None
             for raw in self.pool.run(run, idempotent=True):
                 id_value = _first(raw["attributes"], spec.id_attribute)
-                if by_dn is not None:
-                    key = by_dn.get(normalized_dn(raw["dn"]), raw["dn"])
-                else:
-                    key = id_value
+                key = by_dn.get(normalized_dn(raw["dn"]), raw["dn"]) if by_dn is not None else id_value
                 result[key.lower()] = (raw["dn"], id_value)
         return result
 

@@ -5,7 +5,7 @@ values are escaped: RFC 4515 for filters (`escape_filter_chars`), RFC 4514 for D
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import escape_rdn, parse_dn
@@ -86,14 +86,12 @@ def build_dn(template: str, record: Record) -> str:
 
 def normalized_dn(dn: str) -> tuple[tuple[str, str], ...]:
     """A DN for comparison: escapes undone, types and values folded to lower case."""
-    return tuple(
-        (attr.strip().lower(), _unescape(value.strip()).lower()) for attr, value, _ in parse_dn(dn, escape=False)
-    )
+    return tuple((attr.strip().lower(), _unescape(value).lower()) for attr, value, _ in parse_dn(dn, escape=False))
 
 
 def rdn_text(dn: str) -> str:
     """The first RDN's value with escapes undone, case kept."""
-    return _unescape(parse_dn(dn, escape=False)[0][1].strip())
+    return _unescape(parse_dn(dn, escape=False)[0][1])
 
 
 def _unescape(value: str) -> str:
@@ -126,7 +124,7 @@ def split_dn(dn: str) -> tuple[str, str]:
 
 def generalized_time(moment: datetime) -> str:
     if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc)
+        moment = moment.astimezone(UTC)
     return moment.strftime("%Y%m%d%H%M%SZ")
 
 

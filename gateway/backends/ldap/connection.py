@@ -77,6 +77,7 @@ class ConnectionPool:
                 connection.unbind()
                 raise Unavailable("the directory refused the gateway's credentials")
         except ldap_errors.LDAPException as error:
+            _discard(connection)
             log.error("cannot reach the directory at %s: %s", self.settings.url, type(error).__name__)
             raise Unavailable("the directory cannot be reached") from None
         self.opened += 1
@@ -138,7 +139,13 @@ def _alive(connection: ldap3.Connection) -> bool:
 
 
 def _discard(connection: ldap3.Connection) -> None:
+    sock = getattr(connection, "socket", None)
     try:
         connection.unbind()
-    except Exception:  # noqa: BLE001 - it is going away either way
+    except Exception:
         pass
+    if sock is not None:
+        try:
+            sock.close()  # unbind() does not close a socket the server already dropped
+        except OSError:
+            pass

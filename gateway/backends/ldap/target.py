@@ -52,7 +52,9 @@ class LdapTargetSchema(Schema):
     def check_dn(self, value: str, **kwargs) -> None:
         names = PLACEHOLDER.findall(value)
         if not names:
-            raise ValidationError("the DN template needs at least one {attribute} placeholder, e.g. uid={uid},ou=People,...")
+            raise ValidationError(
+                "the DN template needs at least one {attribute} placeholder, e.g. uid={uid},ou=People,..."
+            )
         for name in names:
             if not ATTRIBUTE_NAME.match(name):
                 raise ValidationError(f"{{{name}}} is not a directory attribute name")
@@ -70,7 +72,9 @@ class LdapTargetSchema(Schema):
             if depth < 0:
                 break
         if not value.startswith("(") or depth != 0:
-            raise ValidationError("an LDAP filter must be enclosed in balanced parentheses, e.g. (objectClass=inetOrgPerson)")
+            raise ValidationError(
+                "an LDAP filter must be enclosed in balanced parentheses, e.g. (objectClass=inetOrgPerson)"
+            )
 
     @validates("object_classes")
     def check_classes(self, value: list[str], **kwargs) -> None:

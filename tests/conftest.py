@@ -1,0 +1,188 @@
+"""Fixtures: one real slapd per test session, a clean directory per test, a gateway client."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import ldap3
+import pytest
+
+from gateway.sandbox.slapd import ADMIN_DN, GROUPS_DN, PEOPLE_DN, SERVICE_DN, Slapd
+from gateway.tokens import TokenFile
+from gateway.web.app import create_app
+
+REPO = Path(__file__).resolve().parents[1]
+OPENLDAP_MAP = REPO / "mappings" / "openldap.yaml"
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+
+@pytest.fixture(scope="session")
+def slapd(tmp_path_factory):
+    server = Slapd(tmp_path_factory.mktemp("slapd") / "db")
+    server.start()
+    yield server
+    server.stop()
+
+
+class Directory:
+    """A root connection to look at the directory behind the gateway's back."""
+
+    def __init__(self, slapd: Slapd):
+        server = ldap3.Server("127.0.0.1", port=slapd.port, get_info=ldap3.NONE)
+        self.connection = ldap3.Connection(server, ADMIN_DN, slapd.admin_password, auto_bind=True)
+
+    def entry(self, uid: str, base: str = PEOPLE_DN, attribute: str = "uid") -> dict | None:
+        """All attributes (user and operational) of the one entry with this uid, or None."""
+        self.connection.search(
+            base, f"({attribute}={ldap3.utils.conv.escape_filter_chars(uid)})", attributes=["*", "+"]
+        )
+        if not self.connection.response:
+            return None
+        assert len(self.connection.response) == 1, f"{len(self.connection.response)} entries with {attribute}={uid}"
+        found = self.connection.response[0]
+        attributes = {k.lower(): (v if isinstance(v, list) else [v]) for k, v in found["raw_attributes"].items()}
+        decoded = {k: [x.decode() for x in v] for k, v in attributes.items()}
+        decoded["dn"] = [found["dn"]]
+        return decoded
+
+    def dns(self, base: str = PEOPLE_DN) -> list[str]:
+        self.connection.search(base, "(objectClass=*)", ldap3.LEVEL, attributes=["1.1"])
+        return [r["dn"] for r in self.connection.response]
+
+    def add(self, dn: str, object_classes: list[str], attributes: dict) -> None:
+        assert self.connection.add(dn, object_classes, attributes), self.connection.result
+
+    def clear(self) -> None:
+        for base in (PEOPLE_DN, GROUPS_DN):
+            for dn in self.dns(base):
+                self.connection.delete(dn)
+
+
+@pytest.fixture(scope="session")
+def _directory(slapd):
+    directory = Directory(slapd)
+    yield directory
+    directory.connection.unbind()
+
+
+@pytest.fixture
+def directory(_directory) -> Directory:
+    """The directory, emptied of people and groups before the test."""
+    _directory.clear()
+    return _directory
+
+
+@dataclass
+class Client:
+    """A Flask test client that sends Entra's headers and speaks JSON."""
+
+    flask_client: object
+    token: str
+    base: str = "/scim/v2"
+    app: object = None
+
+    def request(self, method: str, path: str, body=None, token: str | None = None, raw: bytes | None = None):
+        headers = {"Authorization": f"Bearer {token or self.token}"}
+        data = raw if raw is not None else (None if body is None else json.dumps(body))
+        if data is not None:
+            headers["Content-Type"] = "application/scim+json"
+        return self.flask_client.open(self.base + path, method=method, headers=headers, data=data)
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, body=None, **kw):
+        return self.request("POST", path, body, **kw)
+
+    def put(self, path, body=None, **kw):
+        return self.request("PUT", path, body, **kw)
+
+    def patch(self, path, operations, **kw):
+        return self.request("PATCH", path, {"schemas": [PATCH_OP], "Operations": operations}, **kw)
+
+    def delete(self, path, **kw):
+        return self.request("DELETE", path, **kw)
+
+    def create_user(self, userName: str, **attributes) -> dict:
+        response = self.post("/Users", {"userName": userName, "active": True, **attributes})
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()
+
+
+def write_settings(folder: Path, slapd: Slapd, mapping: Path, timeout: float = 5.0, url: str | None = None) -> Path:
+    settings = folder / "settings.yaml"
+    settings.write_text(
+        "tenants:\n"
+        "  - name: test\n"
+        "    base_path: /scim/v2\n"
+        f"    mapping: {mapping}\n"
+        "    tokens_file: tokens.yaml\n"
+        "    ldap:\n"
+        f"      url: {url or slapd.url}\n"
+        f"      bind_dn: {SERVICE_DN}\n"
+        f"      password_file: {slapd.service_password_file}\n"
+        f"      timeout: {timeout}\n"
+        "      retry_after: 17\n"
+    )
+    return settings
+
+
+@pytest.fixture
+def make_client(slapd, directory, tmp_path):
+    """Build a gateway client for a map (a path, or YAML text written to a file)."""
+    apps = []
+
+    def build(mapping: Path | str = OPENLDAP_MAP, server: Slapd | None = None, **settings_options) -> Client:
+        if isinstance(mapping, str):
+            path = tmp_path / f"map{len(apps)}.yaml"
+            path.write_text(mapping)
+            mapping = path
+        folder = tmp_path / f"gateway{len(apps)}"
+        folder.mkdir()
+        settings = write_settings(folder, server or slapd, mapping, **settings_options)
+        token = TokenFile(folder / "tokens.yaml").add("entra")
+        app = create_app(settings)
+        apps.append(app)
+        return Client(app.test_client(), token, app=app)
+
+    yield build
+    for app in apps:
+        app.extensions["scim_gateway"].close()
+
+
+@pytest.fixture
+def client(make_client) -> Client:
+    """The gateway on the shipped OpenLDAP map."""
+    return make_client()
+
+
+@pytest.fixture
+def ldap_ops(monkeypatch):
+    """Counts LDAP operations the gateway sends (binds separately), by name."""
+    counts: dict[str, int] = {}
+    for name in ("search", "add", "modify", "modify_dn", "delete", "bind"):
+        original = getattr(ldap3.Connection, name)
+
+        def counting(self, *args, _name=name, _original=original, **kwargs):
+            counts[_name] = counts.get(_name, 0) + 1
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(ldap3.Connection, name, counting)
+
+    class Ops:
+        def reset(self):
+            counts.clear()
+
+        @property
+        def total(self) -> int:
+            return sum(v for k, v in counts.items() if k != "bind")
+
+        def __getitem__(self, name):
+            return counts.get(name, 0)
+
+        def __repr__(self):
+            return repr(counts)
+
+    return Ops()

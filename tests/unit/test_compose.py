@@ -1,0 +1,83 @@
+"""The one place values enter LDAP filters and DNs: nothing a client sends can widen a filter
+or change a DN's structure."""
+
+from datetime import UTC, datetime
+
+import pytest
+from ldap3.utils.dn import parse_dn
+
+from gateway.backends.base import InvalidData
+from gateway.backends.ldap.compose import (
+    MATCH_NONE,
+    all_filters,
+    build_dn,
+    iso_time,
+    normalized_dn,
+    render_filter,
+    split_dn,
+)
+from gateway.directory import AllOf, AnyOf, Exists, Match, Negate, Ref
+
+HOSTILE = ["*", "a*)(uid=*", ")(|(objectClass=*)", "\\2a", "x\x00y", "(", "admin)(&", "é*ü"]
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_filter_values_are_escaped_so_they_cannot_widen_the_filter(value):
+    rendered = render_filter(Match("uid", "eq", value))
+    inner = rendered[len("(uid=") : -1]
+    assert "*" not in inner and "(" not in inner and ")" not in inner and "\x00" not in inner
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        (Match("uid", "eq", "a"), "(uid=a)"),
+        (Match("mail", "co", "@x"), "(mail=*@x*)"),
+        (Match("cn", "sw", "J"), "(cn=J*)"),
+        (Match("cn", "ew", "n"), "(cn=*n)"),
+        (Match("n", "ge", "5"), "(n>=5)"),
+        (Match("n", "le", "5"), "(n<=5)"),
+        (Match("n", "gt", "5"), "(&(n>=5)(!(n=5)))"),
+        (Match("n", "lt", "5"), "(&(n<=5)(!(n=5)))"),
+        (Exists("title"), "(title=*)"),
+        (Negate(Exists("title")), "(!(title=*))"),
+        (AllOf((Match("a", "eq", "1"), Match("b", "eq", "2"))), "(&(a=1)(b=2))"),
+        (AnyOf((Match("a", "eq", "1"), Match("b", "eq", "2"))), "(|(a=1)(b=2))"),
+        (AnyOf(()), MATCH_NONE),
+        (Match("t", "ge", datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)), "(t>=20260102030405Z)"),
+        (Match("manager", "eq", Ref("users", "1", "uid=b(*),ou=P")), "(manager=uid=b\\28\\2a\\29,ou=P)"),
+        (Match("manager", "eq", Ref("users", "unknown")), MATCH_NONE),
+    ],
+)
+def test_queries_render_to_ldap_filters(query, expected):
+    assert render_filter(query) == expected
+
+
+def test_all_filters_drops_match_all():
+    assert all_filters("(objectClass=person)", "(objectClass=*)") == "(objectClass=person)"
+    assert all_filters("(a=1)", "(b=2)") == "(&(a=1)(b=2))"
+
+
+@pytest.mark.parametrize("value", ["Smith, John", "a+b=c", "#lead", " spaced ", 'q"<>;\\', "uid=x,ou=Evil", "é"])
+def test_dn_values_are_escaped_so_they_stay_one_rdn_value(value):
+    dn = build_dn("uid={uid},ou=People,dc=example,dc=com", {"uid": [value]})
+    parts = parse_dn(dn)
+    assert len(parts) == 4
+    assert parts[0][0] == "uid"
+    assert normalized_dn(dn)[0] == ("uid", value.lower())
+
+
+def test_dn_template_without_a_value_is_invalid_data():
+    with pytest.raises(InvalidData, match="needs a value for uid"):
+        build_dn("uid={uid},ou=People", {})
+
+
+def test_normalized_dns_compare_escapes_and_case_alike():
+    assert normalized_dn("uid=Smith\\2C J,ou=People,dc=x") == normalized_dn("UID=smith\\, j,OU=people,DC=x")
+    assert split_dn("uid=Smith\\, J,ou=People,dc=x") == ("uid=Smith\\, J", "ou=People,dc=x")
+
+
+def test_generalized_time_reads_as_iso_8601():
+    assert iso_time("20261123125413Z") == "2026-11-23T12:54:13Z"
+    assert iso_time("20261123125413.123456Z") == "2026-11-23T12:54:13Z"
+    assert iso_time("garbage") is None

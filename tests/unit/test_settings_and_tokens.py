@@ -1,0 +1,77 @@
+"""Settings files and Secret Tokens."""
+
+import os
+
+import pytest
+
+from gateway.settings import load_settings
+from gateway.tokens import TokenFile, digest, matching, read_tokens
+from gateway.yamlfile import ConfigError
+
+
+def write(tmp_path, text):
+    path = tmp_path / "settings.yaml"
+    path.write_text(text)
+    return path
+
+
+GOOD = """\
+tenants:
+  - name: t1
+    base_path: /scim/v2
+    mapping: map.yaml
+    tokens_file: tokens.yaml
+    ldap:
+      url: ldap://127.0.0.1:389
+      bind_dn: cn=gateway,dc=example,dc=com
+      password_env: TEST_LDAP_PASSWORD
+"""
+
+
+def test_settings_resolve_paths_next_to_the_file_and_read_the_password_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("TEST_LDAP_PASSWORD", "s3cret")
+    settings = load_settings(write(tmp_path, GOOD))
+    tenant = settings.tenants[0]
+    assert tenant.mapping_path == tmp_path / "map.yaml"
+    assert tenant.tokens_file == tmp_path / "tokens.yaml"
+    assert tenant.ldap.password == "s3cret"
+    assert "s3cret" not in repr(tenant.ldap)
+
+
+@pytest.mark.parametrize(
+    ("change", "line", "message"),
+    [
+        (("password_env: TEST_LDAP_PASSWORD", "password: inline"), 9, "tenants.0.ldap.password: Unknown field."),
+        (("password_env: TEST_LDAP_PASSWORD", "password_env: UNSET_X"), 6, "the environment variable UNSET_X"),
+        (("url: ldap://127.0.0.1:389", "url: http://x"), 7, "tenants.0.ldap.url: an ldap:// or ldaps:// URL"),
+        (("base_path: /scim/v2", "base_path: scim/"), 3, "tenants.0.base_path: a URL path such as /scim/v2"),
+        (("name: t1", "colour: red"), 2, "tenants.0.colour: Unknown field."),
+    ],
+)
+def test_settings_errors_name_file_line_and_expectation(tmp_path, monkeypatch, change, line, message):
+    monkeypatch.setenv("TEST_LDAP_PASSWORD", "x")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, GOOD.replace(*change)))
+    problems = caught.value.problems
+    assert any(p.line == line and message in p.message and p.file.endswith("settings.yaml") for p in problems), problems
+
+
+def test_tokens_are_stored_as_hashes_and_verified_against_the_file(tmp_path):
+    tokens = TokenFile(tmp_path / "tokens.yaml")
+    token = tokens.add("entra")
+    text = (tmp_path / "tokens.yaml").read_text()
+    assert token not in text and digest(token) in text
+    assert os.stat(tmp_path / "tokens.yaml").st_mode & 0o077 == 0
+    assert matching(token, tokens.tokens()).name == "entra"
+    assert matching(token + "x", tokens.tokens()) is None
+    assert matching("", tokens.tokens()) is None
+
+
+def test_a_revoked_token_stops_working_without_a_restart(tmp_path):
+    tokens = TokenFile(tmp_path / "tokens.yaml")
+    token = tokens.add("entra")
+    assert matching(token, tokens.tokens()) is not None
+    other = TokenFile(tmp_path / "tokens.yaml")
+    other.add("entra")  # minting under the same name replaces (revokes) the old one
+    assert [t.name for t in read_tokens(tmp_path / "tokens.yaml")] == ["entra"]
+    assert matching(token, tokens.tokens()) is None
