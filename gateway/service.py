@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.backends.base import AlreadyExists, Backend, StoreSpec
-from gateway.directory import NOTHING, Entry, Query, Record, Ref, all_of, any_of
+from gateway.directory import NOTHING, Change, Entry, Query, Record, Ref, all_of, any_of
 from gateway.mapping import codec
 from gateway.mapping.filters import to_query
+from gateway.mapping.increments import incremental_rules, split_operations
 from gateway.mapping.model import ResourceMap
 from gateway.scim.errors import uniqueness
 from gateway.scim.filter import AttrPath, Compare, parse_filter
@@ -79,13 +80,18 @@ class ResourceService:
             raise uniqueness(self._taken_detail(resource)) from None
         return self._render([entry], None)[0]
 
-    def patch(self, id: str, body: Any, projection: Projection | None = None) -> dict:
+    def patch(self, id: str, body: Any, projection: Projection | None = None, respond: bool = True) -> dict | None:
+        """Apply a PATCH. Member changes go straight to the backend value by value; everything
+        else is applied to the resource as read (without its members) and diffed."""
         operations = parse_operations(body)
-        entry = self.backend.get(self.kind, id, codec.directory_attributes(self.map, None))
+        member_changes, operations = split_operations(self.map, operations)
+        if not operations:
+            return self._write(Entry(id, {}), None, None, projection, member_changes, respond)
+        entry = self.backend.get(self.kind, id, self._attributes_without_members())
         old = codec.to_resource(self.map, entry)
         new = apply_patch(old, operations, self.resource_type)
         require(new, self.resource_type)
-        return self._write(entry, old, new, projection)
+        return self._write(entry, old, new, projection, member_changes, respond)
 
     def replace(self, id: str, body: Any, projection: Projection | None = None) -> dict:
         new = normalize(body, self.resource_type)
@@ -97,22 +103,42 @@ class ResourceService:
     def delete(self, id: str) -> None:
         self.backend.delete(self.kind, id)
 
-    def _write(self, entry: Entry, old: dict, new: dict, projection: Projection | None) -> dict:
-        old_record = codec.to_record(self.map, old)
-        new_record = codec.to_record(self.map, new)
-        known = self._resolve(new_record)
-        new_record = _substitute(new_record, known)
-        changes = codec.diff(old_record, new_record, self.multi_valued)
+    def _write(
+        self,
+        entry: Entry,
+        old: dict | None,
+        new: dict | None,
+        projection: Projection | None,
+        member_changes: list[Change] = (),
+        respond: bool = True,
+    ) -> dict | None:
+        """Diff old and new (when there are), add the member changes, resolve every reference
+        in one backend call, and send it all as one modify."""
+        new_record = codec.to_record(self.map, new) if new is not None else None
+        refs = [v for c in member_changes for v in c.values if isinstance(v, Ref)]
+        refs += [v for values in (new_record or {}).values() for v in values if isinstance(v, Ref)]
+        pending = [r for r in refs if not (r.id and r.locator)]
+        known = self.backend.resolve(pending) if pending else {}
+        changes = [Change(c.attribute, c.op, tuple(known.get(v, v) for v in c.values)) for c in member_changes]
+        unique = None
+        if new is not None:
+            new_record = _substitute(new_record, known)
+            changes = codec.diff(codec.to_record(self.map, old), new_record, self.multi_valued) + changes
+            unique = self._unique_query(new) if self._unique_changed(old, new) else None
         if not changes:
-            return self._render([entry], projection, known)[0]
-        unique = self._unique_query(new) if self._unique_changed(old, new) else None
+            if not respond:
+                return None
+            return self._render([entry], projection, known)[0] if new is not None else self.get(entry.id, projection)
+        attributes = codec.directory_attributes(self.map, projection) if respond else None
         try:
-            after = self.backend.modify(
-                self.kind, entry, changes, new_record, codec.directory_attributes(self.map, projection), unique
-            )
+            after = self.backend.modify(self.kind, entry, changes, new_record, attributes, unique)
         except AlreadyExists:
-            raise uniqueness(self._taken_detail(new)) from None
-        return self._render([after], projection, known)[0]
+            raise uniqueness(self._taken_detail(new or {})) from None
+        return self._render([after], projection, known)[0] if respond else None
+
+    def _attributes_without_members(self) -> list[str]:
+        members = {rule.key for rule in incremental_rules(self.map)}
+        return [a for a in codec.directory_attributes(self.map, None) if a.lower() not in members]
 
     # --- helpers -------------------------------------------------------------------------------
 

@@ -271,10 +271,10 @@ class _Compiler:
 
     def check_target(self, name: str, resource_map: ResourceMap) -> None:
         target = resource_map.target
-        if target is None or not hasattr(target, "placeholders"):
+        if target is None or not hasattr(target, "placeholders_in_dn"):
             return
         written = resource_map.written_attributes
-        for placeholder in target.placeholders():
+        for placeholder in target.placeholders_in_dn():
             if placeholder not in written:
                 self.problem(
                     (name, self.backend, "dn"),

@@ -8,7 +8,7 @@ import threading
 import ldap3
 import pytest
 
-from gateway.backends.ldap import backend as ldap_backend
+from gateway.backends.ldap import paging
 from gateway.backends.ldap.compose import normalized_dn
 from gateway.sandbox.slapd import Slapd
 
@@ -33,7 +33,7 @@ def test_list_pages_with_start_index_count_and_the_true_total(client):
 
 def test_list_reads_pages_from_the_directory_and_only_the_window_carries_attributes(client, monkeypatch):
     ids = _users(client, 7)
-    monkeypatch.setattr(ldap_backend, "PAGE_SIZE", 2)
+    monkeypatch.setattr(paging, "PAGE_SIZE", 2)
     seen = []
     original = ldap3.Connection.search
 
@@ -91,8 +91,20 @@ def test_a_write_costs_at_most_two_ldap_operations_and_no_bind(client, ldap_ops)
     assert ldap_ops.total == 1
     ldap_ops.reset()
     client.delete(f"/Users/{id}")
-    assert (ldap_ops.total, ldap_ops["delete"]) == (2, 1)
+    assert (ldap_ops.total, ldap_ops["delete"]) == (1, 1)  # the DN is remembered from the GET
     assert ldap_ops["bind"] == 0
+
+
+def test_a_remembered_dn_that_went_stale_is_never_written_to(client, directory):
+    """Renamed behind the gateway's back, and another entry took the old name: the assertion on
+    entryUUID stops the write to the wrong entry, and the gateway finds the right one."""
+    id = client.create_user("moved", displayName="Original")["id"]
+    other = "uid=moved,ou=People,dc=example,dc=com"
+    assert directory.connection.modify_dn(other, "uid=moved-elsewhere")
+    directory.add(other, ["inetOrgPerson"], {"uid": "moved", "sn": "x", "cn": "impostor", "displayName": "Impostor"})
+    assert client.delete(f"/Users/{id}").status_code == 204  # sent to the remembered DN first
+    assert directory.entry("moved-elsewhere") is None
+    assert directory.entry("moved")["cn"] == ["impostor"]
 
 
 def test_a_patch_that_changes_nothing_writes_nothing(client, ldap_ops):

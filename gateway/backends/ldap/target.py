@@ -6,7 +6,7 @@ Pure settings, validated with the rest of the map at start-up; the LDAP backend 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates
 
@@ -22,12 +22,18 @@ class LdapTarget:
     filter: str | None = None  # scoping filter; default: the first object class
     scope: str = "sub"
     dn_attribute: str = "entryDN"  # the attribute a filter can match a DN with (AD: distinguishedName)
+    # A value an attribute always keeps, so it is never empty (groupOfNames requires a member);
+    # it never shows in a SCIM response.
+    placeholders: dict = field(default_factory=dict)
+    # Who keeps references (member, manager) pointing at renamed or deleted entries:
+    # "directory" (slapd's refint overlay, AD) or "gateway" (the gateway rewrites them).
+    referential_integrity: str = "directory"
 
     DEFAULT_ID = "entryUUID"
     DEFAULT_CREATED = "createTimestamp"
     DEFAULT_MODIFIED = "modifyTimestamp"
 
-    def placeholders(self) -> list[str]:
+    def placeholders_in_dn(self) -> list[str]:
         """Directory attributes the DN template is built from (lower case)."""
         return [name.lower() for name in PLACEHOLDER.findall(self.dn)]
 
@@ -47,6 +53,8 @@ class LdapTargetSchema(Schema):
     filter = fields.Str(load_default=None)
     scope = fields.Str(load_default="sub", validate=validate.OneOf(["sub", "one"]))
     dn_attribute = fields.Str(load_default="entryDN", validate=validate.Regexp(ATTRIBUTE_NAME))
+    placeholders = fields.Dict(keys=fields.Str(validate=validate.Regexp(ATTRIBUTE_NAME)), values=fields.Str(), load_default=dict)
+    referential_integrity = fields.Str(load_default="directory", validate=validate.OneOf(["directory", "gateway"]))
 
     @validates("dn")
     def check_dn(self, value: str, **kwargs) -> None:
@@ -85,4 +93,5 @@ class LdapTargetSchema(Schema):
     @post_load
     def build(self, data: dict, **kwargs) -> LdapTarget:
         data["object_classes"] = tuple(data["object_classes"])
+        data["placeholders"] = {name.lower(): value for name, value in data["placeholders"].items()}
         return LdapTarget(**data)

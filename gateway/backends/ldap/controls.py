@@ -1,0 +1,54 @@
+"""The LDAP controls that keep round trips down and writes safe.
+
+- post-read (RFC 4527): the entry as it is after an add/modify/modDN, in the same response.
+- assertion (RFC 4528): "only if this DN still is the entry with this entryUUID", so a DN
+  remembered from an earlier request can be used without searching for it again.
+- permissive modify (MS-ADTS, honoured by OpenLDAP): adding a value that is already there
+  succeeds, so "add member" is idempotent as Entra expects.
+- matched values (RFC 3876): read only the values of an attribute that match, e.g. which of
+  ten DNs are members of a 20,000-member group, without reading the other 19,990.
+"""
+
+from __future__ import annotations
+
+from ldap3.operation.search import compile_filter, parse_filter
+from ldap3.protocol.controls import build_control
+from ldap3.protocol.rfc4511 import EqualityMatch
+from ldap3.protocol.rfc4527 import post_read_control
+from pyasn1.type.univ import SequenceOf
+
+ASSERTION = "1.3.6.1.1.12"
+PERMISSIVE_MODIFY = "1.2.840.113556.1.4.1413"
+MATCHED_VALUES = "1.2.826.0.1.3344810.2.3"
+
+__all__ = ["assertion", "matched_values", "permissive_modify", "post_read"]
+
+
+def post_read(attributes: list[str]):
+    return post_read_control(attributes)
+
+
+def assertion(ldap_filter: str):
+    """The operation only applies if the target entry matches `ldap_filter` (else result 122)."""
+    parsed = parse_filter(ldap_filter, None, False, False, None, False)
+    return build_control(ASSERTION, True, compile_filter(parsed.elements[0]))
+
+
+def permissive_modify():
+    return build_control(PERMISSIVE_MODIFY, True, None)
+
+
+class _EqualityMatches(SequenceOf):
+    # ValuesReturnFilter ::= SEQUENCE OF SimpleFilterItem; we only ever need equalityMatch [3].
+    componentType = EqualityMatch()
+
+
+def matched_values(attribute: str, values: list[str]):
+    """Return only the values of `attribute` that equal one of `values`."""
+    items = _EqualityMatches()
+    for position, value in enumerate(values):
+        item = EqualityMatch()
+        item["attributeDesc"] = attribute
+        item["assertionValue"] = value.encode("utf-8")
+        items.setComponentByPosition(position, item)
+    return build_control(MATCHED_VALUES, True, items)

@@ -1,0 +1,102 @@
+"""LDAP results: result codes as backend errors, search responses as Entries."""
+
+from __future__ import annotations
+
+import logging
+
+import ldap3
+
+from gateway.backends.base import AlreadyExists, BackendError, InvalidData, NotFound, StoreSpec, Unavailable
+from gateway.backends.ldap.compose import iso_time
+from gateway.backends.ldap.target import LdapTarget
+from gateway.directory import Entry, Record, Ref
+
+log = logging.getLogger(__name__)
+
+REFUSED_VALUES = {16, 17, 18, 19, 20, 21, 34, 64, 65, 66, 67, 69}
+UNAVAILABLE = {3, 11, 51, 52, 80}
+NO_SUCH_ATTRIBUTE = 16
+OBJECT_CLASS_VIOLATION = 65
+NO_SUCH_OBJECT = 32
+ALREADY_EXISTS = 68
+ASSERTION_FAILED = 122
+POST_READ = "1.3.6.1.1.13.2"
+
+
+class StaleLocator(Exception):
+    """A remembered DN no longer names the entry with that id (noSuchObject or assertionFailed)."""
+
+
+def code(connection: ldap3.Connection) -> int:
+    return (connection.result or {}).get("result", 0)
+
+
+def check(connection: ldap3.Connection, allow: frozenset[int] | set[int] = frozenset()) -> None:
+    """Raise the backend error for a failed operation; its message is safe to show a client."""
+    result = connection.result or {}
+    number = result.get("result", 0)
+    if number == 0 or number in allow:
+        return
+    description = result.get("description", "")
+    message = (result.get("message") or "").strip()
+    detail = f"{description}: {message}" if message else description
+    if number == NO_SUCH_OBJECT:
+        raise NotFound(f"the directory has no such entry ({detail})")
+    if number == ALREADY_EXISTS:
+        raise AlreadyExists(f"the directory already has that entry ({detail})")
+    if number in REFUSED_VALUES:
+        raise InvalidData(f"the directory refused the values: {detail}")
+    if number in UNAVAILABLE:
+        log.warning("directory unavailable: %s", detail)
+        raise Unavailable(f"the directory is unavailable ({description})")
+    log.error("LDAP operation failed: %s (%s)", detail, number)
+    if number == 50:
+        raise BackendError("the directory refused the gateway's account this operation; check its access rights")
+    raise BackendError(f"the directory refused the operation ({description})")
+
+
+def entries(connection: ldap3.Connection) -> list[dict]:
+    return [r for r in connection.response or [] if r.get("type") == "searchResEntry"]
+
+
+def post_read(connection: ldap3.Connection) -> dict:
+    control = ((connection.result or {}).get("controls") or {}).get(POST_READ)
+    return control["value"]["result"] if control else {}
+
+
+def first(attributes: dict, name: str) -> str | None:
+    for key, values in attributes.items():
+        if key.lower() == name.lower():
+            if isinstance(values, list):
+                return str(values[0]) if values else None
+            return str(values)
+    return None
+
+
+def to_entry(spec: StoreSpec, raw: dict) -> Entry:
+    """An Entry from a search result or post-read: references as Refs, placeholders hidden."""
+    target: LdapTarget = spec.target  # type: ignore[assignment]
+    hidden = {name.lower(): value.lower() for name, value in target.placeholders.items()}
+    attributes: Record = {}
+    for name, values in (raw.get("attributes") or {}).items():
+        values = values if isinstance(values, list) else [values]
+        key = name.lower()
+        texts = [v if isinstance(v, str) else v.decode("utf-8", "replace") for v in values]
+        if key in hidden:
+            texts = [v for v in texts if v.lower() != hidden[key]]
+        if key in spec.references:
+            attributes[key] = [Ref(spec.references[key], None, v) for v in texts]
+        else:
+            attributes[key] = texts
+    return Entry(
+        id=_one(attributes, spec.id_attribute) or "",
+        attributes=attributes,
+        locator=raw.get("dn", ""),
+        created=iso_time(_one(attributes, spec.created_attribute)),
+        modified=iso_time(_one(attributes, spec.modified_attribute)),
+    )
+
+
+def _one(attributes: Record, name: str | None) -> str | None:
+    values = attributes.get(name.lower()) if name else None
+    return str(values[0]) if values else None
