@@ -33,7 +33,8 @@ def store_spec(resource_map: ResourceMap) -> StoreSpec:
         created_attribute=resource_map.created_attribute,
         modified_attribute=resource_map.modified_attribute,
         references={rule.key: rule.reference for rule in resource_map.rules if rule.reference},
-        multi_valued=frozenset(rule.key for rule in resource_map.rules if rule.target.multi),
+        multi_valued=frozenset(rule.key for rule in resource_map.rules if rule.target.multi)
+        | getattr(resource_map.target, "incremental_attributes", frozenset()),
         names=resource_map.attribute_names,
     )
 
@@ -153,6 +154,7 @@ class ResourceService:
     ) -> list[dict]:
         """Resources for entries, with every reference turned into an id (one backend call)."""
         by_locator = {r.locator.lower(): r for r in (known or {}).values() if r.locator and r.id}
+        # A reference whose DN names no entry (dangling, or refint not done yet) is left out.
         pending = []
         for entry in entries:
             for values in entry.attributes.values():
@@ -160,7 +162,9 @@ class ResourceService:
                     if isinstance(value, Ref) and not value.id and value.locator.lower() not in by_locator:
                         pending.append(value)
         if pending:
-            by_locator.update({r.locator.lower(): r for r in self.backend.resolve(pending).values() if r.locator})
+            by_locator.update(
+                {r.locator.lower(): r for r in self.backend.resolve(pending).values() if r.locator and r.id}
+            )
         resources = []
         for entry in entries:
             attributes = {name: [_with_id(v, by_locator) for v in values] for name, values in entry.attributes.items()}

@@ -64,7 +64,9 @@ def split_operations(resource_map: ResourceMap, operations: list[Operation]) -> 
 def _change(rule: Rule, op: str, value: Any, value_filter: Filter | None) -> Change:
     if value_filter is not None:
         if op != "remove":
-            raise invalid_path(f"{rule.target.attribute}[filter] can only be removed; add or replace the values instead")
+            raise invalid_path(
+                f"{rule.target.attribute}[filter] can only be removed; add or replace the values instead"
+            )
         return Change(rule.key, "delete", tuple(Ref(rule.reference, id) for id in _ids_in_filter(value_filter, rule)))
     ids = _ids(value, rule)
     if op == "add":
@@ -104,5 +106,5 @@ def _ids_in_filter(value_filter: Filter, rule: Rule) -> list[str]:
     ):
         return [str(value_filter.value)]
     raise invalid_path(
-        f"{rule.target.attribute}[...] can only select by id, e.g. {rule.target.attribute}[value eq \"<id>\"]"
+        f'{rule.target.attribute}[...] can only select by id, e.g. {rule.target.attribute}[value eq "<id>"]'
     )

@@ -44,8 +44,9 @@ def _gateway_schema_ldif() -> str:
     return "\n".join(line for line in text.splitlines() if not line.startswith("#")).strip()
 
 
-def _config_ldif(root: Path, admin_password: str) -> str:
-    """cn=config as one LDIF: modules, schemas, the mdb database, its overlays and limits."""
+def _config_ldif(root: Path, admin_password: str, integrity: bool = True) -> str:
+    """cn=config as one LDIF: modules, schemas, the mdb database, its overlays and limits.
+    `integrity=False` leaves out memberof and refint, like a directory without them."""
     schemas = "\n".join(
         f"include: file://{SCHEMA_DIR / name}.ldif" for name in ("core", "cosine", "nis", "inetorgperson")
     )
@@ -67,7 +68,7 @@ def _config_ldif(root: Path, admin_password: str) -> str:
             "employeeNumber",
         )
     )
-    return f"""\
+    text = f"""\
 dn: cn=config
 objectClass: olcGlobal
 cn: config
@@ -143,6 +144,13 @@ olcOverlay: {{2}}ppolicy
 olcPPolicyDefault: {POLICY_DN}
 olcPPolicyHashCleartext: TRUE
 """
+    if not integrity:
+        text = text.replace("olcModuleLoad: memberof\nolcModuleLoad: refint\n", "").replace(
+            "olcDbIndex: memberOf eq\n", ""
+        )
+        start, end = text.index("dn: olcOverlay={0}memberof"), text.index("dn: olcOverlay={2}ppolicy")
+        text = text[:start] + text[end:].replace("{2}ppolicy", "{0}ppolicy")
+    return text
 
 
 def _seed_ldif(service_password: str) -> str:
@@ -188,6 +196,7 @@ class Slapd:
 
     root: Path
     port: int = 0
+    integrity: bool = True  # memberof + refint overlays
     process: subprocess.Popen | None = field(default=None, repr=False)
 
     @property
@@ -219,7 +228,7 @@ class Slapd:
         service_password = secrets.token_urlsafe(18)
         _write_private(self.root / "admin.password", admin_password)
         _write_private(self.service_password_file, service_password)
-        self._slapadd(["-n0"], _config_ldif(self.root, admin_password))
+        self._slapadd(["-n0"], _config_ldif(self.root, admin_password, self.integrity))
         self._slapadd(["-n1", "-q"], _seed_ldif(service_password))
         (self.root / "ready").touch()
 

@@ -9,6 +9,7 @@ strings for booleans, `manager` as a bare id string, flattened `urn:...:attr` ke
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,6 +77,8 @@ def coerce(value: Any, attribute: Attribute, where: str) -> Any:
         return None
     if attribute.multi_valued:
         items = value if isinstance(value, list) else [value]
+        if attribute.name == "roles":
+            items = [_unstringified_role(item) for item in items]
         single = Attribute(attribute.name, attribute.type, sub_attributes=attribute.sub_attributes)
         coerced = [coerce(item, single, where) for item in items]
         return [item for item in coerced if item not in (None, {}, "")] or None
@@ -95,6 +98,28 @@ def coerce(value: Any, attribute: Attribute, where: str) -> Any:
                     result[sub.name] = item
         return result or None
     return coerce_simple(value, attribute, where)
+
+
+_ROLE_KEYS = {"value": "value", "displayname": "display", "display": "display", "type": "type", "primary": "primary"}
+
+
+def _unstringified_role(item: Any) -> Any:
+    """Entra PATCHes each role as stringified JSON (entra-wire.md 2.7, [D5]):
+    {"value": "{\"id\":\"06b0...\",\"value\":\"25\",\"displayName\":\"Role1234\"}"}
+    while a POST carries the same role as an object. Read both as {"value", "display", ...}."""
+    text = item.get("value") if isinstance(item, dict) else item
+    if not isinstance(text, str) or not text.lstrip().startswith("{"):
+        return item
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return item
+    if not isinstance(parsed, dict):
+        return item
+    role = {_ROLE_KEYS[k.lower()]: v for k, v in parsed.items() if k.lower() in _ROLE_KEYS}
+    if isinstance(item, dict):
+        role = {**{k: v for k, v in item.items() if k != "value"}, **role}
+    return role
 
 
 def coerce_simple(value: Any, attribute: Attribute, where: str) -> Any:

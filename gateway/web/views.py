@@ -123,7 +123,12 @@ def replace_resource(resource: str, id: str):
 @scim.patch("/<resource>/<id>")
 def patch_resource(resource: str, id: str):
     service = _service(resource)
-    patched = service.patch(id, _body(), _projection(service))
+    # Entra expects 204 from a group PATCH (its members may be thousands); a user PATCH gets
+    # the resource. Asking for `attributes` gets a body either way.
+    respond = service.resource_type.name != "Group" or "attributes" in request.args
+    patched = service.patch(id, _body(), _projection(service), respond=respond)
+    if patched is None:
+        return scim_response(None, 204)
     return scim_response(_located(patched, service))
 
 

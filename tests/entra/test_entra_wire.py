@@ -8,9 +8,14 @@ from pathlib import Path
 import pytest
 import yaml
 
+from gateway.sandbox.slapd import GROUPS_DN
 from tests.conftest import Client
 
-CASES = yaml.safe_load((Path(__file__).parent / "users.yaml").read_text())
+CASES = [
+    case
+    for name in ("users.yaml", "groups.yaml")
+    for case in yaml.safe_load((Path(__file__).parent / name).read_text())
+]
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 
 # Users a case can ask for with `given:`; bodies as Entra POSTs them.
@@ -25,11 +30,12 @@ GIVEN = {
         "name": {"givenName": "Alice", "familyName": "Smith", "formatted": "Alice Smith"},
     },
     "bob": {"userName": "bob", "active": "True", "displayName": "Bob"},
+    "carol": {"userName": "carol", "active": True},
     "boss": {"userName": "boss", "active": True, "displayName": "The Boss"},
     "disabled": {"userName": "disabled", "active": "False"},
     "managed": {"userName": "managed", "active": True, ENTERPRISE: {"manager": "{boss}"}},
 }
-ORDER = ["boss", "alice", "bob", "disabled", "managed"]
+ORDER = ["boss", "alice", "bob", "carol", "disabled", "managed"]
 
 
 def _fill(value, ids: dict[str, str]):
@@ -66,17 +72,22 @@ def _absent(body: dict, dotted: str) -> bool:
     return False
 
 
-def _given(client: Client, names: list[str]) -> dict[str, str]:
+def _given(client: Client, names: list[str], groups: dict[str, list[str]]) -> dict[str, str]:
     ids: dict[str, str] = {}
     wanted = set(names) | ({"boss"} if "managed" in names else set())
     for name in [n for n in ORDER if n in wanted]:
         ids[name] = client.create_user(**_fill(GIVEN[name], ids))["id"]
+    for name, members in groups.items():
+        body = {"displayName": name, "members": [{"value": ids[m]} for m in members]}
+        response = client.post("/Groups", body)
+        assert response.status_code == 201, response.get_json()
+        ids[name] = response.get_json()["id"]
     return ids
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
 def test_entra_wire_case(case, client: Client, directory):
-    ids = _given(client, case.get("given", []))
+    ids = _given(client, case.get("given", []), case.get("groups", {}))
     request = _fill(case["request"], ids)
     response = client.request(request["method"], request["path"], request.get("body"), token=request.get("token"))
 
@@ -95,6 +106,23 @@ def test_entra_wire_case(case, client: Client, directory):
         assert entry is not None, f"no entry with uid {uid}"
         for name, values in attributes.items():
             assert entry.get(name.lower()) == values, f"{uid}: {name} is {entry.get(name.lower())}, expected {values}"
+    for name, attributes in _fill(case.get("group_entries", {}), ids).items():
+        entry = directory.entry(name, base=GROUPS_DN, attribute="cn")
+        if attributes is None:
+            assert entry is None, f"group {name} should be gone, found {entry}"
+            continue
+        assert entry is not None, f"no group named {name}"
+        for attribute, values in attributes.items():
+            assert sorted(entry.get(attribute.lower(), [])) == sorted(values), (
+                f"{name}: {attribute} is {entry.get(attribute.lower())}"
+            )
+    for name, expected in _fill(case.get("read_back_group", {}), ids).items():
+        read = client.get(f"/Groups/{ids[name]}")
+        assert read.status_code == 200
+        body = read.get_json()
+        if "members" in expected:
+            body["members"] = sorted(body.get("members", []), key=lambda m: [ids[k] for k in ids].index(m["value"]))
+        _assert_subset(expected, body, f"GET group {name}")
     for name, expected in _fill(case.get("read_back", {}), ids).items():
         read = client.get(f"/Users/{ids[name]}")
         assert read.status_code == 200

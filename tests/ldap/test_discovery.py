@@ -1,5 +1,7 @@
 """Discovery endpoints advertise what the map stores, and nothing else."""
 
+from tests.conftest import OPENLDAP_MAP
+
 
 def test_service_provider_config(client):
     body = client.get("/ServiceProviderConfig").get_json()
@@ -10,14 +12,22 @@ def test_service_provider_config(client):
     assert body["authenticationSchemes"][0]["type"] == "oauthbearertoken"
 
 
-def test_resource_types_list_users_with_the_enterprise_extension(client):
+def test_resource_types_list_users_with_the_enterprise_extension_and_groups(client):
     body = client.get("/ResourceTypes").get_json()
-    [users] = body["Resources"]
+    users, groups = sorted(body["Resources"], key=lambda r: r["name"], reverse=True)
     assert users["endpoint"] == "/Users"
     assert users["schemaExtensions"] == [
         {"schema": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User", "required": False}
     ]
+    assert (groups["endpoint"], groups["schemaExtensions"]) == ("/Groups", [])
     assert client.get("/ResourceTypes/User").get_json()["name"] == "User"
+
+
+def test_users_only_map_has_no_groups_endpoint(make_client):
+    text = (OPENLDAP_MAP.read_text()).split("\ngroups:")[0]
+    client = make_client(text)
+    assert [r["name"] for r in client.get("/ResourceTypes").get_json()["Resources"]] == ["User"]
+    assert client.get("/Groups").status_code == 404
 
 
 def test_schemas_hold_only_mapped_attributes(client):

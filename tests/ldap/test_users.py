@@ -208,7 +208,7 @@ def test_unknown_attributes_in_a_post_are_ignored(client):
     ("method", "path", "status"),
     [
         ("GET", "/Nope", 404),
-        ("GET", "/Groups", 404),
+        ("GET", "/Things", 404),
         ("DELETE", "/ServiceProviderConfig", 405),
         ("GET", "/Users/x/y", 404),
     ],

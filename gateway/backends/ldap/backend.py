@@ -21,7 +21,7 @@ from collections.abc import Iterable
 import ldap3
 
 from gateway.backends.base import AlreadyExists, NotFound, StoreSpec, UnknownReference
-from gateway.backends.ldap import controls, results
+from gateway.backends.ldap import controls, memberships, results
 from gateway.backends.ldap.compose import (
     all_filters,
     build_dn,
@@ -59,7 +59,9 @@ class LdapBackend:
         search_filter = all_filters(target.scope_filter, render_filter(Match(spec.id_attribute, "eq", id)))
 
         def run(connection: ldap3.Connection) -> list[dict]:
-            connection.search(target.base, search_filter, scope(target), attributes=_wanted(spec, attributes), size_limit=2)
+            connection.search(
+                target.base, search_filter, scope(target), attributes=_wanted(spec, attributes), size_limit=2
+            )
             results.check(connection, allow={4})
             return results.entries(connection)
 
@@ -96,14 +98,29 @@ class LdapBackend:
         if unique is not None:
             self._ensure_unique(spec, unique, exclude=None)
         dn = build_dn(target.dn, record)
-        values = Modification(spec, [], locators).new_entry(record)
+        on_groups = [Change(key, "add", tuple(record[key])) for key in target.memberships if record.get(key)]
+        _, group_changes = memberships.split(target, on_groups)
+        values = Modification(spec, [], locators).new_entry(
+            {k: v for k, v in record.items() if k not in target.memberships}
+        )
 
         def run(connection: ldap3.Connection) -> Entry:
             connection.add(dn, attributes=values, controls=[controls.post_read(_wanted(spec, attributes))])
             if results.code(connection) == results.ALREADY_EXISTS:
                 raise AlreadyExists(f"an entry named {split_dn(dn)[0]} already exists")
             results.check(connection)
-            return results.to_entry(spec, {"dn": dn, "attributes": results.post_read(connection)})
+            after = results.post_read(connection)
+            if group_changes:
+                try:
+                    memberships.apply(connection, group_changes, dn)
+                except Exception:
+                    connection.delete(dn)  # nothing half-written: the entry goes with its groups
+                    raise
+                after = {
+                    **after,
+                    **{spec.name(key): [str(v) for v in record[key]] for key in target.memberships if record.get(key)},
+                }
+            return results.to_entry(spec, {"dn": dn, "attributes": after})
 
         return self._remember(kind, self.pool.run(run, idempotent=False))
 
@@ -135,10 +152,13 @@ class LdapBackend:
 
     def _modify_at(self, spec, entry, dn, changes, record, attributes, locators) -> Entry:
         target = _target(spec)
-        new_dn = build_dn(target.dn, record) if record is not None and _touches(changes, target.placeholders_in_dn()) else dn
+        new_dn = (
+            build_dn(target.dn, record) if record is not None and _touches(changes, target.placeholders_in_dn()) else dn
+        )
         renamed = normalized_dn(new_dn) != normalized_dn(dn) or rdn_text(new_dn) != rdn_text(dn)
         if renamed:
             changes = [c for c in changes if not _done_by_rename(c, target)]
+        changes, group_changes = memberships.split(target, changes)
         modification = Modification(spec, changes, locators)
         post = [controls.post_read(_wanted(spec, attributes))] if attributes is not None else []
         guard = controls.assertion(render_filter(Match(spec.id_attribute, "eq", entry.id)))
@@ -146,21 +166,28 @@ class LdapBackend:
         def run(connection: ldap3.Connection) -> Entry:
             current = dn
             after: dict | None = None
-            if renamed:
-                after = self._rename(connection, current, new_dn, guard, None if modification else post)
-                current = new_dn
-            if modification:
-                try:
-                    modification.apply(connection, current, [guard, *post])
-                except Exception:
-                    if renamed:
-                        self._undo_rename(connection, current, dn)
-                    raise
-                after = results.post_read(connection)
+            memberships.apply(connection, group_changes, dn)
+            try:
+                if renamed:
+                    after = self._rename(connection, current, new_dn, guard, None if modification else post)
+                    current = new_dn
+                if modification:
+                    try:
+                        modification.apply(connection, current, [guard, *post])
+                    except Exception:
+                        if renamed:
+                            self._undo_rename(connection, current, dn)
+                        raise
+                    after = results.post_read(connection)
+            except Exception:
+                memberships.undo(connection, group_changes, dn)
+                raise
+            if after is None and group_changes and post:
+                after = self._read_at(connection, spec, current, attributes)
             return results.to_entry(spec, {"dn": current, "attributes": after or {}})
 
         after = self.pool.run(run, idempotent=False)
-        if renamed and target.referential_integrity == "gateway":
+        if renamed:
             self.referrers.renamed(self.pool, spec.kind, dn, new_dn)
         if not after.id:
             after.id = entry.id
@@ -180,8 +207,7 @@ class LdapBackend:
 
             if self.pool.run(run, idempotent=False) == 0:
                 self._forget(kind, id)
-                if _target(spec).referential_integrity == "gateway":
-                    self.referrers.deleted(self.pool, kind, dn)
+                self.referrers.deleted(self.pool, kind, dn)
                 return
             self._forget(kind, id)
         raise NotFound(f"no {kind[:-1]} with id {id!r}")
@@ -199,12 +225,20 @@ class LdapBackend:
         results.check(connection)
         return results.post_read(connection) if post else None
 
+    def _read_at(self, connection: ldap3.Connection, spec: StoreSpec, dn: str, attributes: list[str] | None) -> dict:
+        connection.search(dn, "(objectClass=*)", ldap3.BASE, attributes=_wanted(spec, attributes))
+        results.check(connection)
+        found = results.entries(connection)
+        return found[0]["attributes"] if found else {}
+
     def _undo_rename(self, connection, dn: str, old_dn: str) -> None:
         old_rdn, old_parent = split_dn(old_dn)
         moved = normalized_dn(old_parent) != normalized_dn(split_dn(dn)[1])
         connection.modify_dn(dn, old_rdn, delete_old_dn=True, new_superior=old_parent if moved else None)
         if results.code(connection) != 0:
-            log.error("could not undo the rename of %s back to %s: %s", dn, old_dn, connection.result.get("description"))
+            log.error(
+                "could not undo the rename of %s back to %s: %s", dn, old_dn, connection.result.get("description")
+            )
 
     def _ensure_unique(self, spec: StoreSpec, unique: Query, exclude: str | None) -> None:
         target = _target(spec)
@@ -216,7 +250,10 @@ class LdapBackend:
             return results.entries(connection)
 
         for raw in self.pool.run(run, idempotent=True):
-            if exclude is None or (results.first(raw["attributes"], spec.id_attribute) or "").lower() != exclude.lower():
+            if (
+                exclude is None
+                or (results.first(raw["attributes"], spec.id_attribute) or "").lower() != exclude.lower()
+            ):
                 raise AlreadyExists("another entry already has that value")
 
     # --- where entries are -----------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """Referential integrity kept by the gateway, for directories without it (no refint overlay).
 
-When a map says `referential_integrity: gateway`, a renamed entry's new DN replaces the old one
-in every attribute that references its kind (a group's member, a user's manager), and a deleted
-entry's DN is removed from them. Directories with refint (OpenLDAP's overlay, AD) do this
+When a resource's ldap section says `referential_integrity: gateway`, its reference attributes
+are kept by the gateway: when an entry they point at is renamed, its new DN replaces the old
+one (a group's member, a user's manager); when it is deleted, its DN is removed. Directories with refint (OpenLDAP's overlay, AD) do this
 themselves, atomically; this is the slower, best-effort substitute.
 """
 
@@ -26,6 +26,8 @@ class Referrers:
     def __init__(self, specs: dict[str, StoreSpec]):
         self.by_kind: dict[str, list[tuple[StoreSpec, str]]] = {}
         for spec in specs.values():
+            if getattr(spec.target, "referential_integrity", "directory") != "gateway":
+                continue
             for attribute, kind in spec.references.items():
                 self.by_kind.setdefault(kind, []).append((spec, attribute))
 
@@ -37,23 +39,32 @@ class Referrers:
 
     def _rewrite(self, pool: ConnectionPool, kind: str, old_dn: str, new_dn: str | None) -> None:
         for spec, attribute in self.by_kind.get(kind, []):
-            target = spec.target
-            name = spec.name(attribute)
-            search_filter = all_filters(target.scope_filter, render_filter(Match(name, "eq", old_dn)))
-            placeholder = target.placeholders.get(attribute)
+            pool.run(
+                lambda connection, spec=spec, attribute=attribute: _rewrite_references(
+                    connection, spec, attribute, old_dn, new_dn
+                ),
+                idempotent=True,
+            )
 
-            def run(connection: ldap3.Connection, search_filter=search_filter, name=name, placeholder=placeholder):
-                pages = Pager(connection, target, search_filter)
-                referring = [raw["dn"] for raw in pages.read(10**9, ["1.1"])]
-                for dn in referring:
-                    operations = [(ldap3.MODIFY_DELETE, [old_dn])]
-                    if new_dn is not None:
-                        operations.append((ldap3.MODIFY_ADD, [new_dn]))
-                    connection.modify(dn, {name: operations}, controls=[controls.permissive_modify()])
-                    if results.code(connection) == results.OBJECT_CLASS_VIOLATION and placeholder:
-                        operations.append((ldap3.MODIFY_ADD, [placeholder]))
-                        connection.modify(dn, {name: operations}, controls=[controls.permissive_modify()])
-                    if results.code(connection) not in (0, results.NO_SUCH_ATTRIBUTE):
-                        log.error("could not update %s of %s after %s moved: %s", name, dn, old_dn, connection.result)
 
-            pool.run(run, idempotent=True)
+def _rewrite_references(
+    connection: ldap3.Connection, spec: StoreSpec, attribute: str, old_dn: str, new_dn: str | None
+) -> None:
+    """In every entry of `spec` whose `attribute` holds old_dn: replace it by new_dn (or drop it)."""
+    target = spec.target
+    name = spec.name(attribute)
+    placeholder = target.placeholders.get(attribute)
+    search_filter = all_filters(target.scope_filter, render_filter(Match(name, "eq", old_dn)))
+    referring = [raw["dn"] for raw in Pager(connection, target, search_filter).read(10**9, ["1.1"])]
+    for dn in referring:
+        operations = [(ldap3.MODIFY_DELETE, [old_dn])]
+        if new_dn is not None:
+            operations.append((ldap3.MODIFY_ADD, [new_dn]))
+        connection.modify(dn, {name: operations}, controls=[controls.permissive_modify()])
+        if results.code(connection) == results.OBJECT_CLASS_VIOLATION and placeholder:
+            operations.append((ldap3.MODIFY_ADD, [placeholder]))
+            connection.modify(dn, {name: operations}, controls=[controls.permissive_modify()])
+        if results.code(connection) not in (0, results.NO_SUCH_ATTRIBUTE):
+            log.error(
+                "could not update %s of %s after %s moved: %s", name, dn, old_dn, connection.result.get("description")
+            )

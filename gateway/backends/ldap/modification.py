@@ -118,13 +118,15 @@ class Modification:
         )
         results.check(connection)
         found = results.entries(connection)
-        values = next((v for k, v in found[0]["attributes"].items() if k.lower() == change.attribute), []) if found else []
+        values = (
+            next((v for k, v in found[0]["attributes"].items() if k.lower() == change.attribute), []) if found else []
+        )
         return {self._key(change.attribute, v) for v in values}
 
     def _key(self, attribute: str, value: str) -> str:
         if attribute in self.spec.references or attribute in self.target.placeholders:
             try:
                 return repr(normalized_dn(value))
-            except Exception:  # noqa: BLE001 - not a DN after all: compare as text
+            except Exception:  # not a DN after all: compare as text
                 return value.lower()
         return value.lower()

@@ -28,6 +28,14 @@ class LdapTarget:
     # Who keeps references (member, manager) pointing at renamed or deleted entries:
     # "directory" (slapd's refint overlay, AD) or "gateway" (the gateway rewrites them).
     referential_integrity: str = "directory"
+    # Attributes the directory computes from group membership (memberOf), written by changing
+    # the groups instead: {attribute on the entry: member attribute on the group}.
+    memberships: dict = field(default_factory=dict)
+
+    @property
+    def incremental_attributes(self) -> frozenset[str]:
+        """Attributes whose changes must be value by value (never a whole-list replace)."""
+        return frozenset(self.memberships)
 
     DEFAULT_ID = "entryUUID"
     DEFAULT_CREATED = "createTimestamp"
@@ -53,8 +61,15 @@ class LdapTargetSchema(Schema):
     filter = fields.Str(load_default=None)
     scope = fields.Str(load_default="sub", validate=validate.OneOf(["sub", "one"]))
     dn_attribute = fields.Str(load_default="entryDN", validate=validate.Regexp(ATTRIBUTE_NAME))
-    placeholders = fields.Dict(keys=fields.Str(validate=validate.Regexp(ATTRIBUTE_NAME)), values=fields.Str(), load_default=dict)
+    placeholders = fields.Dict(
+        keys=fields.Str(validate=validate.Regexp(ATTRIBUTE_NAME)), values=fields.Str(), load_default=dict
+    )
     referential_integrity = fields.Str(load_default="directory", validate=validate.OneOf(["directory", "gateway"]))
+    memberships = fields.Dict(
+        keys=fields.Str(validate=validate.Regexp(ATTRIBUTE_NAME)),
+        values=fields.Str(validate=validate.Regexp(ATTRIBUTE_NAME)),
+        load_default=dict,
+    )
 
     @validates("dn")
     def check_dn(self, value: str, **kwargs) -> None:
@@ -94,4 +109,5 @@ class LdapTargetSchema(Schema):
     def build(self, data: dict, **kwargs) -> LdapTarget:
         data["object_classes"] = tuple(data["object_classes"])
         data["placeholders"] = {name.lower(): value for name, value in data["placeholders"].items()}
+        data["memberships"] = {name.lower(): value for name, value in data["memberships"].items()}
         return LdapTarget(**data)
