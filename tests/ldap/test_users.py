@@ -268,3 +268,16 @@ def test_connections_survive_a_directory_restart(make_client, tmp_path):
         assert client.create_user("after")["userName"] == "after"  # a write on a fresh connection
     finally:
         own.stop()
+
+
+def test_every_entra_default_attribute_round_trips_through_slapd(client):
+    """What Entra writes, Entra reads back unchanged (entra-wire.md section 4), or it re-PATCHes forever."""
+    from tests.unit.test_mapping import ENTRA_DEFAULTS
+
+    boss = client.create_user("m-boss")["id"]
+    body = {**ENTRA_DEFAULTS, ENTERPRISE: {**ENTRA_DEFAULTS[ENTERPRISE], "manager": {"value": boss}}}
+    created = client.post("/Users", body)
+    assert created.status_code == 201, created.get_json()
+    read = client.get(f"/Users/{created.get_json()['id']}").get_json()
+    for key, value in body.items():
+        assert read[key] == value, key
