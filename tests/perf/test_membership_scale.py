@@ -12,9 +12,8 @@ from __future__ import annotations
 import statistics
 import time
 
-import pytest
-
 import ldap3
+import pytest
 
 from gateway.sandbox.slapd import ADMIN_DN, GROUPS_DN, PEOPLE_DN, Slapd
 from gateway.tokens import TokenFile
@@ -100,10 +99,14 @@ def test_membership_patch_and_group_read_stay_flat(gateway, ldap_ops):
         assert len(members) == size
         figures[size] = (_median_ms(add_times), _median_ms(remove_times), _median_ms(get_times), full_read * 1000)
     raw = _raw_ldap_figures(gateway.slapd)
-    print(f"\n{'members':>8} {'add 10 (ms)':>12} {'remove 10 (ms)':>15} {'GET no members (ms)':>20} {'GET with members (ms)':>22}"
-          f" {'raw ldap add/remove 10 (ms)':>28}")
+    print(
+        f"\n{'members':>8} {'add 10 (ms)':>12} {'remove 10 (ms)':>15} {'GET no members (ms)':>20} {'GET with members (ms)':>22}"
+        f" {'raw ldap add/remove 10 (ms)':>28}"
+    )
     for size, (add, remove, get, full) in figures.items():
-        print(f"{size:>8} {add:>12.1f} {remove:>15.1f} {get:>20.1f} {full:>22.0f} {raw[size][0]:>14.1f} /{raw[size][1]:>6.1f}")
+        print(
+            f"{size:>8} {add:>12.1f} {remove:>15.1f} {get:>20.1f} {full:>22.0f} {raw[size][0]:>14.1f} /{raw[size][1]:>6.1f}"
+        )
 
 
 def _raw_ldap_figures(slapd: Slapd) -> dict[int, tuple[float, float]]:
