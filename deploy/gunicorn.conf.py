@@ -30,3 +30,7 @@ forwarded_allow_ips = "127.0.0.1"
 # gunicorn's control socket (gunicornc) is not used; without this every instance on a host
 # would fight over ~/.gunicorn/gunicorn.ctl.
 control_socket_disable = True
+
+# Heartbeat files in memory: works on a read-only root filesystem (containers, systemd
+# ProtectSystem=strict) and avoids stalls on slow disks.
+worker_tmp_dir = "/dev/shm"
