@@ -55,7 +55,27 @@ class UnknownReference(BackendError):
 
 
 class Unavailable(BackendError):
-    """The downstream system cannot be reached or timed out; the client should retry later."""
+    """The downstream system cannot be reached or timed out; the client should retry later.
+
+    `retry_after` (seconds) is the downstream's own hint when it gave one (an HTTP API's
+    `Retry-After`); without it the tenant's configured value is used.
+    """
+
+    def __init__(self, message: str, retry_after: int | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Throttled(BackendError):
+    """The downstream system rate-limited the gateway (HTTP 429); retry after `retry_after` seconds."""
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class UnsupportedQuery(BackendError):
+    """The downstream system cannot answer this query without reading everything it holds."""
 
 
 class Backend(Protocol):
