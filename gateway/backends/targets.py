@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from marshmallow import Schema, validate
 
 from gateway.backends.ldap.target import ATTRIBUTE_NAME, LdapTargetSchema
+from gateway.backends.rest.target import FIELD_NAME, RestTargetSchema
 
 
 @dataclass(frozen=True)
@@ -15,6 +16,7 @@ class BackendSyntax:
     target_schema: type[Schema]
     attribute_pattern: str  # a regular expression every attribute name of a record must match
     noun: str  # what the map's right-hand side is called in error messages
+    section: str  # the backend's own section, with its article, for messages
 
     @property
     def a_noun(self) -> str:
@@ -25,7 +27,8 @@ class BackendSyntax:
 
 
 BACKENDS: dict[str, BackendSyntax] = {
-    "ldap": BackendSyntax(LdapTargetSchema, ATTRIBUTE_NAME.pattern, "directory attribute"),
+    "ldap": BackendSyntax(LdapTargetSchema, ATTRIBUTE_NAME.pattern, "directory attribute", "an 'ldap:' section"),
+    "rest": BackendSyntax(RestTargetSchema, FIELD_NAME.pattern, "API field", "a 'rest:' section"),
 }
 
 

@@ -166,7 +166,7 @@ class _Compiler:
         schema_class = self.syntax.target_schema
         raw = section.get(self.backend)
         if raw is None:
-            self.problem((name,), f"{name} needs an '{self.backend}:' section for the {self.backend} backend")
+            self.problem((name,), f"{name} needs {self.syntax.section} for the {self.backend} backend")
             return None, None
         try:
             target = schema_class(unknown=RAISE).load(raw)

@@ -1,0 +1,322 @@
+"""The REST backend: records in, calls to a legacy HTTP API out, as the map's `rest:` section says.
+
+- create: one lookup by each unique field (Entra's userName), one POST, and the disable call
+  when the new record must start disabled.
+- get: one GET by id; none at all for an id the map's `id_pattern` rules out.
+- search: a plain list reads only the window asked for, through the API's own paging; a filter
+  becomes one read by id or one lookup, and what comes back is checked against the whole filter.
+- modify: one PUT (the whole record) or PATCH (only what changed), then the disable/enable call
+  when `active` changed. The API's answer is the entry after; when it has none, one GET.
+- references (a manager): the API holds the other record's id, which is also its SCIM id, so
+  resolving only checks that it exists (one GET each).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from gateway.backends.base import (
+    AlreadyExists,
+    BackendError,
+    NotFound,
+    StoreSpec,
+    UnknownReference,
+    UnsupportedQuery,
+)
+from gateway.backends.rest.query import Plan, matches, plan
+from gateway.backends.rest.records import (
+    fill_body,
+    fill_path,
+    get_field,
+    iso_time,
+    json_value,
+    read_record,
+    write_fields,
+)
+from gateway.backends.rest.target import Action, ListOperation, Operation, RestTarget
+from gateway.backends.rest.transport import NO_BODY, Reply, Transport
+from gateway.directory import AnyOf, Change, Entry, Page, Query, Record, Ref
+
+MAX_MATCHES = 1000  # records a filtered search may find before the gateway calls the filter too broad
+
+
+class RestBackend:
+    def __init__(self, transport: Transport, specs: dict[str, StoreSpec]):
+        self.transport = transport
+        self.specs = specs
+
+    # --- reads ---------------------------------------------------------------------------------
+
+    def get(self, kind: str, id: str, attributes: list[str]) -> Entry:
+        spec = self.specs[kind]
+        target = _target(spec)
+        if not id or not target.accepts_id(id):
+            raise NotFound(_no_such(spec, id))
+        try:
+            reply = self._call(target.read, id=id)
+        except NotFound:
+            raise NotFound(_no_such(spec, id)) from None
+        document = _record_in(reply.body, target.read.record)
+        if document is None:
+            raise BackendError(f"the API's answer to GET {target.read.path} holds no record")
+        return self._entry(spec, document)
+
+    def search(self, kind: str, query: Query, attributes: list[str], start: int, count: int) -> Page:
+        spec = self.specs[kind]
+        target = _target(spec)
+        how = plan(query, spec, target)
+        if how.everything:
+            return self._window(spec, target.list, start, count)
+        found = [entry for entry in self._find(spec, target, how) if matches(query, entry.attributes)]
+        return Page(len(found), found[start - 1 : start - 1 + count])
+
+    def _find(self, spec: StoreSpec, target: RestTarget, how: Plan) -> list[Entry]:
+        """The records the API returns for a plan (a superset of the matches, checked by the caller)."""
+        if how.id is not None:
+            try:
+                return [self.get(spec.kind, how.id, [])]
+            except NotFound:
+                return []
+        by_param = {lookup.param: value for lookup, value in how.lookups if lookup.param}
+        if by_param:
+            params = dict(target.list.params) | by_param
+            return [self._entry(spec, d) for d in self._everything(target.list, params, MAX_MATCHES)]
+        lookup, value = how.lookups[0]
+        try:
+            reply = self._call(lookup.operation, value=value)
+        except NotFound:
+            return []
+        found = reply.body if lookup.operation.record is None else get_field(reply.body, lookup.operation.record)
+        documents = found if isinstance(found, list) else [found]
+        return [self._entry(spec, d) for d in documents if isinstance(d, dict)]
+
+    def _window(self, spec: StoreSpec, listing: ListOperation, start: int, count: int) -> Page:
+        """Records start..start+count-1 of the plain list, and the total, in as few pages as the API allows."""
+        position, window, total = start - 1, [], None
+        params = dict(listing.params)
+        while len(window) < count:
+            page, total = self._page(listing, params, position, count - len(window))
+            window.extend(page[: count - len(window)])
+            position += len(page)
+            if not page or listing.paging.style == "none" or (total is not None and position >= total):
+                break
+        if count == 0:
+            _, total = self._page(listing, params, 0, 1)
+        if total is None:
+            # The API does not say how many there are: count by reading on (list.total avoids this).
+            # Records before `position` exist only if the window found some; else count from the start.
+            if position and not window:
+                position = 0
+            total = position + len(self._everything(listing, params, None, position))
+        return Page(total, [self._entry(spec, document) for document in window])
+
+    def _everything(
+        self, listing: ListOperation, params: dict[str, str], limit: int | None, position: int = 0
+    ) -> list[dict]:
+        """Every record the list call returns with these parameters (from `position`)."""
+        found: list[dict] = []
+        seen: set[str] = set()  # the first record of each page: an API that ignores the paging repeats it
+        while True:
+            page, total = self._page(listing, params, position, listing.paging.size)
+            if not page:
+                return found
+            marker = repr(page[0])
+            if marker in seen:
+                raise BackendError("the API answered the same page twice; check the map's list.paging")
+            seen.add(marker)
+            found.extend(page)
+            position += len(page)
+            if limit is not None and len(found) > limit:
+                raise UnsupportedQuery(f"this filter matches more than {limit} records in the API; narrow it")
+            if listing.paging.style == "none" or (total is not None and position >= total):
+                return found
+
+    def _page(
+        self, listing: ListOperation, params: dict[str, str], position: int, want: int
+    ) -> tuple[list[dict], int | None]:
+        """One call of the list: the records from `position` on (up to a page), and the total if given."""
+        paging = listing.paging
+        query = dict(params)
+        skip = 0
+        if paging.style == "offset":
+            query[paging.offset] = str(position)
+            query[paging.limit] = str(max(1, min(want, paging.size)))
+        elif paging.style == "page":
+            query[paging.page] = str(paging.first_page + position // paging.size)
+            query[paging.limit] = str(paging.size)
+            skip = position % paging.size
+        else:
+            skip = position
+        reply = self.transport.request("GET", listing.path, params=query, idempotent=True)
+        items = reply.body if listing.items is None else get_field(reply.body, listing.items)
+        if not isinstance(items, list):
+            raise BackendError(f"the API's list answer holds no array at {listing.items or 'its top level'}")
+        total = get_field(reply.body, listing.total) if listing.total else None
+        if paging.style == "none" and total is None:
+            total = len(items)
+        documents = [item for item in items if isinstance(item, dict)]
+        return documents[skip:], _count(total)
+
+    # --- writes --------------------------------------------------------------------------------
+
+    def create(self, kind: str, record: Record, unique: Query | None, attributes: list[str]) -> Entry:
+        spec = self.specs[kind]
+        target = _target(spec)
+        if unique is not None:
+            self._ensure_unique(spec, unique, exclude=None)
+        fields = write_fields(record, spec, target, record.keys(), nulls=False)
+        reply = self._call(target.create, body=fill_body(target.create.body, fields))
+        entry = self._written(spec, target.create, reply, None)
+        return self._act(spec, target, entry, record)
+
+    def modify(
+        self,
+        kind: str,
+        entry: Entry,
+        changes: list[Change],
+        record: Record,
+        attributes: list[str],
+        unique: Query | None = None,
+    ) -> Entry:
+        spec = self.specs[kind]
+        target = _target(spec)
+        if unique is not None:
+            self._ensure_unique(spec, unique, exclude=entry.id)
+        changed = {change.attribute.lower() for change in changes} - target.action_fields
+        after = entry
+        if changed:
+            update = target.update
+            # PUT replaces the record: every field the map writes goes along, cleared ones as null.
+            fields = write_fields(record, spec, target, changed if update.partial else set(record), nulls=True)
+            body = fill_body(update.body, fields, self._typed_id(spec, target, entry.id))
+            after = self._written(spec, update, self._call(update, id=entry.id, body=body), entry.id)
+        return self._act(spec, target, after, record)
+
+    def delete(self, kind: str, id: str) -> None:
+        spec = self.specs[kind]
+        target = _target(spec)
+        if not id or not target.accepts_id(id):
+            raise NotFound(_no_such(spec, id))
+        try:
+            self._call(target.delete, id=id)
+        except NotFound:
+            raise NotFound(_no_such(spec, id)) from None
+
+    def _act(self, spec: StoreSpec, target: RestTarget, entry: Entry, record: Record) -> Entry:
+        """Call disable (or enable) when the record must be in its state and the entry is not."""
+        for action in target.actions:
+            if _in_state(record, action) and not _in_state(entry.attributes, action):
+                fields = {name: value for name, value in action.when}
+                body = fill_body(action.body, fields, self._typed_id(spec, target, entry.id))
+                entry = self._written(spec, action, self._call(action, id=entry.id, body=body), entry.id)
+        return entry
+
+    def _ensure_unique(self, spec: StoreSpec, unique: Query, exclude: str | None) -> None:
+        target = _target(spec)
+        for alternative in unique.items if isinstance(unique, AnyOf) else (unique,):
+            for entry in self._find(spec, target, plan(alternative, spec, target)):
+                if entry.id != exclude and matches(alternative, entry.attributes):
+                    raise AlreadyExists("another record in the API already has that value")
+
+    def _written(self, spec: StoreSpec, operation: Operation, reply: Reply, id: str | None) -> Entry:
+        """The entry after a write: from the API's answer, or read back when the answer has none."""
+        document = _record_in(reply.body, operation.record)
+        if document is not None and get_field(document, spec.id_attribute) not in (None, ""):
+            return self._entry(spec, document)
+        id = id or _id_from_location(reply.headers.get("Location"))
+        if not id:
+            raise BackendError(
+                f"the API's answer to {operation.method} {operation.path} holds no {spec.id_attribute} "
+                "and no Location; say where the record is with the operation's `record:`"
+            )
+        return self.get(spec.kind, id, [])
+
+    # --- references ----------------------------------------------------------------------------
+
+    def resolve(self, refs: Iterable[Ref]) -> dict[Ref, Ref]:
+        """The API's reference fields hold ids: a locator is the id, and an id must exist (one GET each)."""
+        resolved: dict[Ref, Ref] = {}
+        missing: dict[str, list[str]] = {}
+        for ref in dict.fromkeys(refs):
+            if ref.locator and not ref.id:
+                resolved[ref] = Ref(ref.kind, ref.locator, ref.locator)
+            elif ref.id:
+                try:
+                    self.get(ref.kind, ref.id, [])
+                except NotFound:
+                    missing.setdefault(ref.kind, []).append(ref.id)
+                    continue
+                resolved[ref] = Ref(ref.kind, ref.id, ref.id)
+        for kind, ids in missing.items():
+            raise UnknownReference(kind, ids)
+        return resolved
+
+    def close(self) -> None:
+        self.transport.close()
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    def _call(self, operation: Operation, *, body: Any = NO_BODY, **values: str) -> Reply:
+        return self.transport.request(
+            operation.method,
+            fill_path(operation.path, **values),
+            body=NO_BODY if operation.body is None else body,
+            idempotent=operation.idempotent,
+            gone_is_done=operation.method == "DELETE",
+        )
+
+    def _entry(self, spec: StoreSpec, document: dict) -> Entry:
+        record = read_record(document, spec)
+        ids = record.get(spec.id_attribute.lower())
+        if not ids:
+            raise BackendError(f"the API returned a {spec.kind[:-1]} without {spec.id_attribute}")
+        id = str(ids[0])
+        return Entry(
+            id=id,
+            attributes=record,
+            locator=id,
+            created=iso_time(get_field(document, spec.created_attribute)) if spec.created_attribute else None,
+            modified=iso_time(get_field(document, spec.modified_attribute)) if spec.modified_attribute else None,
+        )
+
+    @staticmethod
+    def _typed_id(spec: StoreSpec, target: RestTarget, id: str) -> Any:
+        return json_value(id, target.type_of(spec.id_attribute), spec.id_attribute)
+
+
+def _target(spec: StoreSpec) -> RestTarget:
+    return spec.target  # type: ignore[return-value]
+
+
+def _no_such(spec: StoreSpec, id: str) -> str:
+    return f"no {spec.kind[:-1]} with id {id!r}"
+
+
+def _record_in(body: Any, where: str | None) -> dict | None:
+    found = body if where is None else get_field(body, where)
+    return found if isinstance(found, dict) else None
+
+
+def _id_from_location(location: str | None) -> str | None:
+    if not location:
+        return None
+    last = urlsplit(location).path.rstrip("/").rsplit("/", 1)[-1]
+    return unquote(last) or None
+
+
+def _count(total: Any) -> int | None:
+    if isinstance(total, bool):
+        return None
+    if isinstance(total, int):
+        return total
+    return int(total) if isinstance(total, str) and total.isdigit() else None
+
+
+def _in_state(record: Record, action: Action) -> bool:
+    for name, value in action.when:
+        values = record.get(name.lower()) or []
+        if not values or str(values[0]).lower() != value.lower():
+            return False
+    return True
