@@ -252,7 +252,14 @@ def employees(_employees) -> Employees:
 
 
 def write_rest_settings(folder: Path, hr_api: HrApi, mapping: Path, **rest_options) -> Path:
-    options = {"timeout": 5, "retry_budget": 2, "retry_after": 17, **rest_options}
+    options = {
+        "base_url": hr_api.url,
+        "auth": f"{{type: api_key, header: X-Api-Key, key_file: {hr_api.key_file}}}",
+        "timeout": 5,
+        "retry_budget": 2,
+        "retry_after": 17,
+        **rest_options,
+    }
     settings = folder / "settings.yaml"
     settings.write_text(
         "tenants:\n"
@@ -260,10 +267,7 @@ def write_rest_settings(folder: Path, hr_api: HrApi, mapping: Path, **rest_optio
         "    base_path: /scim/v2\n"
         f"    mapping: {mapping}\n"
         "    tokens_file: tokens.yaml\n"
-        "    rest:\n"
-        f"      base_url: {hr_api.url}\n"
-        f"      auth: {{type: api_key, header: X-Api-Key, key_file: {hr_api.key_file}}}\n"
-        + "".join(f"      {name}: {value}\n" for name, value in options.items())
+        "    rest:\n" + "".join(f"      {name}: {value}\n" for name, value in options.items())
     )
     return settings
 
@@ -273,14 +277,14 @@ def make_rest_client(hr_api, employees, tmp_path):
     """Build a gateway client on the HR API for a map (a path, or YAML text written to a file)."""
     apps = []
 
-    def build(mapping: Path | str = HR_MAP, **rest_options) -> Client:
+    def build(mapping: Path | str = HR_MAP, server: HrApi | None = None, **rest_options) -> Client:
         if isinstance(mapping, str):
             path = tmp_path / f"rest-map{len(apps)}.yaml"
             path.write_text(mapping)
             mapping = path
         folder = tmp_path / f"rest-gateway{len(apps)}"
         folder.mkdir()
-        settings = write_rest_settings(folder, hr_api, mapping, **rest_options)
+        settings = write_rest_settings(folder, server or hr_api, mapping, **rest_options)
         token = TokenFile(folder / "tokens.yaml").add("entra")
         app = create_app(settings)
         apps.append(app)
