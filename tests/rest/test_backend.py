@@ -201,3 +201,71 @@ def test_an_id_outside_the_id_pattern_is_not_found_without_a_call(requests_mock,
 @pytest.fixture(scope="module")
 def hr_map_users():
     return load_mapping(HR_MAP).users
+
+
+GROUPS_MAP = """\
+version: 1
+backend: rest
+users:
+  rest:
+    create: /users
+    read: /users/{id}
+    update: /users/{id}
+    delete: /users/{id}
+    list: {path: /users, items: items, total: total}
+    search: {login: login}
+  attributes:
+    userName: login
+groups:
+  rest:
+    create: /teams
+    read: /teams/{id}
+    update: {method: PATCH, path: "/teams/{id}"}
+    delete: /teams/{id}
+    list: {path: /teams, items: items, total: total}
+    search: {name: name}
+    types: {member_ids: integer}
+  id: team_id
+  attributes:
+    displayName: name
+    members: {attribute: member_ids, reference: users}
+"""
+
+
+def test_groups_whose_members_are_an_array_of_ids_take_entras_member_patches(requests_mock):
+    from gateway.service import ResourceService
+
+    mapping = compile_mapping(loads(GROUPS_MAP, "m.yaml"), "m.yaml")
+    transport = Transport(RestSettings(BASE, AuthSettings("none")))
+    backend = RestBackend(transport, {name: store_spec(m) for name, m in mapping.resource_maps.items()})
+    groups = ResourceService(mapping.groups, backend)
+    requests_mock.get(f"{BASE}/teams/7", json={"team_id": 7, "name": "Ops", "member_ids": [1]})
+    for id in (1, 2, 3):
+        requests_mock.get(f"{BASE}/users/{id}", json={"id": id, "login": f"u{id}"})
+    patched = requests_mock.patch(f"{BASE}/teams/7", json={"team_id": 7, "name": "Ops", "member_ids": [1, 2, 3]})
+    body = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "Add", "path": "members", "value": [{"$ref": None, "value": "2"}, {"value": "3"}]}],
+    }
+    group = groups.patch("7", body)
+    assert patched.last_request.json() == {"member_ids": [1, 2, 3]}
+    assert [m["value"] for m in group["members"]] == ["1", "2", "3"]
+
+
+def test_a_dry_run_reads_the_api_but_only_records_the_writes_it_would_send(requests_mock, hr_map_users):
+    from gateway.backends.rest.backend import PlannedCall
+    from gateway.service import ResourceService
+
+    backend = RestBackend(
+        Transport(RestSettings(BASE, AuthSettings("api_key", "k"))), {"users": store_spec(hr_map_users)}, dry_run=True
+    )
+    users = ResourceService(hr_map_users, backend)
+    lookup = requests_mock.get(f"{BASE}/employees", json={"total": 0, "items": []})
+    created = users.create({"userName": "zed", "active": "False", "title": "CTO"})
+    assert lookup.called  # the uniqueness lookup is a read: it is sent
+    assert backend.planned == [
+        PlannedCall("POST", f"{BASE}/employees", {"login": "zed", "job_title": "CTO"}),
+        PlannedCall("POST", f"{BASE}/employees/%28new%29/terminate"),
+    ]
+    assert (created["userName"], created["active"], created["title"]) == ("zed", False, "CTO")
+    assert requests_mock.call_count == 1  # requests-mock would have refused an unplanned POST anyway

@@ -9,11 +9,16 @@
   when `active` changed. The API's answer is the entry after; when it has none, one GET.
 - references (a manager): the API holds the other record's id, which is also its SCIM id, so
   resolving only checks that it exists (one GET each).
+
+With `dry_run=True` the backend still reads, but sends no write: each one is appended to
+`planned` (method, URL, JSON body) and answered with the entry it was meant to produce. That is
+what a preview of a map shows: the very calls the gateway would make.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -40,12 +45,24 @@ from gateway.backends.rest.transport import NO_BODY, Reply, Transport
 from gateway.directory import AnyOf, Change, Entry, Page, Query, Record, Ref
 
 MAX_MATCHES = 1000  # records a filtered search may find before the gateway calls the filter too broad
+DRY_RUN_ID = "(new)"  # the id a dry run gives a record it did not create
+NOT_SENT = 0  # the status of a reply to a write a dry run did not send
+
+
+@dataclass(frozen=True)
+class PlannedCall:
+    """A write a dry run did not send."""
+
+    method: str
+    url: str
+    body: Any = None
 
 
 class RestBackend:
-    def __init__(self, transport: Transport, specs: dict[str, StoreSpec]):
+    def __init__(self, transport: Transport, specs: dict[str, StoreSpec], dry_run: bool = False):
         self.transport = transport
         self.specs = specs
+        self.planned: list[PlannedCall] | None = [] if dry_run else None
 
     # --- reads ---------------------------------------------------------------------------------
 
@@ -168,7 +185,7 @@ class RestBackend:
             self._ensure_unique(spec, unique, exclude=None)
         fields = write_fields(record, spec, target, record.keys(), nulls=False)
         reply = self._call(target.create, body=fill_body(target.create.body, fields))
-        entry = self._written(spec, target.create, reply, None)
+        entry = self._written(spec, target.create, reply, None, _bodily(record, target))
         return self._act(spec, target, entry, record)
 
     def modify(
@@ -191,7 +208,8 @@ class RestBackend:
             # PUT replaces the record: every field the map writes goes along, cleared ones as null.
             fields = write_fields(record, spec, target, changed if update.partial else set(record), nulls=True)
             body = fill_body(update.body, fields, self._typed_id(spec, target, entry.id))
-            after = self._written(spec, update, self._call(update, id=entry.id, body=body), entry.id)
+            reply = self._call(update, id=entry.id, body=body)
+            after = self._written(spec, update, reply, entry.id, entry.attributes | _bodily(record, target))
         return self._act(spec, target, after, record)
 
     def delete(self, kind: str, id: str) -> None:
@@ -210,7 +228,9 @@ class RestBackend:
             if _in_state(record, action) and not _in_state(entry.attributes, action):
                 fields = {name: value for name, value in action.when}
                 body = fill_body(action.body, fields, self._typed_id(spec, target, entry.id))
-                entry = self._written(spec, action, self._call(action, id=entry.id, body=body), entry.id)
+                reply = self._call(action, id=entry.id, body=body)
+                state = {name.lower(): [value] for name, value in action.when}
+                entry = self._written(spec, action, reply, entry.id, entry.attributes | state)
         return entry
 
     def _ensure_unique(self, spec: StoreSpec, unique: Query, exclude: str | None) -> None:
@@ -220,8 +240,14 @@ class RestBackend:
                 if entry.id != exclude and matches(alternative, entry.attributes):
                     raise AlreadyExists("another record in the API already has that value")
 
-    def _written(self, spec: StoreSpec, operation: Operation, reply: Reply, id: str | None) -> Entry:
-        """The entry after a write: from the API's answer, or read back when the answer has none."""
+    def _written(self, spec: StoreSpec, operation: Operation, reply: Reply, id: str | None, intended: Record) -> Entry:
+        """The entry after a write: from the API's answer, or read back when the answer has none.
+
+        `intended` is what the write was meant to leave; a dry run, which sent nothing, answers that.
+        """
+        if reply.status == NOT_SENT:
+            id = id or DRY_RUN_ID
+            return Entry(id, intended | {spec.id_attribute.lower(): [id]}, id)
         document = _record_in(reply.body, operation.record)
         if document is not None and get_field(document, spec.id_attribute) not in (None, ""):
             return self._entry(spec, document)
@@ -259,10 +285,19 @@ class RestBackend:
     # --- helpers -------------------------------------------------------------------------------
 
     def _call(self, operation: Operation, *, body: Any = NO_BODY, **values: str) -> Reply:
+        path = fill_path(operation.path, **values)
+        body = NO_BODY if operation.body is None else body
+        if self.planned is not None and operation.method != "GET":
+            self.planned.append(
+                PlannedCall(
+                    operation.method, self.transport.settings.base_url + path, None if body is NO_BODY else body
+                )
+            )
+            return Reply(NOT_SENT, None)
         return self.transport.request(
             operation.method,
-            fill_path(operation.path, **values),
-            body=NO_BODY if operation.body is None else body,
+            path,
+            body=body,
             idempotent=operation.idempotent,
             gone_is_done=operation.method == "DELETE",
         )
@@ -312,6 +347,11 @@ def _count(total: Any) -> int | None:
     if isinstance(total, int):
         return total
     return int(total) if isinstance(total, str) and total.isdigit() else None
+
+
+def _bodily(record: Record, target: RestTarget) -> Record:
+    """What a create or update body writes: everything but the fields only an action sets."""
+    return {name: values for name, values in record.items() if name not in target.action_fields}
 
 
 def _in_state(record: Record, action: Action) -> bool:
