@@ -25,6 +25,9 @@ class StoreSpec:
     references: dict[str, str] = field(default_factory=dict)  # attribute -> kind it points at
     multi_valued: frozenset[str] = frozenset()
     names: dict[str, str] = field(default_factory=dict)  # lower-case key -> the map's spelling
+    # The attributes the map writes (lower case): what a backend that can only replace a whole
+    # record (an HTTP PUT) sends when it is given changes without the record they lead to.
+    written: frozenset[str] = frozenset()
 
     def name(self, key: str) -> str:
         return self.names.get(key, key)
