@@ -250,6 +250,9 @@ def test_groups_whose_members_are_an_array_of_ids_take_entras_member_patches(req
     group = groups.patch("7", body)
     assert patched.last_request.json() == {"member_ids": [1, 2, 3]}
     assert [m["value"] for m in group["members"]] == ["1", "2", "3"]
+    remove = {"schemas": body["schemas"], "Operations": [{"op": "remove", "path": 'members[value eq "1"]'}]}
+    assert groups.patch("7", remove, respond=False) is None  # Entra's group PATCH: 204
+    assert patched.last_request.json() == {"member_ids": []}
 
 
 def test_a_dry_run_reads_the_api_but_only_records_the_writes_it_would_send(requests_mock, hr_map_users):

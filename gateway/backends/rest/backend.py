@@ -42,7 +42,7 @@ from gateway.backends.rest.records import (
 )
 from gateway.backends.rest.target import Action, ListOperation, Operation, RestTarget
 from gateway.backends.rest.transport import NO_BODY, Reply, Transport
-from gateway.directory import AnyOf, Change, Entry, Page, Query, Record, Ref
+from gateway.directory import AnyOf, Change, Entry, Page, Query, Record, Ref, Value
 
 MAX_MATCHES = 1000  # records a filtered search may find before the gateway calls the filter too broad
 DRY_RUN_ID = "(new)"  # the id a dry run gives a record it did not create
@@ -193,24 +193,30 @@ class RestBackend:
         kind: str,
         entry: Entry,
         changes: list[Change],
-        record: Record,
-        attributes: list[str],
+        record: Record | None,
+        attributes: list[str] | None,
         unique: Query | None = None,
     ) -> Entry:
         spec = self.specs[kind]
         target = _target(spec)
         if unique is not None:
             self._ensure_unique(spec, unique, exclude=entry.id)
-        changed = {change.attribute.lower() for change in changes} - target.action_fields
+        if not entry.attributes:
+            # Value-by-value changes (members) sent without a read; an API writes whole fields.
+            entry = self.get(kind, entry.id, [])
+        changed = _changed_values(entry.attributes, changes)
+        base = record if record is not None else {k: v for k, v in entry.attributes.items() if k in spec.written}
+        desired = base | changed
         after = entry
-        if changed:
+        if set(changed) - target.action_fields:
             update = target.update
             # PUT replaces the record: every field the map writes goes along, cleared ones as null.
-            fields = write_fields(record, spec, target, changed if update.partial else set(record), nulls=True)
+            keys = set(changed) if update.partial else set(desired)
+            fields = write_fields(desired, spec, target, keys, nulls=True)
             body = fill_body(update.body, fields, self._typed_id(spec, target, entry.id))
             reply = self._call(update, id=entry.id, body=body)
-            after = self._written(spec, update, reply, entry.id, entry.attributes | _bodily(record, target))
-        return self._act(spec, target, after, record)
+            after = self._written(spec, update, reply, entry.id, entry.attributes | _bodily(desired, target))
+        return self._act(spec, target, after, desired)
 
     def delete(self, kind: str, id: str) -> None:
         spec = self.specs[kind]
@@ -347,6 +353,31 @@ def _count(total: Any) -> int | None:
     if isinstance(total, int):
         return total
     return int(total) if isinstance(total, str) and total.isdigit() else None
+
+
+def _changed_values(current: Record, changes: list[Change]) -> Record:
+    """The new values of every changed attribute: replaces as given, adds and deletes applied to
+    the values the API holds now (member changes arrive as just the ids added or removed)."""
+    result: Record = {}
+    for change in changes:
+        key = change.attribute.lower()
+        values = result.get(key, list(current.get(key, [])))
+        if change.op == "replace":
+            values = list(change.values)
+        elif change.op == "add":
+            values = values + [v for v in change.values if not any(_same(v, held) for held in values)]
+        else:
+            values = [held for held in values if not any(_same(v, held) for v in change.values)]
+        result[key] = values
+    return result
+
+
+def _same(left: Value, right: Value) -> bool:
+    if isinstance(left, Ref) or isinstance(right, Ref):
+        left_id = left.id or left.locator if isinstance(left, Ref) else left
+        right_id = right.id or right.locator if isinstance(right, Ref) else right
+        return str(left_id).lower() == str(right_id).lower()
+    return str(left).lower() == str(right).lower()
 
 
 def _bodily(record: Record, target: RestTarget) -> Record:
