@@ -110,6 +110,11 @@ def test_a_disable_call_must_say_which_field_values_it_sets_and_the_map_must_wri
     assert any("disable.when names 'state', which the map never writes" in p for p in problems), problems
 
 
+def test_a_field_cannot_also_hold_nested_fields():
+    problems = _problems(HEAD + "    displayName: names\n    title: names.title\n")
+    assert problems == ["m.yaml:4: 'names' is a field, so 'names.title' cannot be a field inside it"]
+
+
 def test_a_map_for_rest_needs_its_rest_section():
     problems = _problems("version: 1\nbackend: rest\nusers:\n  attributes: {userName: login}\n")
     assert problems == ["m.yaml:3: users needs a 'rest:' section for the rest backend"]
@@ -170,6 +175,7 @@ def test_oauth2_settings_take_the_client_secret_from_the_environment(tmp_path, m
             "settings.yaml:6: cannot read the API key file",
         ),
         ("base_url: https://x\nauth: {type: none}\nca_file: nope.pem", "settings.yaml:6: the CA file"),
+        ("base_url: 'https://u:pw@x'\nauth: {type: none}", "settings.yaml:6: base_url holds credentials"),
         (
             "base_url: https://x\nauth: {type: api_key, key_env: NOT_SET_ANYWHERE}",
             "settings.yaml:6: the environment variable NOT_SET_ANYWHERE",

@@ -121,8 +121,11 @@ def rest_settings(raw: dict, folder: Path) -> RestSettings:
         if not ca_path.is_file():
             raise ValueError(f"the CA file {ca_path} does not exist")
         ca_file = str(ca_path)
-    if urlsplit(raw["base_url"]).query:
+    parts = urlsplit(raw["base_url"])
+    if parts.query:
         raise ValueError("base_url takes no ?query; put fixed parameters in the map's list.params")
+    if "@" in parts.netloc:
+        raise ValueError("base_url holds credentials; give them under auth: (from a file or the environment)")
     return RestSettings(
         base_url=raw["base_url"].rstrip("/"),
         auth=AuthSettings(

@@ -114,6 +114,10 @@ class RestTarget:
                 problems.append(
                     (("search", lookup.field), f"search names '{lookup.field}', which no attribute of the map uses")
                 )
+        for name in sorted(written | known):
+            nested = [other for other in written | known if other.startswith(name + ".")]
+            if nested:
+                problems.append(((), f"'{name}' is a field, so '{nested[0]}' cannot be a field inside it"))
         for name, _ in self.types:
             if name.lower() not in known | written:
                 problems.append((("types", name), f"types names '{name}', which no attribute of the map uses"))
