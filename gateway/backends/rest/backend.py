@@ -3,8 +3,9 @@
 - create: one lookup by each unique field (Entra's userName), one POST, and the disable call
   when the new record must start disabled.
 - get: one GET by id; none at all for an id the map's `id_pattern` rules out.
-- search: a plain list reads only the window asked for, through the API's own paging; a filter
-  becomes one read by id or one lookup, and what comes back is checked against the whole filter.
+- search: a plain list reads only the window asked for, through the API's own paging
+  (paging.py); a filter becomes one read by id or one lookup, and what comes back is checked
+  against the whole filter.
 - modify: one PUT (the whole record) or PATCH (only what changed), then the disable/enable call
   when `active` changed. The API's answer is the entry after; when it has none, one GET.
 - references (a manager): the API holds the other record's id, which is also its SCIM id, so
@@ -28,8 +29,8 @@ from gateway.backends.base import (
     NotFound,
     StoreSpec,
     UnknownReference,
-    UnsupportedQuery,
 )
+from gateway.backends.rest.paging import everything, window
 from gateway.backends.rest.query import Plan, matches, plan
 from gateway.backends.rest.records import (
     fill_body,
@@ -40,7 +41,7 @@ from gateway.backends.rest.records import (
     read_record,
     write_fields,
 )
-from gateway.backends.rest.target import Action, ListOperation, Operation, RestTarget
+from gateway.backends.rest.target import Action, Operation, RestTarget
 from gateway.backends.rest.transport import NO_BODY, Reply, Transport
 from gateway.directory import AnyOf, Change, Entry, Page, Query, Record, Ref, Value
 
@@ -85,7 +86,8 @@ class RestBackend:
         target = _target(spec)
         how = plan(query, spec, target)
         if how.everything:
-            return self._window(spec, target.list, start, count)
+            total, documents = window(self.transport, target.list, start, count)
+            return Page(total, [self._entry(spec, document) for document in documents])
         found = [entry for entry in self._find(spec, target, how) if matches(query, entry.attributes)]
         return Page(len(found), found[start - 1 : start - 1 + count])
 
@@ -99,7 +101,7 @@ class RestBackend:
         by_param = {lookup.param: value for lookup, value in how.lookups if lookup.param}
         if by_param:
             params = dict(target.list.params) | by_param
-            return [self._entry(spec, d) for d in self._everything(target.list, params, MAX_MATCHES)]
+            return [self._entry(spec, d) for d in everything(self.transport, target.list, params, MAX_MATCHES)]
         lookup, value = how.lookups[0]
         try:
             reply = self._call(lookup.operation, value=value)
@@ -108,73 +110,6 @@ class RestBackend:
         found = reply.body if lookup.operation.record is None else get_field(reply.body, lookup.operation.record)
         documents = found if isinstance(found, list) else [found]
         return [self._entry(spec, d) for d in documents if isinstance(d, dict)]
-
-    def _window(self, spec: StoreSpec, listing: ListOperation, start: int, count: int) -> Page:
-        """Records start..start+count-1 of the plain list, and the total, in as few pages as the API allows."""
-        position, window, total = start - 1, [], None
-        params = dict(listing.params)
-        while len(window) < count:
-            page, total = self._page(listing, params, position, count - len(window))
-            window.extend(page[: count - len(window)])
-            position += len(page)
-            if not page or listing.paging.style == "none" or (total is not None and position >= total):
-                break
-        if count == 0:
-            _, total = self._page(listing, params, 0, 1)
-        if total is None:
-            # The API does not say how many there are: count by reading on (list.total avoids this).
-            # Records before `position` exist only if the window found some; else count from the start.
-            if position and not window:
-                position = 0
-            total = position + len(self._everything(listing, params, None, position))
-        return Page(total, [self._entry(spec, document) for document in window])
-
-    def _everything(
-        self, listing: ListOperation, params: dict[str, str], limit: int | None, position: int = 0
-    ) -> list[dict]:
-        """Every record the list call returns with these parameters (from `position`)."""
-        found: list[dict] = []
-        seen: set[str] = set()  # the first record of each page: an API that ignores the paging repeats it
-        while True:
-            page, total = self._page(listing, params, position, listing.paging.size)
-            if not page:
-                return found
-            marker = repr(page[0])
-            if marker in seen:
-                raise BackendError("the API answered the same page twice; check the map's list.paging")
-            seen.add(marker)
-            found.extend(page)
-            position += len(page)
-            if limit is not None and len(found) > limit:
-                raise UnsupportedQuery(f"this filter matches more than {limit} records in the API; narrow it")
-            if listing.paging.style == "none" or (total is not None and position >= total):
-                return found
-
-    def _page(
-        self, listing: ListOperation, params: dict[str, str], position: int, want: int
-    ) -> tuple[list[dict], int | None]:
-        """One call of the list: the records from `position` on (up to a page), and the total if given."""
-        paging = listing.paging
-        query = dict(params)
-        skip = 0
-        if paging.style == "offset":
-            query[paging.offset] = str(position)
-            query[paging.limit] = str(max(1, min(want, paging.size)))
-        elif paging.style == "page":
-            query[paging.page] = str(paging.first_page + position // paging.size)
-            query[paging.limit] = str(paging.size)
-            skip = position % paging.size
-        else:
-            skip = position
-        reply = self.transport.request("GET", listing.path, params=query, idempotent=True)
-        items = reply.body if listing.items is None else get_field(reply.body, listing.items)
-        if not isinstance(items, list):
-            raise BackendError(f"the API's list answer holds no array at {listing.items or 'its top level'}")
-        total = get_field(reply.body, listing.total) if listing.total else None
-        if paging.style == "none" and total is None:
-            total = len(items)
-        documents = [item for item in items if isinstance(item, dict)]
-        return documents[skip:], _count(total)
 
     # --- writes --------------------------------------------------------------------------------
 
@@ -345,14 +280,6 @@ def _id_from_location(location: str | None) -> str | None:
         return None
     last = urlsplit(location).path.rstrip("/").rsplit("/", 1)[-1]
     return unquote(last) or None
-
-
-def _count(total: Any) -> int | None:
-    if isinstance(total, bool):
-        return None
-    if isinstance(total, int):
-        return total
-    return int(total) if isinstance(total, str) and total.isdigit() else None
 
 
 def _changed_values(current: Record, changes: list[Change]) -> Record:
