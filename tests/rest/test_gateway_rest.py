@@ -109,3 +109,24 @@ def test_no_log_line_and_no_answer_carries_the_api_key(rest_client, hr_api, capl
     assert [a.status_code for a in answers] == [201, 200, 409, 404, 400]
     assert hr_api.api_key not in caplog.text
     assert all(hr_api.api_key not in a.get_data(as_text=True) for a in answers)
+
+
+def test_each_entra_operation_costs_one_or_two_api_calls(rest_client):
+    transport = _transport(rest_client)
+
+    def calls(request) -> int:
+        before = transport.sent
+        response = request()
+        assert response.status_code < 300, response.get_data(as_text=True)
+        return transport.sent - before
+
+    patch = [{"op": "Replace", "path": "title", "value": "Engineer"}]
+    disable = [{"op": "Replace", "path": "active", "value": "False"}]
+    assert calls(lambda: rest_client.get('/Users?filter=userName eq "cost"')) == 1  # one lookup
+    assert calls(lambda: rest_client.post("/Users", {"userName": "cost", "active": True})) == 2  # lookup + POST
+    id = rest_client.get('/Users?filter=userName eq "cost"').get_json()["Resources"][0]["id"]
+    assert calls(lambda: rest_client.get(f"/Users/{id}")) == 1
+    assert calls(lambda: rest_client.patch(f"/Users/{id}", patch)) == 2  # GET + PUT
+    assert calls(lambda: rest_client.patch(f"/Users/{id}", patch)) == 1  # nothing changed: no PUT
+    assert calls(lambda: rest_client.patch(f"/Users/{id}", disable)) == 2  # GET + terminate
+    assert calls(lambda: rest_client.delete(f"/Users/{id}")) == 1
