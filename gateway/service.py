@@ -36,6 +36,7 @@ def store_spec(resource_map: ResourceMap) -> StoreSpec:
         multi_valued=frozenset(rule.key for rule in resource_map.rules if rule.target.multi)
         | getattr(resource_map.target, "incremental_attributes", frozenset()),
         names=resource_map.attribute_names,
+        written=frozenset(resource_map.written_attributes),
     )
 
 

@@ -9,6 +9,8 @@
           url: ldap://127.0.0.1:389
           bind_dn: cn=gateway,dc=example,dc=com
           password_file: /etc/scim-gateway/ldap.password   # or password_env: LDAP_PASSWORD
+        # or, for a map with `backend: rest` (see gateway/backends/rest/settings.py):
+        # rest: {base_url: https://hr.example.com/api/v1, auth: {type: api_key, key_file: hr.key}}
 
 Secrets never sit in this file: the bind password comes from a file or an environment
 variable, and tokens are stored as hashes.
@@ -25,6 +27,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from gateway import yamlfile
 from gateway.backends.ldap.connection import LdapSettings
+from gateway.backends.rest.settings import RestSchema, RestSettings, rest_settings
 from gateway.yamlfile import ConfigError, Problem, line_of
 
 
@@ -35,6 +38,7 @@ class TenantSettings:
     mapping_path: Path
     tokens_file: Path
     ldap: LdapSettings | None = None
+    rest: RestSettings | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,7 @@ class TenantSchema(Schema):
     mapping = fields.Str(required=True)
     tokens_file = fields.Str(required=True)
     ldap = fields.Nested(LdapSchema)
+    rest = fields.Nested(RestSchema)
 
     @validates("base_path")
     def check_base_path(self, value: str, **kwargs) -> None:
@@ -121,6 +126,12 @@ def load_settings(path: Path | str) -> Settings:
                 ldap = _ldap_settings(raw["ldap"], path.parent)
             except ValueError as error:
                 problems.append(Problem(str(path), line_of(document, (*where, "ldap")), str(error)))
+        rest = None
+        if "rest" in raw:
+            try:
+                rest = rest_settings(raw["rest"], path.parent)
+            except ValueError as error:
+                problems.append(Problem(str(path), line_of(document, (*where, "rest")), str(error)))
         tenants.append(
             TenantSettings(
                 name=raw["name"],
@@ -128,6 +139,7 @@ def load_settings(path: Path | str) -> Settings:
                 mapping_path=(path.parent / raw["mapping"]).resolve(),
                 tokens_file=(path.parent / raw["tokens_file"]).resolve(),
                 ldap=ldap,
+                rest=rest,
             )
         )
     if problems:

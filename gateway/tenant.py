@@ -5,6 +5,8 @@ from __future__ import annotations
 from gateway.backends.base import Backend
 from gateway.backends.ldap.backend import LdapBackend
 from gateway.backends.ldap.connection import ConnectionPool
+from gateway.backends.rest.backend import RestBackend
+from gateway.backends.rest.transport import Transport
 from gateway.mapping.loader import load_mapping
 from gateway.mapping.model import Mapping
 from gateway.service import ResourceService, store_spec
@@ -38,17 +40,18 @@ class Tenant:
 
 
 def make_backend(settings: TenantSettings, mapping: Mapping) -> Backend:
+    """The backend the map is written for, with the connection settings of the tenant."""
     specs = {name: store_spec(resource_map) for name, resource_map in mapping.resource_maps.items()}
     if mapping.backend == "ldap":
-        if settings.ldap is None:
-            raise ConfigError(
-                [
-                    Problem(
-                        str(settings.mapping_path),
-                        None,
-                        f"tenant {settings.name}: the map is for LDAP, but the tenant has no ldap: settings",
-                    )
-                ]
-            )
-        return LdapBackend(ConnectionPool(settings.ldap), specs)
+        return LdapBackend(ConnectionPool(_connection(settings, "ldap", "LDAP")), specs)
+    if mapping.backend == "rest":
+        return RestBackend(Transport(_connection(settings, "rest", "a REST API")), specs)
     raise ConfigError([Problem(str(settings.mapping_path), None, f"no backend named {mapping.backend!r}")])
+
+
+def _connection(settings: TenantSettings, block: str, what: str):
+    connection = getattr(settings, block)
+    if connection is None:
+        message = f"tenant {settings.name}: the map is for {what}, but the tenant has no {block}: settings"
+        raise ConfigError([Problem(str(settings.mapping_path), None, message)])
+    return connection

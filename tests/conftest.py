@@ -1,4 +1,4 @@
-"""Fixtures: one real slapd per test session, a clean directory per test, a gateway client."""
+"""Fixtures: one real slapd and one reference HR API per test session, emptied per test, gateway clients."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from pathlib import Path
 
 import ldap3
 import pytest
+import requests
 
+from gateway.sandbox.hr_api import HrApi
 from gateway.sandbox.slapd import ADMIN_DN, GROUPS_DN, PEOPLE_DN, SERVICE_DN, Slapd
 from gateway.tokens import TokenFile
 from gateway.web.app import create_app
@@ -186,3 +188,114 @@ def ldap_ops(monkeypatch):
             return repr(counts)
 
     return Ops()
+
+
+# --- the reference legacy HR API (tests/hr_api/server.py) -------------------------------------
+
+HR_MAP = REPO / "mappings" / "hr-rest-example.yaml"
+
+
+@pytest.fixture(scope="session")
+def hr_api(tmp_path_factory):
+    """The reference HR API as a real process; its rate limit lifted (tests/hr_api tests it apart)."""
+    server = HrApi(tmp_path_factory.mktemp("hr-api") / "api", rate=100000, burst=100000)
+    server.start()
+    yield server
+    server.stop()
+
+
+class Employees:
+    """The HR API seen directly, with its API key, to look behind the gateway's back."""
+
+    def __init__(self, hr_api: HrApi):
+        self.url = hr_api.url
+        self.session = requests.Session()
+        self.session.headers["X-Api-Key"] = hr_api.api_key
+
+    def all(self) -> list[dict]:
+        found: list[dict] = []
+        while True:
+            page = self.session.get(
+                f"{self.url}/employees", params={"offset": len(found), "limit": 50, "include_terminated": "true"}
+            ).json()
+            found.extend(page["items"])
+            if len(found) >= page["total"]:
+                return found
+
+    def by_login(self, login: str) -> dict | None:
+        found = [e for e in self.all() if e["login"].lower() == login.lower()]
+        assert len(found) <= 1, found
+        return found[0] if found else None
+
+    def add(self, **fields) -> dict:
+        response = self.session.post(f"{self.url}/employees", json=fields)
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def clear(self) -> None:
+        for employee in self.all():
+            self.session.delete(f"{self.url}/employees/{employee['emp_id']}")
+
+
+@pytest.fixture(scope="session")
+def _employees(hr_api):
+    employees = Employees(hr_api)
+    yield employees
+    employees.session.close()
+
+
+@pytest.fixture
+def employees(_employees) -> Employees:
+    """The HR API, emptied of employees before the test."""
+    _employees.clear()
+    return _employees
+
+
+def write_rest_settings(folder: Path, hr_api: HrApi, mapping: Path, **rest_options) -> Path:
+    options = {
+        "base_url": hr_api.url,
+        "auth": f"{{type: api_key, header: X-Api-Key, key_file: {hr_api.key_file}}}",
+        "timeout": 5,
+        "retry_budget": 2,
+        "retry_after": 17,
+        **rest_options,
+    }
+    settings = folder / "settings.yaml"
+    settings.write_text(
+        "tenants:\n"
+        "  - name: test\n"
+        "    base_path: /scim/v2\n"
+        f"    mapping: {mapping}\n"
+        "    tokens_file: tokens.yaml\n"
+        "    rest:\n" + "".join(f"      {name}: {value}\n" for name, value in options.items())
+    )
+    return settings
+
+
+@pytest.fixture
+def make_rest_client(hr_api, employees, tmp_path):
+    """Build a gateway client on the HR API for a map (a path, or YAML text written to a file)."""
+    apps = []
+
+    def build(mapping: Path | str = HR_MAP, server: HrApi | None = None, **rest_options) -> Client:
+        if isinstance(mapping, str):
+            path = tmp_path / f"rest-map{len(apps)}.yaml"
+            path.write_text(mapping)
+            mapping = path
+        folder = tmp_path / f"rest-gateway{len(apps)}"
+        folder.mkdir()
+        settings = write_rest_settings(folder, server or hr_api, mapping, **rest_options)
+        token = TokenFile(folder / "tokens.yaml").add("entra")
+        app = create_app(settings)
+        apps.append(app)
+        return Client(app.test_client(), token, app=app)
+
+    yield build
+    for app in apps:
+        app.extensions["scim_gateway"].close()
+
+
+@pytest.fixture
+def rest_client(make_rest_client) -> Client:
+    """The gateway on the shipped HR REST example map, in front of the reference HR API."""
+    return make_rest_client()

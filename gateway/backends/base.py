@@ -25,6 +25,9 @@ class StoreSpec:
     references: dict[str, str] = field(default_factory=dict)  # attribute -> kind it points at
     multi_valued: frozenset[str] = frozenset()
     names: dict[str, str] = field(default_factory=dict)  # lower-case key -> the map's spelling
+    # The attributes the map writes (lower case): what a backend that can only replace a whole
+    # record (an HTTP PUT) sends when it is given changes without the record they lead to.
+    written: frozenset[str] = frozenset()
 
     def name(self, key: str) -> str:
         return self.names.get(key, key)
@@ -55,7 +58,27 @@ class UnknownReference(BackendError):
 
 
 class Unavailable(BackendError):
-    """The downstream system cannot be reached or timed out; the client should retry later."""
+    """The downstream system cannot be reached or timed out; the client should retry later.
+
+    `retry_after` (seconds) is the downstream's own hint when it gave one (an HTTP API's
+    `Retry-After`); without it the tenant's configured value is used.
+    """
+
+    def __init__(self, message: str, retry_after: int | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Throttled(BackendError):
+    """The downstream system rate-limited the gateway (HTTP 429); retry after `retry_after` seconds."""
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class UnsupportedQuery(BackendError):
+    """The downstream system cannot answer this query without reading everything it holds."""
 
 
 class Backend(Protocol):

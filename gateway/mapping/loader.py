@@ -1,19 +1,20 @@
 """Map YAML -> a compiled, fully checked Mapping. Every problem is reported with file and line.
 
 Two passes: marshmallow checks the shape of the document (keys, types, allowed values), then
-`_Compiler` checks the meaning (every SCIM path exists, every directory attribute name is
-valid, nothing is mapped twice, the DN template only uses attributes the map writes).
+`_Compiler` checks the meaning (every SCIM path exists, every attribute name is valid for the
+map's backend, nothing is mapped twice, the DN template only uses attributes the map writes).
 """
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from gateway import yamlfile
-from gateway.backends.targets import target_schema
+from gateway.backends.targets import BackendSyntax, backend_syntax
 from gateway.mapping.model import Default, Mapping, ResourceMap, Rule, ScimTarget, Template
 from gateway.mapping.transforms import Identity, ValueMap, disable_strategy
 from gateway.scim.errors import ScimError
@@ -33,16 +34,14 @@ from gateway.scim.schema import (
 )
 from gateway.yamlfile import ConfigError, Problem, line_of
 
-ATTRIBUTE_NAME = validate.Regexp(
-    r"^(?:[A-Za-z][A-Za-z0-9-]*|\d+(?:\.\d+)+)$", error="{input!r} is not a directory attribute name"
-)
-
 
 class RuleSchema(Schema):
+    """One line of `attributes:`; `attribute` is checked by the backend's syntax (see _schemas)."""
+
     class Meta:
         unknown = RAISE
 
-    attribute = fields.Str(validate=ATTRIBUTE_NAME)
+    attribute = fields.Str()
     values = fields.Dict(keys=fields.Raw(), values=fields.Raw(allow_none=True))
     default = fields.Raw(allow_none=True)
     read_default = fields.Raw(allow_none=True)
@@ -55,13 +54,32 @@ class ResourceMapSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    id = fields.Str(validate=ATTRIBUTE_NAME)
-    created = fields.Str(validate=ATTRIBUTE_NAME)
-    last_modified = fields.Str(validate=ATTRIBUTE_NAME)
+    id = fields.Str()
+    created = fields.Str()
+    last_modified = fields.Str()
     ldap = fields.Dict()
     rest = fields.Dict()
     attributes = fields.Dict(keys=fields.Str(), values=fields.Raw(), required=True)
-    defaults = fields.Dict(keys=fields.Str(validate=ATTRIBUTE_NAME), values=fields.Raw())
+    defaults = fields.Dict(keys=fields.Str(), values=fields.Raw())
+
+
+@cache
+def _schemas(backend: str) -> tuple[type[Schema], type[Schema]]:
+    """The rule and resource-map schemas with attribute names checked the backend's way:
+    LDAP attribute names for `ldap`, JSON field names (dotted when nested) for `rest`."""
+    name = backend_syntax(backend).attribute_name()
+    rule = type("RuleSchema", (RuleSchema,), {"attribute": fields.Str(validate=name)})
+    resource_map = type(
+        "ResourceMapSchema",
+        (ResourceMapSchema,),
+        {
+            "id": fields.Str(validate=name),
+            "created": fields.Str(validate=name),
+            "last_modified": fields.Str(validate=name),
+            "defaults": fields.Dict(keys=fields.Str(validate=name), values=fields.Raw()),
+        },
+    )
+    return rule, resource_map
 
 
 class MappingSchema(Schema):
@@ -101,6 +119,8 @@ class _Compiler:
         self.document = document
         self.source = source
         self.backend = backend
+        self.syntax: BackendSyntax = backend_syntax(backend)
+        self.rule_schema, self.resource_map_schema = _schemas(backend)
         self.problems: list[Problem] = []
 
     def problem(self, where: tuple, message: str) -> None:
@@ -108,7 +128,7 @@ class _Compiler:
 
     def resource_map(self, name: str, core, known_extensions, raw: dict) -> ResourceMap | None:
         try:
-            section = ResourceMapSchema().load(raw)
+            section = self.resource_map_schema().load(raw)
         except ValidationError as error:
             self.problems.extend(
                 yamlfile.problems_from_marshmallow(error.messages, self.document, self.source, (name,))
@@ -143,10 +163,10 @@ class _Compiler:
         return resource_map
 
     def target(self, name: str, section: dict):
-        schema_class = target_schema(self.backend)
+        schema_class = self.syntax.target_schema
         raw = section.get(self.backend)
         if raw is None:
-            self.problem((name,), f"{name} needs an '{self.backend}:' section for the {self.backend} backend")
+            self.problem((name,), f"{name} needs {self.syntax.section} for the {self.backend} backend")
             return None, None
         try:
             target = schema_class(unknown=RAISE).load(raw)
@@ -182,10 +202,10 @@ class _Compiler:
         if isinstance(spec, str):
             spec = {"attribute": spec}
         if not isinstance(spec, dict):
-            self.problem(where, f"'{path_text}' maps to a directory attribute name or to a mapping with 'attribute:'")
+            self.problem(where, f"'{path_text}' maps to {self.syntax.a_noun} name or to a mapping with 'attribute:'")
             return None
         try:
-            options = RuleSchema().load(spec)
+            options = self.rule_schema().load(spec)
         except ValidationError as error:
             self.problems.extend(yamlfile.problems_from_marshmallow(error.messages, self.document, self.source, where))
             return None
@@ -194,7 +214,7 @@ class _Compiler:
         scim_type = (sub_def or attribute_def).type
         transform, attribute = self.transform(where, options, scim_type)
         if attribute is None:
-            self.problem(where, f"'{path_text}' needs 'attribute:' (the directory attribute that holds it)")
+            self.problem(where, f"'{path_text}' needs 'attribute:' (the {self.syntax.noun} that holds it)")
             return None
         return Rule(
             target=target,
@@ -264,13 +284,17 @@ class _Compiler:
             if rule.key in seen and rule.writable and seen[rule.key].writable:
                 self.problem(
                     (name, "attributes", rule.target.text),
-                    f"directory attribute '{rule.attribute}' is already written by '{seen[rule.key].target}' "
+                    f"{self.syntax.noun} '{rule.attribute}' is already written by '{seen[rule.key].target}' "
                     f"(line {seen[rule.key].line}); mark one of them read_only: true",
                 )
             seen.setdefault(rule.key, rule)
 
     def check_target(self, name: str, resource_map: ResourceMap) -> None:
         target = resource_map.target
+        if target is not None and hasattr(target, "problems_with"):
+            # A backend's section checks itself against the rules: (path inside it, message).
+            for where, message in target.problems_with(resource_map):
+                self.problem((name, self.backend, *where), message)
         if target is None or not hasattr(target, "placeholders_in_dn"):
             return
         written = resource_map.written_attributes

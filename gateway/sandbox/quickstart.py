@@ -5,6 +5,9 @@ Ctrl-C (SIGINT) or SIGTERM stops the gateway, then slapd, and leaves nothing run
 The directory's data is kept in the state folder between runs (Entra remembers the ids it
 was given); `--fresh` starts from an empty directory. A new token is minted on every run and
 only its hash is written to disk.
+
+`--backend hr-rest` runs the reference legacy HR REST API (tests/hr_api) instead of slapd, with
+mappings/hr-rest-example.yaml; everything else is the same.
 """
 
 from __future__ import annotations
@@ -19,13 +22,15 @@ import time
 import urllib.request
 from pathlib import Path
 
+from gateway.sandbox.hr_api import HrApi
 from gateway.sandbox.slapd import SERVICE_DN, Slapd, SlapdError, _die_with_parent
 from gateway.tokens import StoredToken, digest, mint, write_tokens
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def write_settings(state: Path, slapd: Slapd, mapping: Path, base_path: str) -> Path:
+def write_settings(state: Path, connection: str, mapping: Path, base_path: str) -> Path:
+    """The settings file: one tenant, its map, and the connection block of its downstream."""
     settings = state / "settings.yaml"
     settings.write_text(
         "# Written by the quick start on every run.\n"
@@ -33,13 +38,33 @@ def write_settings(state: Path, slapd: Slapd, mapping: Path, base_path: str) -> 
         "  - name: quickstart\n"
         f"    base_path: {base_path}\n"
         f"    mapping: {mapping}\n"
-        "    tokens_file: tokens.yaml\n"
+        "    tokens_file: tokens.yaml\n" + connection
+    )
+    return settings
+
+
+def ldap_connection(slapd: Slapd) -> str:
+    return (
         "    ldap:\n"
         f"      url: {slapd.url}\n"
         f"      bind_dn: {SERVICE_DN}\n"
         f"      password_file: {slapd.service_password_file}\n"
     )
-    return settings
+
+
+def rest_connection(hr_api: HrApi) -> str:
+    return (
+        "    rest:\n"
+        f"      base_url: {hr_api.url}\n"
+        f"      auth: {{type: api_key, header: X-Api-Key, key_file: {hr_api.key_file}}}\n"
+    )
+
+
+def downstream(backend: str, state: Path) -> tuple[Slapd | HrApi, Path, str]:
+    """What the gateway writes to: the server (not started), its map, and how to name it."""
+    if backend == "hr-rest":
+        return HrApi(state / "hr-api"), REPO / "mappings" / "hr-rest-example.yaml", "the HR API"
+    return Slapd(state / "slapd"), REPO / "mappings" / "openldap.yaml", "slapd"
 
 
 def fresh_token(state: Path) -> str:
@@ -85,6 +110,20 @@ def stop(process: subprocess.Popen | None, timeout: float = 15.0) -> None:
         process.wait()
 
 
+def watch(gateway: subprocess.Popen, server: Slapd | HrApi, name: str, stopping: dict) -> int:
+    """Wait for a signal (0), or for the gateway or its downstream to die (1)."""
+    while stopping["signal"] is None:
+        if gateway.poll() is not None:
+            print(f"the gateway exited with {gateway.returncode}", file=sys.stderr)
+            return 1
+        if server.process is not None and server.process.poll() is not None:
+            log = "slapd.log" if isinstance(server, Slapd) else "hr-api.log"
+            print(f"{name} exited; see its log in {server.root / log}", file=sys.stderr)
+            return 1
+        time.sleep(0.2)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="deploy/quickstart.sh", description=__doc__.split("\n")[0])
     parser.add_argument("--port", type=int, default=8080, help="the gateway's port (default 8080)")
@@ -93,6 +132,12 @@ def main(argv: list[str] | None = None) -> int:
         "--state", type=Path, default=REPO / ".quickstart", help="where the directory and settings live"
     )
     parser.add_argument("--fresh", action="store_true", help="start from an empty directory")
+    parser.add_argument(
+        "--backend",
+        choices=["ldap", "hr-rest"],
+        default="ldap",
+        help="what the gateway writes to: a throwaway OpenLDAP (default) or the reference HR REST API",
+    )
     args = parser.parse_args(argv)
 
     if not port_is_free(args.host, args.port):
@@ -107,13 +152,14 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
 
-    slapd = Slapd(args.state / "slapd")
+    server, mapping, name = downstream(args.backend, args.state)
     if args.fresh:
-        slapd.wipe()
+        server.wipe()
     gateway: subprocess.Popen | None = None
     try:
-        slapd.start()
-        settings = write_settings(args.state, slapd, REPO / "mappings" / "openldap.yaml", "/scim/v2")
+        server.start()
+        connection = ldap_connection(server) if isinstance(server, Slapd) else rest_connection(server)
+        settings = write_settings(args.state, connection, mapping, "/scim/v2")
         token = fresh_token(args.state)
         gateway = subprocess.Popen(
             [
@@ -135,22 +181,15 @@ def main(argv: list[str] | None = None) -> int:
         wait_until_healthy(f"http://{shown_host}:{args.port}/healthz", gateway)
         print(f"Tenant URL: http://{shown_host}:{args.port}/scim/v2", flush=True)
         print(f"Secret Token: {token}", flush=True)
-        print(f"(directory: {slapd.url}, data in {slapd.root}; Ctrl-C stops everything)", file=sys.stderr, flush=True)
-        while stopping["signal"] is None:
-            if gateway.poll() is not None:
-                print(f"the gateway exited with {gateway.returncode}", file=sys.stderr)
-                return 1
-            if slapd.process is not None and slapd.process.poll() is not None:
-                print("slapd exited; see its log in " + str(slapd.root / "slapd.log"), file=sys.stderr)
-                return 1
-            time.sleep(0.2)
-        return 0
+        where = "directory" if isinstance(server, Slapd) else "HR API"
+        print(f"({where}: {server.url}, data in {server.root}; Ctrl-C stops everything)", file=sys.stderr, flush=True)
+        return watch(gateway, server, name, stopping)
     except (SlapdError, RuntimeError) as error:
         print(f"quick start failed: {error}", file=sys.stderr)
         return 1
     finally:
         stop(gateway)
-        slapd.stop()
+        server.stop()
 
 
 if __name__ == "__main__":

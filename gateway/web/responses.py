@@ -13,10 +13,12 @@ from gateway.backends.base import (
     BackendError,
     InvalidData,
     NotFound,
+    Throttled,
     Unavailable,
     UnknownReference,
+    UnsupportedQuery,
 )
-from gateway.scim.errors import ScimError
+from gateway.scim.errors import ScimError, invalid_filter
 
 SCIM_JSON = "application/scim+json"
 log = logging.getLogger("gateway.web")
@@ -32,10 +34,13 @@ def _error(error: ScimError) -> Response:
     return scim_response(error.to_json(), error.status, error.headers)
 
 
-def _retry_after() -> int:
-    tenant = getattr(g, "tenant", None)
-    ldap = getattr(getattr(tenant, "settings", None), "ldap", None)
-    return getattr(ldap, "retry_after", 30)
+def _retry_after(error: Unavailable) -> int:
+    """The downstream's own hint if it gave one, else the tenant's configured value."""
+    if error.retry_after is not None:
+        return error.retry_after
+    settings = getattr(getattr(g, "tenant", None), "settings", None)
+    connection = getattr(settings, "ldap", None) or getattr(settings, "rest", None)
+    return getattr(connection, "retry_after", 30)
 
 
 def scim_error_for(error: BackendError) -> ScimError:
@@ -46,8 +51,12 @@ def scim_error_for(error: BackendError) -> ScimError:
         return ScimError(409, str(error), "uniqueness")
     if isinstance(error, (InvalidData, UnknownReference)):
         return ScimError(400, str(error), "invalidValue")
+    if isinstance(error, UnsupportedQuery):
+        return invalid_filter(str(error))
+    if isinstance(error, Throttled):
+        return ScimError(429, f"{error}; retry later", headers={"Retry-After": str(error.retry_after)})
     if isinstance(error, Unavailable):
-        return ScimError(503, f"{error}; retry later", headers={"Retry-After": str(_retry_after())})
+        return ScimError(503, f"{error}; retry later", headers={"Retry-After": str(_retry_after(error))})
     return ScimError(500, str(error))
 
 

@@ -1,0 +1,134 @@
+"""How the gateway proves who it is to the API: an API key header, HTTP Basic, or an OAuth 2.0
+access token from the client-credentials grant, cached and fetched again before it expires.
+
+Each is a `requests` auth hook, so the credential is added to the request at the last moment
+and never passes through code that logs.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+import requests
+from requests.auth import AuthBase, HTTPBasicAuth
+
+from gateway.backends.base import Unavailable
+from gateway.backends.rest.settings import AuthSettings
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LIFETIME = 3600  # what a token is assumed to live when the token endpoint does not say
+
+
+class NoAuth(AuthBase):
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        return request
+
+    def secrets(self) -> list[str]:
+        return []
+
+
+class ApiKey(AuthBase):
+    def __init__(self, header: str, key: str):
+        self.header = header
+        self.key = key
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers[self.header] = self.key
+        return request
+
+    def secrets(self) -> list[str]:
+        return [self.key]
+
+
+class Basic(HTTPBasicAuth):
+    def secrets(self) -> list[str]:
+        return [self.password]
+
+
+class ClientCredentials(AuthBase):
+    """OAuth 2.0 client credentials (RFC 6749 section 4.4), one token shared by the process's threads.
+
+    The token is fetched again when less than a fifth of its life (at most a minute) is left,
+    so a call never leaves with a token about to expire; `invalidate` drops one the API refused.
+    """
+
+    def __init__(self, settings: AuthSettings, post: Callable[..., requests.Response], timeout: float):
+        self.settings = settings
+        self.post = post
+        self.timeout = timeout
+        self.clock: Callable[[], float] = time.monotonic
+        self._token: str | None = None
+        self._refresh_at = 0.0
+        self._lock = threading.Lock()
+        self.fetched = 0  # tokens fetched by this process, for tests and metrics
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self.token()}"
+        return request
+
+    def token(self) -> str:
+        with self._lock:
+            if self._token is None or self.clock() >= self._refresh_at:
+                self._token, lifetime = self._fetch()
+                self._refresh_at = self.clock() + lifetime - min(60.0, lifetime / 5)
+            return self._token
+
+    def invalidate(self, authorization: str | None) -> None:
+        """Forget the token a refused request carried (unless another thread already replaced it)."""
+        with self._lock:
+            if self._token is not None and authorization == f"Bearer {self._token}":
+                self._token = None
+
+    def secrets(self) -> list[str]:
+        return [s for s in (self.settings.secret, self._token) if s]
+
+    def _fetch(self) -> tuple[str, float]:
+        settings = self.settings
+        form = {"grant_type": "client_credentials"}
+        if settings.scope:
+            form["scope"] = settings.scope
+        auth = None
+        if settings.client_auth == "basic":
+            auth = HTTPBasicAuth(settings.client_id, settings.secret)
+        else:
+            form.update(client_id=settings.client_id, client_secret=settings.secret)
+        try:
+            response = self.post(settings.token_url, data=form, auth=auth, timeout=self.timeout)
+        except requests.RequestException as error:
+            log.error("cannot reach the API's token endpoint %s: %s", settings.token_url, type(error).__name__)
+            raise Unavailable("the API's token endpoint cannot be reached") from None
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = None
+        token = answer.get("access_token") if isinstance(answer, dict) else None
+        if response.status_code != 200 or not isinstance(token, str) or not token:
+            error = answer.get("error") if isinstance(answer, dict) else None
+            log.error(
+                "the API's token endpoint %s refused client %s: HTTP %s %s",
+                settings.token_url,
+                settings.client_id,
+                response.status_code,
+                error if isinstance(error, str) else "",
+            )
+            raise Unavailable("the API's token endpoint refused the gateway's client credentials")
+        try:
+            lifetime = float(answer.get("expires_in", DEFAULT_LIFETIME))  # some servers send "3600"
+        except (TypeError, ValueError):
+            lifetime = DEFAULT_LIFETIME
+        self.fetched += 1
+        return token, lifetime if lifetime > 0 else DEFAULT_LIFETIME
+
+
+def make_auth(settings: AuthSettings, post: Callable[..., requests.Response], timeout: float) -> AuthBase:
+    if settings.type == "api_key":
+        return ApiKey(settings.header, settings.secret)
+    if settings.type == "basic":
+        return Basic(settings.username, settings.secret)
+    if settings.type == "oauth2":
+        return ClientCredentials(settings, post, timeout)
+    return NoAuth()

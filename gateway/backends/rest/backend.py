@@ -1,0 +1,320 @@
+"""The REST backend: records in, calls to a legacy HTTP API out, as the map's `rest:` section says.
+
+- create: one lookup by each unique field (Entra's userName), one POST, and the disable call
+  when the new record must start disabled.
+- get: one GET by id; none at all for an id the map's `id_pattern` rules out.
+- search: a plain list reads only the window asked for, through the API's own paging
+  (paging.py); a filter becomes one read by id or one lookup, and what comes back is checked
+  against the whole filter.
+- modify: one PUT (the whole record) or PATCH (only what changed), then the disable/enable call
+  when `active` changed. The API's answer is the entry after; when it has none, one GET.
+- references (a manager): the API holds the other record's id, which is also its SCIM id, so
+  resolving only checks that it exists (one GET each).
+
+With `dry_run=True` the backend still reads, but sends no write: each one is appended to
+`planned` (method, URL, JSON body) and answered with the entry it was meant to produce. That is
+what a preview of a map shows: the very calls the gateway would make.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from gateway.backends.base import (
+    AlreadyExists,
+    BackendError,
+    NotFound,
+    StoreSpec,
+    UnknownReference,
+)
+from gateway.backends.rest.paging import everything, window
+from gateway.backends.rest.query import Plan, matches, plan
+from gateway.backends.rest.records import (
+    fill_body,
+    fill_path,
+    get_field,
+    iso_time,
+    json_value,
+    read_record,
+    write_fields,
+)
+from gateway.backends.rest.target import Action, Operation, RestTarget
+from gateway.backends.rest.transport import NO_BODY, Reply, Transport
+from gateway.directory import AnyOf, Change, Entry, Page, Query, Record, Ref, Value
+
+MAX_MATCHES = 1000  # records a filtered search may find before the gateway calls the filter too broad
+DRY_RUN_ID = "(new)"  # the id a dry run gives a record it did not create
+NOT_SENT = 0  # the status of a reply to a write a dry run did not send
+
+
+@dataclass(frozen=True)
+class PlannedCall:
+    """A write a dry run did not send."""
+
+    method: str
+    url: str
+    body: Any = None
+
+
+class RestBackend:
+    def __init__(self, transport: Transport, specs: dict[str, StoreSpec], dry_run: bool = False):
+        self.transport = transport
+        self.specs = specs
+        self.planned: list[PlannedCall] | None = [] if dry_run else None
+
+    # --- reads ---------------------------------------------------------------------------------
+
+    def get(self, kind: str, id: str, attributes: list[str]) -> Entry:
+        spec = self.specs[kind]
+        target = _target(spec)
+        if not id or not target.accepts_id(id):
+            raise NotFound(_no_such(spec, id))
+        try:
+            reply = self._call(target.read, id=id)
+        except NotFound:
+            raise NotFound(_no_such(spec, id)) from None
+        document = _record_in(reply.body, target.read.record)
+        if document is None:
+            raise BackendError(f"the API's answer to GET {target.read.path} holds no record")
+        return self._entry(spec, document)
+
+    def search(self, kind: str, query: Query, attributes: list[str], start: int, count: int) -> Page:
+        spec = self.specs[kind]
+        target = _target(spec)
+        how = plan(query, spec, target)
+        if how.everything:
+            total, documents = window(self.transport, target.list, start, count)
+            return Page(total, [self._entry(spec, document) for document in documents])
+        found = [entry for entry in self._find(spec, target, how) if matches(query, entry.attributes)]
+        return Page(len(found), found[start - 1 : start - 1 + count])
+
+    def _find(self, spec: StoreSpec, target: RestTarget, how: Plan) -> list[Entry]:
+        """The records the API returns for a plan (a superset of the matches, checked by the caller)."""
+        if how.id is not None:
+            try:
+                return [self.get(spec.kind, how.id, [])]
+            except NotFound:
+                return []
+        by_param = {lookup.param: value for lookup, value in how.lookups if lookup.param}
+        if by_param:
+            params = dict(target.list.params) | by_param
+            return [self._entry(spec, d) for d in everything(self.transport, target.list, params, MAX_MATCHES)]
+        lookup, value = how.lookups[0]
+        try:
+            reply = self._call(lookup.operation, value=value)
+        except NotFound:
+            return []
+        found = reply.body if lookup.operation.record is None else get_field(reply.body, lookup.operation.record)
+        documents = found if isinstance(found, list) else [found]
+        return [self._entry(spec, d) for d in documents if isinstance(d, dict)]
+
+    # --- writes --------------------------------------------------------------------------------
+
+    def create(self, kind: str, record: Record, unique: Query | None, attributes: list[str]) -> Entry:
+        spec = self.specs[kind]
+        target = _target(spec)
+        if unique is not None:
+            self._ensure_unique(spec, unique, exclude=None)
+        fields = write_fields(record, spec, target, record.keys(), nulls=False)
+        reply = self._call(target.create, body=fill_body(target.create.body, fields))
+        entry = self._written(spec, target.create, reply, None, _bodily(record, target))
+        return self._act(spec, target, entry, record)
+
+    def modify(
+        self,
+        kind: str,
+        entry: Entry,
+        changes: list[Change],
+        record: Record | None,
+        attributes: list[str] | None,
+        unique: Query | None = None,
+    ) -> Entry:
+        spec = self.specs[kind]
+        target = _target(spec)
+        if unique is not None:
+            self._ensure_unique(spec, unique, exclude=entry.id)
+        if not entry.attributes:
+            # Value-by-value changes (members) sent without a read; an API writes whole fields.
+            entry = self.get(kind, entry.id, [])
+        changed = _changed_values(entry.attributes, changes)
+        base = record if record is not None else {k: v for k, v in entry.attributes.items() if k in spec.written}
+        desired = base | changed
+        after = entry
+        if set(changed) - target.action_fields:
+            update = target.update
+            # PUT replaces the record: every field the map writes goes along, cleared ones as null.
+            keys = set(changed) if update.partial else set(desired)
+            fields = write_fields(desired, spec, target, keys, nulls=True)
+            body = fill_body(update.body, fields, self._typed_id(spec, target, entry.id))
+            reply = self._call(update, id=entry.id, body=body)
+            after = self._written(spec, update, reply, entry.id, entry.attributes | _bodily(desired, target))
+        return self._act(spec, target, after, desired)
+
+    def delete(self, kind: str, id: str) -> None:
+        spec = self.specs[kind]
+        target = _target(spec)
+        if not id or not target.accepts_id(id):
+            raise NotFound(_no_such(spec, id))
+        try:
+            self._call(target.delete, id=id)
+        except NotFound:
+            raise NotFound(_no_such(spec, id)) from None
+
+    def _act(self, spec: StoreSpec, target: RestTarget, entry: Entry, record: Record) -> Entry:
+        """Call disable (or enable) when the record must be in its state and the entry is not."""
+        for action in target.actions:
+            if _in_state(record, action) and not _in_state(entry.attributes, action):
+                fields = {name: value for name, value in action.when}
+                body = fill_body(action.body, fields, self._typed_id(spec, target, entry.id))
+                reply = self._call(action, id=entry.id, body=body)
+                state = {name.lower(): [value] for name, value in action.when}
+                entry = self._written(spec, action, reply, entry.id, entry.attributes | state)
+        return entry
+
+    def _ensure_unique(self, spec: StoreSpec, unique: Query, exclude: str | None) -> None:
+        target = _target(spec)
+        for alternative in unique.items if isinstance(unique, AnyOf) else (unique,):
+            for entry in self._find(spec, target, plan(alternative, spec, target)):
+                if entry.id != exclude and matches(alternative, entry.attributes):
+                    raise AlreadyExists("another record in the API already has that value")
+
+    def _written(self, spec: StoreSpec, operation: Operation, reply: Reply, id: str | None, intended: Record) -> Entry:
+        """The entry after a write: from the API's answer, or read back when the answer has none.
+
+        `intended` is what the write was meant to leave; a dry run, which sent nothing, answers that.
+        """
+        if reply.status == NOT_SENT:
+            id = id or DRY_RUN_ID
+            return Entry(id, intended | {spec.id_attribute.lower(): [id]}, id)
+        document = _record_in(reply.body, operation.record)
+        if document is not None and get_field(document, spec.id_attribute) not in (None, ""):
+            return self._entry(spec, document)
+        id = id or _id_from_location(reply.headers.get("Location"))
+        if not id:
+            raise BackendError(
+                f"the API's answer to {operation.method} {operation.path} holds no {spec.id_attribute} "
+                "and no Location; say where the record is with the operation's `record:`"
+            )
+        return self.get(spec.kind, id, [])
+
+    # --- references ----------------------------------------------------------------------------
+
+    def resolve(self, refs: Iterable[Ref]) -> dict[Ref, Ref]:
+        """The API's reference fields hold ids: a locator is the id, and an id must exist (one GET each)."""
+        resolved: dict[Ref, Ref] = {}
+        missing: dict[str, list[str]] = {}
+        for ref in dict.fromkeys(refs):
+            if ref.locator and not ref.id:
+                resolved[ref] = Ref(ref.kind, ref.locator, ref.locator)
+            elif ref.id:
+                try:
+                    self.get(ref.kind, ref.id, [])
+                except NotFound:
+                    missing.setdefault(ref.kind, []).append(ref.id)
+                    continue
+                resolved[ref] = Ref(ref.kind, ref.id, ref.id)
+        for kind, ids in missing.items():
+            raise UnknownReference(kind, ids)
+        return resolved
+
+    def close(self) -> None:
+        self.transport.close()
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    def _call(self, operation: Operation, *, body: Any = NO_BODY, **values: str) -> Reply:
+        path = fill_path(operation.path, **values)
+        body = NO_BODY if operation.body is None else body
+        if self.planned is not None and operation.method != "GET":
+            self.planned.append(
+                PlannedCall(
+                    operation.method, self.transport.settings.base_url + path, None if body is NO_BODY else body
+                )
+            )
+            return Reply(NOT_SENT, None)
+        return self.transport.request(
+            operation.method,
+            path,
+            body=body,
+            idempotent=operation.idempotent,
+            gone_is_done=operation.method == "DELETE",
+        )
+
+    def _entry(self, spec: StoreSpec, document: dict) -> Entry:
+        record = read_record(document, spec)
+        ids = record.get(spec.id_attribute.lower())
+        if not ids:
+            raise BackendError(f"the API returned a {spec.kind[:-1]} without {spec.id_attribute}")
+        id = str(ids[0])
+        return Entry(
+            id=id,
+            attributes=record,
+            locator=id,
+            created=iso_time(get_field(document, spec.created_attribute)) if spec.created_attribute else None,
+            modified=iso_time(get_field(document, spec.modified_attribute)) if spec.modified_attribute else None,
+        )
+
+    @staticmethod
+    def _typed_id(spec: StoreSpec, target: RestTarget, id: str) -> Any:
+        return json_value(id, target.type_of(spec.id_attribute), spec.id_attribute)
+
+
+def _target(spec: StoreSpec) -> RestTarget:
+    return spec.target  # type: ignore[return-value]
+
+
+def _no_such(spec: StoreSpec, id: str) -> str:
+    return f"no {spec.kind[:-1]} with id {id!r}"
+
+
+def _record_in(body: Any, where: str | None) -> dict | None:
+    found = body if where is None else get_field(body, where)
+    return found if isinstance(found, dict) else None
+
+
+def _id_from_location(location: str | None) -> str | None:
+    if not location:
+        return None
+    last = urlsplit(location).path.rstrip("/").rsplit("/", 1)[-1]
+    return unquote(last) or None
+
+
+def _changed_values(current: Record, changes: list[Change]) -> Record:
+    """The new values of every changed attribute: replaces as given, adds and deletes applied to
+    the values the API holds now (member changes arrive as just the ids added or removed)."""
+    result: Record = {}
+    for change in changes:
+        key = change.attribute.lower()
+        values = result.get(key, list(current.get(key, [])))
+        if change.op == "replace":
+            values = list(change.values)
+        elif change.op == "add":
+            values = values + [v for v in change.values if not any(_same(v, held) for held in values)]
+        else:
+            values = [held for held in values if not any(_same(v, held) for v in change.values)]
+        result[key] = values
+    return result
+
+
+def _same(left: Value, right: Value) -> bool:
+    if isinstance(left, Ref) or isinstance(right, Ref):
+        left_id = left.id or left.locator if isinstance(left, Ref) else left
+        right_id = right.id or right.locator if isinstance(right, Ref) else right
+        return str(left_id).lower() == str(right_id).lower()
+    return str(left).lower() == str(right).lower()
+
+
+def _bodily(record: Record, target: RestTarget) -> Record:
+    """What a create or update body writes: everything but the fields only an action sets."""
+    return {name: values for name, values in record.items() if name not in target.action_fields}
+
+
+def _in_state(record: Record, action: Action) -> bool:
+    for name, value in action.when:
+        values = record.get(name.lower()) or []
+        if not values or str(values[0]).lower() != value.lower():
+            return False
+    return True

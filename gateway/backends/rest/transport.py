@@ -1,0 +1,276 @@
+"""HTTP to one API: a `requests.Session` per worker process, authentication, timeouts, retries,
+and the API's answers turned into backend errors.
+
+- The session is created on first use in each process (after gunicorn forks, never before) and
+  keeps its connections open; TLS is always verified, against a private CA if one is configured.
+- Every call has a timeout. A call that may safely be sent again (GET, PUT, DELETE) is retried
+  with backoff on timeouts, dropped connections and 5xx answers, within a time budget. A POST
+  is sent again only when the API provably did not process it: the connection was never made,
+  or the API answered 429. A `Retry-After` the API gives is honoured when it fits the budget,
+  and passed on to Entra when it does not.
+- Nothing here logs a header, a body or a query string, and every message from the API is
+  stripped of the gateway's secrets before it goes into a log line or an answer to Entra.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import math
+import os
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import NewConnectionError
+
+from gateway.backends.base import AlreadyExists, BackendError, InvalidData, NotFound, Throttled, Unavailable
+from gateway.backends.rest.auth import ClientCredentials, NoAuth, make_auth
+from gateway.backends.rest.settings import RestSettings
+
+log = logging.getLogger(__name__)
+
+FIRST_BACKOFF = 0.2  # seconds before the first retry; doubled each time
+MAX_BACKOFF = 3.0
+MESSAGE_LIMIT = 300  # characters of the API's own error message passed on to Entra
+NO_BODY = object()
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: Any  # parsed JSON; None for an empty answer
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+class Transport:
+    def __init__(self, settings: RestSettings):
+        self.settings = settings
+        self.clock: Callable[[], float] = time.monotonic
+        self.sleep: Callable[[float], None] = time.sleep
+        self.auth = make_auth(settings.auth, self._post_token, settings.timeout)
+        self._session: requests.Session | None = None
+        self._pid = 0
+        self._lock = threading.Lock()
+        self.sent = 0  # HTTP requests sent by this process (token requests excluded), for tests and metrics
+
+    @property
+    def session(self) -> requests.Session:
+        with self._lock:
+            if self._session is None or self._pid != os.getpid():  # forked: the parent's sockets are not ours
+                self._session = self._new_session()
+                self._pid = os.getpid()
+            return self._session
+
+    def _new_session(self) -> requests.Session:
+        session = requests.Session()
+        session.verify = self.settings.ca_file or True
+        session.headers.update({"Accept": "application/json", "User-Agent": "scim-gateway"})
+        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=16, max_retries=0)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        return session
+
+    def _post_token(self, url: str, *, auth: Any, **kwargs) -> requests.Response:
+        return self.session.post(url, auth=auth or NoAuth(), allow_redirects=False, **kwargs)
+
+    def close(self) -> None:
+        with self._lock:
+            session, self._session = self._session, None
+        if session is not None and self._pid == os.getpid():
+            session.close()
+
+    # --- one call ------------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        body: Any = NO_BODY,
+        idempotent: bool,
+        gone_is_done: bool = False,
+    ) -> Reply:
+        """Send one call (retrying it where that is safe); BackendError for anything but 2xx.
+
+        `gone_is_done`: a 404 to a repeated DELETE means the first one worked and its answer was lost.
+        """
+        deadline = self.clock() + self.settings.retry_budget
+        attempt = 0
+        token_renewed = False
+        while True:
+            attempt += 1
+            try:
+                response = self._send(method, path, params, body)
+            except requests.RequestException as error:
+                wait = _backoff(attempt)
+                if _may_resend(error, idempotent) and self.clock() + wait <= deadline:
+                    log.warning("API %s %s failed (%s); retrying in %.1fs", method, path, type(error).__name__, wait)
+                    self.sleep(wait)
+                    continue
+                raise self._unreachable(error, method, path) from None
+            status = response.status_code
+            if status == 401 and isinstance(self.auth, ClientCredentials) and not token_renewed:
+                # A token revoked or expired early; a refused request was not processed.
+                token_renewed = True
+                self.auth.invalidate(response.request.headers.get("Authorization"))
+                continue
+            if status == 429 or status >= 500:
+                hint = retry_after(response.headers.get("Retry-After"))
+                wait = _backoff(attempt) if hint is None else float(hint)
+                if (status == 429 or idempotent) and self.clock() + wait <= deadline:
+                    log.warning("API %s %s answered %s; retrying in %.1fs", method, path, status, wait)
+                    self.sleep(wait)
+                    continue
+                raise self._refusal(response, method, path, hint)
+            if status == 404 and gone_is_done and attempt > 1:
+                return Reply(204, None, response.headers)
+            if status >= 300:
+                raise self._refusal(response, method, path, None)
+            return Reply(status, self._json(response, method, path), response.headers)
+
+    def _send(self, method: str, path: str, params: Mapping[str, str] | None, body: Any) -> requests.Response:
+        started = time.perf_counter()
+        self.sent += 1
+        response = self.session.request(
+            method,
+            self.settings.base_url + path,
+            params=params,
+            json=None if body is NO_BODY else body,
+            auth=self.auth,
+            timeout=(self.settings.timeout, self.settings.timeout),
+            allow_redirects=False,  # a redirect would carry the API key to wherever it points
+        )
+        log.debug(
+            "API %s %s -> %s (%.0f ms)", method, path, response.status_code, (time.perf_counter() - started) * 1000
+        )
+        return response
+
+    # --- answers -------------------------------------------------------------------------------
+
+    def redact(self, text: str) -> str:
+        """The text with every secret the gateway holds for this API replaced by ***."""
+        for secret in self.auth.secrets():
+            if secret and len(secret) >= 4:
+                text = text.replace(secret, "***")
+        return text
+
+    def _json(self, response: requests.Response, method: str, path: str) -> Any:
+        if not response.content.strip():
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            snippet = self.redact(response.text[:120]).replace("\n", " ")
+            log.error(
+                "API %s %s answered %s with something that is not JSON: %r", method, path, response.status_code, snippet
+            )
+            raise Unavailable(f"the API's answer to {method} {path} is not JSON") from None
+
+    def message(self, response: requests.Response) -> str:
+        """The API's own error message, secrets stripped, short enough to show."""
+        try:
+            found = _message_in(response.json())
+        except ValueError:
+            found = None
+        text = " ".join((found or response.text or response.reason or "").split())
+        text = self.redact(text)
+        return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 1] + "…"
+
+    def _refusal(self, response: requests.Response, method: str, path: str, hint: int | None) -> BackendError:
+        status = response.status_code
+        message = self.message(response)
+        detail = f": {message}" if message else ""
+        if status in (400, 422):
+            return InvalidData(f"the API refused the values{detail}")
+        if status in (404, 410):
+            return NotFound(f"the API has no such record{detail}")
+        if status == 409:
+            return AlreadyExists(f"the API already has such a record{detail}")
+        if status == 429:
+            log.warning("API %s %s: rate-limited, Retry-After %s", method, path, hint)
+            return Throttled("the API is rate-limiting the gateway", hint or self.settings.retry_after)
+        if status == 401:
+            log.error("API %s %s: 401, the API refused the gateway's credentials%s", method, path, detail)
+            return Unavailable("the API refused the gateway's credentials")
+        if status == 403:
+            log.error("API %s %s: 403%s", method, path, detail)
+            return BackendError("the API refused the gateway's account this operation; check its access rights")
+        if status >= 500:
+            log.warning("API %s %s answered %s%s", method, path, status, detail)
+            return Unavailable(f"the API answered {status}", retry_after=hint)
+        if 300 <= status < 400:
+            where = urlsplit(response.headers.get("Location", "")).path or "elsewhere"
+            log.error("API %s %s redirects to %s", method, path, where)
+            return BackendError(f"the API redirected {method} {path} to {where}; point base_url at the final address")
+        log.error("API %s %s answered %s%s", method, path, status, detail)
+        return BackendError(f"the API answered {status} to {method} {path}{detail}")
+
+    def _unreachable(self, error: requests.RequestException, method: str, path: str) -> BackendError:
+        host = urlsplit(self.settings.base_url).netloc
+        if isinstance(error, requests.exceptions.SSLError):
+            log.error("API %s: the TLS certificate of %s could not be verified (ca_file?)", method, host)
+            return Unavailable(f"the API's TLS certificate could not be verified ({host})")
+        if isinstance(error, requests.Timeout):
+            log.warning("API %s %s: no answer within %ss", method, path, self.settings.timeout)
+            return Unavailable("the API did not answer in time")
+        if isinstance(error, requests.ConnectionError):
+            log.warning("API %s %s: cannot reach %s (%s)", method, path, host, type(error).__name__)
+            return Unavailable("the API cannot be reached")
+        log.error("API %s %s could not be sent: %s", method, path, type(error).__name__)
+        return BackendError(f"the call {method} {path} could not be sent ({type(error).__name__})")
+
+
+def retry_after(value: str | None) -> int | None:
+    """Seconds from a Retry-After header: a number, or an HTTP date (RFC 9110 section 10.2.3)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return int(value)
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0, math.ceil(moment.timestamp() - time.time()))
+
+
+def _backoff(attempt: int) -> float:
+    return min(MAX_BACKOFF, FIRST_BACKOFF * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+
+
+def _may_resend(error: requests.RequestException, idempotent: bool) -> bool:
+    """Idempotent calls may always be sent again; others only if the request never left."""
+    if isinstance(error, requests.exceptions.SSLError):
+        return False  # a certificate does not fix itself in a second
+    if not isinstance(error, (requests.ConnectionError, requests.Timeout)):
+        return False
+    if idempotent:
+        return True
+    if isinstance(error, requests.ConnectTimeout):
+        return True
+    reason = getattr(error.args[0], "reason", None) if error.args else None
+    return isinstance(reason, NewConnectionError)  # refused: nothing was sent
+
+
+def _message_in(body: Any) -> str | None:
+    """The message in an error body: {"message"}, {"error": {"message"}}, {"errors": [...]}, ..."""
+    if isinstance(body, str):
+        return body
+    if isinstance(body, list):
+        parts = [_message_in(item) for item in body]
+        return "; ".join(p for p in parts if p) or None
+    if isinstance(body, dict):
+        for key in ("message", "detail", "error_description", "title", "error", "errors", "msg"):
+            if key in body:
+                found = _message_in(body[key])
+                if found:
+                    return found
+    return None

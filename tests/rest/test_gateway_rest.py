@@ -1,0 +1,132 @@
+"""The gateway in front of the real reference HR API process: paging, errors, rate limits, logs."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from gateway.sandbox.hr_api import HrApi
+from gateway.sandbox.slapd import free_port
+from tests.conftest import HR_MAP
+
+
+def _transport(client):
+    return client.app.extensions["scim_gateway"].tenants["tenant_test"].backend.transport
+
+
+def test_a_filter_the_api_cannot_answer_is_400_invalid_filter_and_costs_no_call(rest_client):
+    transport = _transport(rest_client)
+    sent = transport.sent
+    response = rest_client.get('/Users?filter=title eq "Engineer"')
+    assert response.status_code == 400
+    body = response.get_json()
+    assert body["scimType"] == "invalidFilter"
+    assert "finds users only by emp_id, login, ext_ref, contact.email, names.display" in body["detail"]
+    assert transport.sent == sent
+
+
+@pytest.mark.parametrize("page_size", [50, 100])  # 100: a map that asks for more than the API gives
+def test_list_pages_through_the_api_with_the_true_total(make_rest_client, employees, page_size):
+    ids = [str(employees.add(login=f"user{i:02d}")["emp_id"]) for i in range(55)]
+    mapping = HR_MAP.read_text().replace("size: 50 ", f"size: {page_size} ")
+    assert f"size: {page_size} " in mapping
+    client = make_rest_client(mapping)
+    page = client.get("/Users?startIndex=48&count=5").get_json()
+    assert (page["totalResults"], page["startIndex"], page["itemsPerPage"]) == (55, 48, 5)
+    assert [r["id"] for r in page["Resources"]] == ids[47:52]
+    assert client.get("/Users?count=0").get_json()["totalResults"] == 55
+    tail = client.get("/Users?startIndex=40&count=100").get_json()
+    assert [r["id"] for r in tail["Resources"]] == ids[39:]
+
+
+def test_put_replaces_the_whole_user(rest_client, employees):
+    id = rest_client.create_user("put", displayName="Before", title="Boss", emails=[{"type": "work", "value": "a@x"}])[
+        "id"
+    ]
+    response = rest_client.put(f"/Users/{id}", {"userName": "put", "displayName": "After", "active": True})
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["displayName"] == "After" and "title" not in body and "emails" not in body
+    employee = employees.by_login("put")
+    assert (employee["names"]["display"], employee["job_title"], employee["contact"]["email"]) == ("After", None, None)
+
+
+def test_projection_works_the_same_on_the_api(rest_client):
+    id = rest_client.create_user("proj", displayName="P", emails=[{"type": "work", "value": "p@x"}])["id"]
+    only = rest_client.get(f"/Users/{id}?attributes=userName").get_json()
+    assert set(only) == {"schemas", "id", "userName"}
+    listed = rest_client.get('/Users?attributes=emails.value&filter=userName eq "proj"').get_json()
+    assert listed["Resources"][0]["emails"] == [{"value": "p@x"}]
+
+
+def test_values_the_api_refuses_are_400_with_the_api_message(rest_client):
+    long_name = "x" * 300
+    response = rest_client.post("/Users", {"userName": long_name, "active": True})
+    assert response.status_code == 400
+    assert response.get_json()["detail"] == "the API refused the values: login is longer than 256 characters"
+
+
+def test_an_unreachable_api_is_503_with_the_configured_retry_after(make_rest_client):
+    client = make_rest_client(base_url=f"http://127.0.0.1:{free_port()}/api/v1", retry_budget=0.5)
+    response = client.get('/Users?filter=userName eq "x"')
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "17"
+    assert response.get_json()["detail"] == "the API cannot be reached; retry later"
+
+
+def test_a_wrong_api_key_is_503_and_says_so_in_the_log(make_rest_client, tmp_path, caplog):
+    wrong = tmp_path / "wrong.key"
+    wrong.write_text("hrk_not-the-key\n")
+    client = make_rest_client(auth=f"{{type: api_key, key_file: {wrong}}}")
+    response = client.get('/Users?filter=userName eq "x"')
+    assert (response.status_code, response.get_json()["detail"]) == (
+        503,
+        "the API refused the gateway's credentials; retry later",
+    )
+    assert "401, the API refused the gateway's credentials" in caplog.text
+    assert "hrk_not-the-key" not in caplog.text
+
+
+def test_the_api_rate_limit_beyond_the_budget_is_429_with_its_retry_after(make_rest_client, tmp_path):
+    with HrApi(tmp_path / "slow", rate=0.01, burst=3) as slow:
+        client = make_rest_client(server=slow)
+        statuses = [client.get('/Users?filter=userName eq "x"') for _ in range(4)]
+    assert [r.status_code for r in statuses] == [200, 200, 200, 429]
+    assert int(statuses[3].headers["Retry-After"]) >= 60
+    assert statuses[3].get_json()["detail"] == "the API is rate-limiting the gateway; retry later"
+
+
+def test_no_log_line_and_no_answer_carries_the_api_key(rest_client, hr_api, caplog):
+    caplog.set_level(logging.DEBUG)
+    answers = [
+        rest_client.post("/Users", {"userName": "keyless", "active": True}),
+        rest_client.get('/Users?filter=userName eq "keyless"'),
+        rest_client.post("/Users", {"userName": "keyless", "active": True}),  # 409
+        rest_client.get("/Users/not-a-number"),
+        rest_client.get('/Users?filter=title eq "x"'),
+    ]
+    assert [a.status_code for a in answers] == [201, 200, 409, 404, 400]
+    assert hr_api.api_key not in caplog.text
+    assert all(hr_api.api_key not in a.get_data(as_text=True) for a in answers)
+
+
+def test_each_entra_operation_costs_one_or_two_api_calls(rest_client):
+    transport = _transport(rest_client)
+
+    def calls(request) -> int:
+        before = transport.sent
+        response = request()
+        assert response.status_code < 300, response.get_data(as_text=True)
+        return transport.sent - before
+
+    patch = [{"op": "Replace", "path": "title", "value": "Engineer"}]
+    disable = [{"op": "Replace", "path": "active", "value": "False"}]
+    assert calls(lambda: rest_client.get('/Users?filter=userName eq "cost"')) == 1  # one lookup
+    assert calls(lambda: rest_client.post("/Users", {"userName": "cost", "active": True})) == 2  # lookup + POST
+    id = rest_client.get('/Users?filter=userName eq "cost"').get_json()["Resources"][0]["id"]
+    assert calls(lambda: rest_client.get(f"/Users/{id}")) == 1
+    assert calls(lambda: rest_client.patch(f"/Users/{id}", patch)) == 2  # GET + PUT
+    assert calls(lambda: rest_client.patch(f"/Users/{id}", patch)) == 1  # nothing changed: no PUT
+    assert calls(lambda: rest_client.patch(f"/Users/{id}", disable)) == 2  # GET + terminate
+    assert calls(lambda: rest_client.delete(f"/Users/{id}")) == 1
