@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
 from flask import Blueprint, current_app, g, request
 
 from gateway.scim import discovery
-from gateway.scim.errors import ScimError, invalid_syntax, invalid_value, not_found
+from gateway.scim.errors import ScimError, invalid_value, not_found
+from gateway.scim.limits import parse_json
 from gateway.scim.projection import Projection
 from gateway.scim.schema import LIST_RESPONSE
 from gateway.service import ResourceService
@@ -47,13 +47,7 @@ def _service(resource: str) -> ResourceService:
 
 
 def _body() -> Any:
-    raw = request.get_data(cache=False)
-    if not raw:
-        raise invalid_syntax("the request needs a JSON body")
-    try:
-        return json.loads(raw)
-    except ValueError as error:
-        raise invalid_syntax(f"the request body is not valid JSON: {error}") from None
+    return parse_json(request.get_data(cache=False))
 
 
 def _projection(service: ResourceService) -> Projection:
