@@ -1,5 +1,6 @@
 """The HTTP surface against a real slapd, fuzzed: no request body or filter gets a 5xx."""
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -7,6 +8,12 @@ from tests.fuzz.strategies import filters, json_values, patch_bodies
 
 # One gateway and one user serve all examples of a test; what the examples change is left changed.
 shared = settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@pytest.fixture
+def client(make_client):
+    """The gateway on the shipped map, without a rate limit: the fuzzers send hundreds a second."""
+    return make_client(tenant_yaml="    limits: {rate: null}\n")
 
 
 def _answered(response) -> None:
