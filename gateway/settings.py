@@ -21,6 +21,7 @@ directory on the loopback interface, unless `allow_plaintext: true` says otherwi
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from dataclasses import dataclass, field
@@ -68,6 +69,10 @@ class LdapSchema(Schema):
     password_env = fields.Str()
     timeout = fields.Float(load_default=10.0, validate=validate.Range(min=0.1, max=300))
     retry_after = fields.Int(load_default=30, validate=validate.Range(min=1, max=86400))
+    start_tls = fields.Bool(load_default=False)
+    ca_file = fields.Str()
+    server_name = fields.Str()  # the name the certificate must carry, if not the URL's host
+    allow_plaintext = fields.Bool(load_default=False)
 
     @validates_schema
     def one_password_source(self, data: dict, **kwargs) -> None:
@@ -187,4 +192,33 @@ def _ldap_settings(raw: dict, folder: Path) -> LdapSettings:
         password = os.environ.get(raw["password_env"], "")
         if not password:
             raise ValueError(f"the environment variable {raw['password_env']} (the LDAP password) is not set")
-    return LdapSettings(raw["url"], raw["bind_dn"], password, raw["timeout"], raw["retry_after"])
+    ca_file = (folder / raw["ca_file"]).resolve() if "ca_file" in raw else None
+    if ca_file is not None and not ca_file.is_file():
+        raise ValueError(f"the CA file {ca_file} does not exist")
+    settings = LdapSettings(
+        raw["url"],
+        raw["bind_dn"],
+        password,
+        raw["timeout"],
+        raw["retry_after"],
+        start_tls=raw["start_tls"],
+        ca_file=str(ca_file) if ca_file else None,
+        server_name=raw.get("server_name"),
+    )
+    if settings.start_tls and settings.url.lower().startswith("ldaps:"):
+        raise ValueError("start_tls is for ldap:// URLs; an ldaps:// connection is encrypted from the start")
+    if not settings.encrypted and not raw["allow_plaintext"] and not _loopback(settings.host):
+        raise ValueError(
+            f"{settings.url} would send the bind password in clear text over the network: use ldaps://"
+            " or start_tls: true (or, knowing the risk, allow_plaintext: true)"
+        )
+    return settings
+
+
+def _loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
