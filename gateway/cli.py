@@ -7,6 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
+from gateway import credentials_cli
 from gateway.yamlfile import ConfigError
 
 
@@ -23,19 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     check = mapping.add_parser("check", help="validate a map file and report problems with their line")
     check.add_argument("file", type=Path)
 
-    token = commands.add_parser("token", help="manage Secret Tokens").add_subparsers(dest="action", required=True)
-    for action, text in (
-        ("create", "mint a token (printed once)"),
-        ("list", "list tokens"),
-        ("revoke", "revoke a token"),
-    ):
-        sub = token.add_parser(action, help=text)
-        sub.add_argument("--config", required=True, type=Path, help="the settings file (YAML)")
-        sub.add_argument("--tenant", help="tenant name (default: the only tenant)")
-        if action in ("create", "revoke"):
-            sub.add_argument("--name", default="entra", help="a name for the token (default: entra)")
-        if action == "create":
-            sub.add_argument("--scope", default="scim", choices=["scim", "read-only"])
+    credentials_cli.add_commands(commands)  # token, basic, client
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -59,40 +48,7 @@ def _run(args: argparse.Namespace) -> int:
         names = ", ".join(f"{name} ({len(m.rules)} attributes)" for name, m in mapping.resource_maps.items())
         print(f"{args.file}: ok: {names}")
         return 0
-    return _token(args)
-
-
-def _token(args: argparse.Namespace) -> int:
-    from gateway.settings import load_settings
-    from gateway.tokens import TokenFile, read_tokens, write_tokens
-
-    settings = load_settings(args.config)
-    tenants = {t.name: t for t in settings.tenants}
-    if args.tenant is None and len(tenants) > 1:
-        print(f"several tenants: choose one with --tenant ({', '.join(tenants)})", file=sys.stderr)
-        return 2
-    tenant = tenants.get(args.tenant) if args.tenant else next(iter(tenants.values()))
-    if tenant is None:
-        print(f"no tenant named {args.tenant!r} ({', '.join(tenants)})", file=sys.stderr)
-        return 2
-    path = tenant.tokens_file
-    if args.action == "create":
-        token = TokenFile(path).add(args.name, args.scope)
-        print(f"Secret Token: {token}")
-        print("(shown once: only its hash is stored)", file=sys.stderr)
-        return 0
-    stored = read_tokens(path) if path.exists() else []
-    if args.action == "list":
-        for item in stored:
-            print(f"{item.name}\t{item.scope}\t{item.created}")
-        return 0
-    kept = [t for t in stored if t.name != args.name]
-    if len(kept) == len(stored):
-        print(f"no token named {args.name!r}", file=sys.stderr)
-        return 1
-    write_tokens(path, kept)
-    print(f"revoked {args.name}")
-    return 0
+    return credentials_cli.run(args)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from gateway.mapping.increments import incremental_rules, split_operations
 from gateway.mapping.model import ResourceMap
 from gateway.scim.errors import uniqueness
 from gateway.scim.filter import AttrPath, Compare, parse_filter
+from gateway.scim.limits import DEFAULT_LIMITS, Limits
 from gateway.scim.patch import apply_patch, parse_operations
 from gateway.scim.projection import Projection
 from gateway.scim.resource import normalize, require
@@ -48,9 +49,10 @@ class ListResult:
 
 
 class ResourceService:
-    def __init__(self, resource_map: ResourceMap, backend: Backend):
+    def __init__(self, resource_map: ResourceMap, backend: Backend, limits: Limits = DEFAULT_LIMITS):
         self.map = resource_map
         self.backend = backend
+        self.limits = limits
         self.kind = resource_map.name
         self.resource_type = resource_map.resource_type
         self.multi_valued = store_spec(resource_map).multi_valued
@@ -62,7 +64,7 @@ class ResourceService:
         return self._render([entry], projection)[0]
 
     def list(self, filter_text: str | None, start: int, count: int, projection: Projection | None = None) -> ListResult:
-        query = to_query(self.map, parse_filter(filter_text)) if filter_text else all_of()
+        query = to_query(self.map, parse_filter(filter_text, self.limits)) if filter_text else all_of()
         if query == NOTHING:
             return ListResult(0, start, [])
         page = self.backend.search(self.kind, query, codec.directory_attributes(self.map, projection), start, count)
@@ -85,7 +87,7 @@ class ResourceService:
     def patch(self, id: str, body: Any, projection: Projection | None = None, respond: bool = True) -> dict | None:
         """Apply a PATCH. Member changes go straight to the backend value by value; everything
         else is applied to the resource as read (without its members) and diffed."""
-        operations = parse_operations(body)
+        operations = parse_operations(body, self.limits)
         member_changes, operations = split_operations(self.map, operations)
         if not operations:
             return self._write(Entry(id, {}), None, None, projection, member_changes, respond)

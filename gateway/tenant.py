@@ -1,7 +1,8 @@
-"""A tenant: one Tenant URL with its tokens, its map and its backend, assembled from settings."""
+"""A tenant: one Tenant URL with its credentials, its map and its backend, assembled from settings."""
 
 from __future__ import annotations
 
+from gateway.auth.authenticator import Authenticator
 from gateway.backends.base import Backend
 from gateway.backends.ldap.backend import LdapBackend
 from gateway.backends.ldap.connection import ConnectionPool
@@ -11,7 +12,6 @@ from gateway.mapping.loader import load_mapping
 from gateway.mapping.model import Mapping
 from gateway.service import ResourceService, store_spec
 from gateway.settings import TenantSettings
-from gateway.tokens import StoredToken, TokenFile, matching
 from gateway.yamlfile import ConfigError, Problem
 
 
@@ -21,9 +21,11 @@ class Tenant:
         self.name = settings.name
         self.mapping = mapping
         self.backend = backend
-        self.token_file = TokenFile(settings.tokens_file)
+        self.authenticator = Authenticator(settings.name, settings.policy.auth, settings.tokens_file)
         self.services = {
-            resource_map.resource_type.endpoint.strip("/"): ResourceService(resource_map, backend)
+            resource_map.resource_type.endpoint.strip("/"): ResourceService(
+                resource_map, backend, settings.policy.limits
+            )
             for resource_map in mapping.resource_maps.values()
         }
 
@@ -31,9 +33,6 @@ class Tenant:
     def build(cls, settings: TenantSettings) -> Tenant:
         mapping = load_mapping(settings.mapping_path)
         return cls(settings, mapping, make_backend(settings, mapping))
-
-    def authenticate(self, token: str) -> StoredToken | None:
-        return matching(token, self.token_file.tokens())
 
     def close(self) -> None:
         self.backend.close()

@@ -113,7 +113,10 @@ class Client:
         return response.get_json()
 
 
-def write_settings(folder: Path, slapd: Slapd, mapping: Path, timeout: float = 5.0, url: str | None = None) -> Path:
+def write_settings(
+    folder: Path, slapd: Slapd, mapping: Path, timeout: float = 5.0, url: str | None = None, tenant_yaml: str = ""
+) -> Path:
+    """A one-tenant settings file; `tenant_yaml` adds keys to the tenant (indented by 4)."""
     settings = folder / "settings.yaml"
     settings.write_text(
         "tenants:\n"
@@ -127,6 +130,7 @@ def write_settings(folder: Path, slapd: Slapd, mapping: Path, timeout: float = 5
         f"      password_file: {slapd.service_password_file}\n"
         f"      timeout: {timeout}\n"
         "      retry_after: 17\n"
+        f"{tenant_yaml}"
     )
     return settings
 

@@ -44,7 +44,23 @@ def _gateway_schema_ldif() -> str:
     return "\n".join(line for line in text.splitlines() if not line.startswith("#")).strip()
 
 
-def _config_ldif(root: Path, admin_password: str, integrity: bool = True) -> str:
+@dataclass(frozen=True)
+class TlsFiles:
+    """A server certificate, its key and the CA that signed it (PEM files slapd can read)."""
+
+    certificate: Path
+    key: Path
+    ca: Path
+
+    def ldif(self) -> str:
+        return (
+            f"olcTLSCACertificateFile: {self.ca}\n"
+            f"olcTLSCertificateFile: {self.certificate}\n"
+            f"olcTLSCertificateKeyFile: {self.key}\n"
+        )
+
+
+def _config_ldif(root: Path, admin_password: str, integrity: bool = True, tls: TlsFiles | None = None) -> str:
     """cn=config as one LDIF: modules, schemas, the mdb database, its overlays and limits.
     `integrity=False` leaves out memberof and refint, like a directory without them."""
     schemas = "\n".join(
@@ -75,7 +91,7 @@ cn: config
 olcPidFile: {root}/slapd.pid
 olcArgsFile: {root}/slapd.args
 olcLogLevel: none
-
+{tls.ldif() if tls else ""}
 dn: cn=module{{0}},cn=config
 objectClass: olcModuleList
 cn: module{{0}}
@@ -198,7 +214,13 @@ class Slapd:
     root: Path
     port: int = 0
     integrity: bool = True  # memberof + refint overlays
+    tls: TlsFiles | None = None  # serve StartTLS on `url`, and ldaps:// on `ldaps_url`
+    tls_port: int = 0
     process: subprocess.Popen | None = field(default=None, repr=False)
+
+    @property
+    def ldaps_url(self) -> str:
+        return f"ldaps://localhost:{self.tls_port}"
 
     @property
     def url(self) -> str:
@@ -229,7 +251,7 @@ class Slapd:
         service_password = secrets.token_urlsafe(18)
         _write_private(self.root / "admin.password", admin_password)
         _write_private(self.service_password_file, service_password)
-        self._slapadd(["-n0"], _config_ldif(self.root, admin_password, self.integrity))
+        self._slapadd(["-n0"], _config_ldif(self.root, admin_password, self.integrity, self.tls))
         self._slapadd(["-n1", "-q"], _seed_ldif(service_password))
         (self.root / "ready").touch()
 
@@ -255,7 +277,11 @@ class Slapd:
         self.create()
         if not self.port:
             self.port = free_port()
-        command = ["slapd", "-d", "0", "-F", str(self.root / "slapd.d"), "-h", self.url]
+        listeners = self.url
+        if self.tls is not None:
+            self.tls_port = self.tls_port or free_port()
+            listeners += f" {self.ldaps_url}"
+        command = ["slapd", "-d", "0", "-F", str(self.root / "slapd.d"), "-h", listeners]
         log = open(self.root / "slapd.log", "ab")  # noqa: SIM115 - lives as long as slapd
         self.process = subprocess.Popen(
             command, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent, start_new_session=True

@@ -14,13 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.scim.errors import ScimError, invalid_filter, invalid_path
+from gateway.scim.limits import DEFAULT_LIMITS, Limits, check_text
 
 COMPARE_OPS = frozenset({"eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le"})
-MAX_FILTER_LENGTH = 4096
-MAX_DEPTH = 32
 
 _NAME = re.compile(r"^[A-Za-z$][\w$-]*$")
-_NUMBER = re.compile(r"^-?\d+(\.\d+)?([eE][+-]?\d+)?$")
+_NUMBER = re.compile(r"^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$")  # JSON's grammar: `007` is a word
 
 
 @dataclass(frozen=True)
@@ -111,16 +110,14 @@ class _Token:
     position: int
 
 
-def _tokenize(text: str, error: type[Exception] | None = None) -> list[_Token]:
+def _tokenize(text: str, make_error) -> list[_Token]:
     tokens: list[_Token] = []
     position = 0
     text = text.rstrip()
     while position < len(text):
         match = _TOKEN.match(text, position)
         if not match or match.end() == position:
-            raise invalid_filter(
-                f"cannot read the filter at character {position + 1}: {text[position : position + 20]!r}"
-            )
+            raise make_error(f"cannot read the filter at character {position + 1}: {text[position : position + 20]!r}")
         kind = match.lastgroup or "word"
         tokens.append(_Token(kind, match.group(kind), match.start(kind)))
         position = match.end()
@@ -128,11 +125,12 @@ def _tokenize(text: str, error: type[Exception] | None = None) -> list[_Token]:
 
 
 class _Parser:
-    def __init__(self, text: str, make_error):
+    def __init__(self, text: str, make_error, max_depth: int):
         self.text = text
-        self.tokens = _tokenize(text)
+        self.tokens = _tokenize(text, make_error)
         self.index = 0
         self.depth = 0
+        self.max_depth = max_depth
         self.error = make_error
 
     def peek(self) -> _Token | None:
@@ -159,20 +157,20 @@ class _Parser:
 
     def nested(self):
         self.depth += 1
-        if self.depth > MAX_DEPTH:
-            raise self.error(f"the filter nests deeper than {MAX_DEPTH} levels")
+        if self.depth > self.max_depth:
+            raise self.error(f"the filter nests deeper than {self.max_depth} levels")
 
     def parse_or(self) -> Filter:
-        left = self.parse_and()
+        terms = [self.parse_and()]
         while self.keyword("or"):
-            left = Or(left, self.parse_and())
-        return left
+            terms.append(self.parse_and())
+        return _balanced(Or, terms)
 
     def parse_and(self) -> Filter:
-        left = self.parse_unary()
+        terms = [self.parse_unary()]
         while self.keyword("and"):
-            left = And(left, self.parse_unary())
-        return left
+            terms.append(self.parse_unary())
+        return _balanced(And, terms)
 
     def parse_unary(self) -> Filter:
         self.nested()
@@ -227,9 +225,11 @@ class _Parser:
         token = self.take()
         if token.kind == "string":
             try:
-                return json.loads(token.text)
+                return check_text(json.loads(token.text))
             except ValueError:
                 raise self.error(f"the string at character {token.position + 1} is not valid JSON") from None
+            except ScimError as error:
+                raise self.error(error.detail) from None
         if token.kind != "word":
             raise self.error(f"expected a value at character {token.position + 1} of {self.text!r}")
         lowered = token.text.lower()
@@ -238,7 +238,10 @@ class _Parser:
         if lowered == "null":
             return None
         if _NUMBER.match(token.text):
-            return json.loads(token.text)
+            try:
+                return json.loads(token.text)
+            except ValueError:  # more digits than Python converts (sys.get_int_max_str_digits)
+                raise self.error(f"the number at character {token.position + 1} is too long") from None
         return token.text
 
     def attr_path(self, text: str) -> AttrPath:
@@ -253,24 +256,33 @@ class _Parser:
             raise self.error(f"unexpected {token.text!r} at character {token.position + 1} of {self.text!r}")
 
 
-def parse_filter(text: str, max_length: int = MAX_FILTER_LENGTH) -> Filter:
+def _balanced(kind: type[And] | type[Or], terms: list[Filter]) -> Filter:
+    """`a and b and c ...` as a balanced tree: a chain of n terms is log2(n) deep, not n deep, so
+    everything that walks the tree recursively stays far from Python's recursion limit."""
+    if len(terms) == 1:
+        return terms[0]
+    middle = len(terms) // 2
+    return kind(_balanced(kind, terms[:middle]), _balanced(kind, terms[middle:]))
+
+
+def parse_filter(text: str, limits: Limits = DEFAULT_LIMITS) -> Filter:
     """Parse a `filter` query parameter; every problem is a 400 invalidFilter saying where."""
     if not text or not text.strip():
         raise invalid_filter("the filter is empty")
-    if len(text) > max_length:
-        raise invalid_filter(f"the filter is longer than {max_length} characters")
-    parser = _Parser(text, invalid_filter)
+    if len(text) > limits.filter_length:
+        raise invalid_filter(f"the filter is longer than {limits.filter_length} characters")
+    parser = _Parser(text, invalid_filter, limits.filter_depth)
     result = parser.parse_or()
     parser.done()
     return result
 
 
-def parse_patch_path(text: str) -> PatchPath:
+def parse_patch_path(text: str, limits: Limits = DEFAULT_LIMITS) -> PatchPath:
     """Parse a PATCH `path`: `attr`, `attr.sub`, `urn:...:attr`, `attr[filter]`, `attr[filter].sub`."""
     if not isinstance(text, str) or not text.strip():
         raise invalid_path("the operation's path is empty")
-    if len(text) > MAX_FILTER_LENGTH:
-        raise invalid_path(f"the path is longer than {MAX_FILTER_LENGTH} characters")
+    if len(text) > limits.filter_length:
+        raise invalid_path(f"the path is longer than {limits.filter_length} characters")
     text = text.strip()
     if "[" not in text:
         return PatchPath(parse_attr_path(text))
@@ -281,7 +293,7 @@ def parse_patch_path(text: str) -> PatchPath:
     attr = parse_attr_path(head)
     if attr.sub:
         raise invalid_path(f"'{attr}' cannot take a [filter]: only a multi-valued attribute can")
-    parser = _Parser(body, invalid_path)
+    parser = _Parser(body, invalid_path, limits.filter_depth)
     value_filter = parser.parse_or()
     parser.done()
     sub = None

@@ -32,10 +32,9 @@ from gateway.scim.filter import (
     parse_attr_path,
     parse_patch_path,
 )
+from gateway.scim.limits import DEFAULT_LIMITS, Limits
 from gateway.scim.resource import IGNORED_ON_INPUT, Resolved, coerce, container, resolve
 from gateway.scim.schema import PATCH_OP, Attribute, ResourceType
-
-MAX_OPERATIONS = 1000
 
 
 @dataclass(frozen=True)
@@ -45,17 +44,19 @@ class Operation:
     value: Any
 
 
-def parse_operations(body: Any, max_operations: int = MAX_OPERATIONS) -> list[Operation]:
+def parse_operations(body: Any, limits: Limits = DEFAULT_LIMITS) -> list[Operation]:
     if not isinstance(body, dict):
         raise invalid_syntax("the PATCH body must be a JSON object")
     schemas = body.get("schemas") or body.get("Schemas")
+    if schemas is not None and not isinstance(schemas, list):
+        raise invalid_syntax(f"a PATCH body's schemas must be a list holding {PATCH_OP}")
     if schemas is not None and PATCH_OP.lower() not in [str(s).lower() for s in schemas]:
         raise invalid_syntax(f"a PATCH body's schemas must contain {PATCH_OP}")
     raw = next((v for k, v in body.items() if k.lower() == "operations"), None)
     if not isinstance(raw, list) or not raw:
         raise invalid_syntax("a PATCH body needs a non-empty 'Operations' list")
-    if len(raw) > max_operations:
-        raise invalid_syntax(f"a PATCH may carry at most {max_operations} operations")
+    if len(raw) > limits.patch_operations:
+        raise invalid_syntax(f"a PATCH may carry at most {limits.patch_operations} operations")
     operations = []
     for index, item in enumerate(raw, start=1):
         if not isinstance(item, dict):
@@ -65,7 +66,7 @@ def parse_operations(body: Any, max_operations: int = MAX_OPERATIONS) -> list[Op
         if op not in ("add", "replace", "remove"):
             raise invalid_syntax(f"operation {index}: op must be add, replace or remove, not {fields.get('op')!r}")
         path_text = fields.get("path")
-        path = parse_patch_path(path_text) if path_text not in (None, "") else None
+        path = parse_patch_path(path_text, limits) if path_text not in (None, "") else None
         if path is None and op == "remove":
             raise no_target(f"operation {index}: remove needs a path")
         if path is None and not isinstance(fields.get("value"), dict):
@@ -132,7 +133,9 @@ def _apply(resource: dict, op: str, path: PatchPath, value: Any, resource_type: 
         holder.pop(attribute.name, None)
     else:
         new = coerce(value, attribute, str(resolved))
-        if attribute.type == "complex" and isinstance(holder.get(attribute.name), dict):
+        if new is None:
+            pass  # e.g. {"name": {"nosuch": 1}}: no sub-attribute the schema knows, so nothing to set
+        elif attribute.type == "complex" and isinstance(holder.get(attribute.name), dict):
             holder[attribute.name].update(new)
         else:
             holder[attribute.name] = new

@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import unquote_plus
 
 from flask import Flask, g, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gateway.settings import Settings, load_settings
 from gateway.tenant import Tenant
 from gateway.web.responses import register_error_handlers, scim_response
+from gateway.web.throttle import Throttle
+from gateway.web.token_endpoint import token_endpoint
 from gateway.web.views import scim
 
 CONFIG_ENV = "SCIM_GATEWAY_CONFIG"
+# Query parameters whose values never reach the log (a client may put a credential in the URL).
+SECRET_PARAMETER = re.compile(r"(?i)secret|token|password|passwd|auth|key|assertion|code")
 log = logging.getLogger("gateway.web")
 
 
@@ -25,9 +32,10 @@ class Gateway:
     def __init__(self, settings: Settings, tenants: list[Tenant]):
         self.settings = settings
         self.tenants = {blueprint_name(t.name): t for t in tenants}
+        self.throttle = Throttle()  # made here, in the worker: `limits` keeps a timer thread
 
     def tenant_for(self, blueprint: str | None) -> Tenant:
-        return self.tenants[blueprint or ""]
+        return self.tenants[(blueprint or "").removeprefix("oauth_")]
 
     def close(self) -> None:
         for tenant in self.tenants.values():
@@ -55,6 +63,12 @@ def create_app(settings: Settings | str | Path | None = None, tenants: list[Tena
     app.url_map.strict_slashes = False  # /Users/ and /Users alike
     for tenant in tenants:
         app.register_blueprint(scim, url_prefix=tenant.settings.base_path, name=blueprint_name(tenant.name))
+        if tenant.authenticator.access_tokens is not None:
+            prefix, name = f"{tenant.settings.base_path}/oauth", "oauth_" + blueprint_name(tenant.name)
+            app.register_blueprint(token_endpoint, url_prefix=prefix, name=name)
+    if settings.trusted_proxies:
+        # The client address from X-Forwarded-For, believed through this many proxies only.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=0)
     register_error_handlers(app)
     _register_request_log(app)
 
@@ -75,7 +89,7 @@ def _register_request_log(app: Flask) -> None:
     def finish(response):
         elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
         tenant = getattr(g.get("tenant"), "name", "-")
-        query = request.query_string.decode("utf-8", "replace")[:300]
+        query = logged_query(request.query_string.decode("utf-8", "replace"))[:300]
         log.info(
             "%s %s%s %s %.1fms tenant=%s request=%s",
             request.method,
@@ -88,3 +102,12 @@ def _register_request_log(app: Flask) -> None:
         )
         response.headers["X-Request-Id"] = g.get("request_id", "")
         return response
+
+
+def logged_query(query: str) -> str:
+    """The query string for the request log, with the value of every secret-looking parameter hidden."""
+    parts = []
+    for part in query.split("&") if query else []:
+        name, equals, _ = part.partition("=")
+        parts.append(f"{name}=***" if equals and SECRET_PARAMETER.search(unquote_plus(name)) else part)
+    return "&".join(parts)

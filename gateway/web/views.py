@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
 from flask import Blueprint, current_app, g, request
 
 from gateway.scim import discovery
-from gateway.scim.errors import ScimError, invalid_syntax, invalid_value, not_found
+from gateway.scim.errors import invalid_value, not_found
+from gateway.scim.limits import parse_json
 from gateway.scim.projection import Projection
 from gateway.scim.schema import LIST_RESPONSE
 from gateway.service import ResourceService
+from gateway.web.auth import admit
 from gateway.web.responses import scim_response
 
 MAX_COUNT = 1000
@@ -24,19 +25,8 @@ scim = Blueprint("scim", __name__)
 
 @scim.before_request
 def authenticate() -> None:
-    gateway = current_app.extensions["scim_gateway"]
-    g.tenant = gateway.tenant_for(request.blueprint)
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    stored = g.tenant.authenticate(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
-    if stored is None:
-        log.warning("tenant %s: rejected a request from %s without a valid token", g.tenant.name, request.remote_addr)
-        raise ScimError(
-            401,
-            "a valid Secret Token is required (Authorization: Bearer <token>)",
-            headers={"WWW-Authenticate": 'Bearer realm="scim-gateway"'},
-        )
-    g.token_name = stored.name
+    g.tenant = current_app.extensions["scim_gateway"].tenant_for(request.blueprint)
+    g.principal = admit()  # gateway/web/auth.py: allowlist, credential, rate, scope
 
 
 def _service(resource: str) -> ResourceService:
@@ -47,13 +37,7 @@ def _service(resource: str) -> ResourceService:
 
 
 def _body() -> Any:
-    raw = request.get_data(cache=False)
-    if not raw:
-        raise invalid_syntax("the request needs a JSON body")
-    try:
-        return json.loads(raw)
-    except ValueError as error:
-        raise invalid_syntax(f"the request body is not valid JSON: {error}") from None
+    return parse_json(request.get_data(cache=False), g.tenant.settings.policy.limits)
 
 
 def _projection(service: ResourceService) -> Projection:

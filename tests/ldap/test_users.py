@@ -181,6 +181,11 @@ def test_hostile_values_cannot_widen_a_filter_or_change_a_dn(client, directory):
         (b'{"userName": {"nested": 1}}', 400, "invalidValue"),
         (b'{"userName": "x", "active": "sometimes"}', 400, "invalidValue"),
         (b"", 400, "invalidSyntax"),
+        # found by tests/fuzz: both were 500s
+        (b"[" * 2000 + b"]" * 2000, 400, "invalidSyntax"),
+        (b'{"userName": "half \\udc80 a pair"}', 400, "invalidSyntax"),
+        # the default json_depth is 32
+        (b'{"userName": "x", "name": ' + b'{"a": ' * 40 + b"1" + b"}" * 41, 400, "invalidSyntax"),
     ],
 )
 def test_bad_post_bodies_are_400_with_scim_type(client, raw, status, scim_type):

@@ -4,6 +4,8 @@ or change a DN's structure."""
 from datetime import UTC, datetime
 
 import pytest
+from ldap3.operation.search import parse_filter as ldap3_parse_filter
+from ldap3.protocol.convert import prepare_filter_for_sending
 from ldap3.utils.dn import parse_dn
 
 from gateway.backends.base import InvalidData
@@ -13,6 +15,7 @@ from gateway.backends.ldap.compose import (
     build_dn,
     iso_time,
     normalized_dn,
+    rdn_text,
     render_filter,
     split_dn,
 )
@@ -81,3 +84,18 @@ def test_generalized_time_reads_as_iso_8601():
     assert iso_time("20261123125413Z") == "2026-11-23T12:54:13Z"
     assert iso_time("20261123125413.123456Z") == "2026-11-23T12:54:13Z"
     assert iso_time("garbage") is None
+
+
+# Found by tests/fuzz: ldap3 strips whitespace from both ends of an assertion value, and its
+# escape_rdn leaves `#` and control characters bare and mangles a lone space.
+@pytest.mark.parametrize("value", [" ", "\r", " alice ", "\x85", "a\u2028", "\t*"])
+def test_whitespace_at_the_ends_of_a_filter_value_is_escaped_so_ldap3_cannot_strip_it(value):
+    sent = ldap3_parse_filter(render_filter(Match("uid", "eq", value)), None, True, True, None, False)
+    assert prepare_filter_for_sending(sent.elements[0].assertion["value"]) == value.encode()
+
+
+@pytest.mark.parametrize("value", ["0#", " ", "a\r\nb", "x\x00", "tab\tbed", "  two  "])
+def test_dn_values_with_sharps_spaces_and_control_characters_read_back_unchanged(value):
+    dn = build_dn("uid={uid},ou=People,dc=example,dc=com", {"uid": [value]})
+    assert len(parse_dn(dn)) == 4
+    assert rdn_text(dn) == value

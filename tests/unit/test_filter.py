@@ -13,7 +13,9 @@ from gateway.scim.filter import (
     ValuePath,
     parse_filter,
     parse_patch_path,
+    walk,
 )
+from gateway.scim.limits import Limits
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 USER_NAME = AttrPath(None, "userName")
@@ -94,6 +96,8 @@ REJECTED = [
     ("9bad eq 1", "not an attribute path"),
     ("not " * 40 + "a pr", "deeper than"),
     ("a eq 1 " + "or a eq 1 " * 600, "longer than"),
+    # found by tests/fuzz: these were 500s
+    ('userName eq "\\ud800"', "unpaired UTF-16 surrogate"),
 ]
 
 
@@ -133,3 +137,31 @@ def test_bad_patch_paths_are_400_invalid_path(text):
         parse_patch_path(text)
     assert caught.value.status == 400
     assert caught.value.scim_type == "invalidPath"
+
+
+# Found by tests/fuzz: a leading-zero number crashed json.loads (a 500), a path's unreadable
+# character was reported as invalidFilter, and long chains nested one level per term.
+def test_a_number_with_leading_zeros_is_a_word():
+    assert parse_filter("externalId eq 007") == Compare(AttrPath(None, "externalId"), "eq", "007")
+
+
+def test_a_number_too_long_for_python_is_400_when_the_limits_allow_its_length():
+    with pytest.raises(ScimError, match="too long") as caught:
+        parse_filter("a eq " + "9" * 5000, Limits(filter_length=65536))
+    assert caught.value.scim_type == "invalidFilter"
+
+
+def test_an_unreadable_path_is_invalid_path_not_invalid_filter():
+    with pytest.raises(ScimError) as caught:
+        parse_patch_path('A["]')
+    assert caught.value.scim_type == "invalidPath"
+
+
+def test_long_and_or_chains_parse_into_shallow_trees():
+    def height(node):
+        children = [getattr(node, n) for n in ("left", "right", "inner", "filter") if hasattr(node, n)]
+        return 1 + max((height(c) for c in children), default=0)
+
+    chain = parse_filter(" or ".join(["id pr"] * 4000), Limits(filter_length=65536))
+    assert height(chain) <= 13
+    assert sum(1 for node in walk(chain) if isinstance(node, Present)) == 4000

@@ -162,6 +162,8 @@ REJECTED = [
     ("unknown op", {"Operations": [{"op": "move", "path": "title"}]}, "invalidSyntax"),
     ("remove without path", {"Operations": [{"op": "remove"}]}, "noTarget"),
     ("add without path needs an object", {"Operations": [{"op": "add", "value": "x"}]}, "invalidSyntax"),
+    # found by tests/fuzz: a TypeError (a 500) before
+    ("schemas that is not a list", {"schemas": 1, "Operations": [{"op": "remove", "path": "title"}]}, "invalidSyntax"),
 ]
 
 
@@ -187,3 +189,10 @@ def test_bad_operations_are_400_with_scim_type(operation, scim_type):
     with pytest.raises(ScimError) as caught:
         patch({"userName": "a"}, operation)
     assert (caught.value.status, caught.value.scim_type) == (400, scim_type)
+
+
+def test_adding_a_complex_value_without_known_sub_attributes_changes_nothing():
+    # Found by tests/fuzz: {"userName": null} under `name` coerced to nothing, then crashed .update().
+    resource = {"userName": "a", "name": {"givenName": "A"}}
+    assert patch(resource, {"op": "add", "path": "name", "value": {"userName": None}}) == resource
+    assert patch(resource, {"op": "replace", "path": "name", "value": {"nosuch": 1}}) == resource

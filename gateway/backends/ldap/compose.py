@@ -1,14 +1,21 @@
-"""Builds LDAP filters and DNs. The only place a value is put into either, so the only place
-values are escaped: RFC 4515 for filters (`escape_filter_chars`), RFC 4514 for DNs
-(`escape_rdn`). Nothing else in the gateway concatenates a filter or a DN.
+r"""Builds LDAP filters and DNs. The only place a value is put into either, so the only place
+values are escaped: RFC 4515 for filters, RFC 4514 for DNs. Nothing else in the gateway
+concatenates a filter or a DN.
+
+ldap3's own helpers (`escape_filter_chars`, `escape_rdn`) are not enough on their own, as the
+fuzzers in tests/fuzz found: ldap3 strips whitespace (Python's idea of it, `\x85` included)
+from both ends of every assertion value before sending it, so `userName eq " "` went out as
+`(uid=)`; and `escape_rdn` leaves `#` inside a value and control characters bare, which
+ldap3's DN parser then refuses, and turns a lone space into a DN that reads back as `\`.
+So whitespace, control characters and the RFC's specials are written as `\XX` escapes, which
+every parser reads back as exactly the bytes sent.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from ldap3.utils.conv import escape_filter_chars
-from ldap3.utils.dn import escape_rdn, parse_dn
+from ldap3.utils.dn import parse_dn
 
 from gateway.backends.base import InvalidData
 from gateway.backends.ldap.target import PLACEHOLDER
@@ -44,7 +51,7 @@ def _match(match: Match, locators: dict[Ref, str]) -> str:
         if located is None:
             return MATCH_NONE  # an id nobody has: nothing can point at it
         value = located
-    text = escape_filter_chars(_text(value))
+    text = escape_filter_value(_text(value))
     attribute = match.attribute
     return {
         "eq": lambda: f"({attribute}={text})",
@@ -56,6 +63,33 @@ def _match(match: Match, locators: dict[Ref, str]) -> str:
         "gt": lambda: f"(&({attribute}>={text})(!({attribute}={text})))",
         "lt": lambda: f"(&({attribute}<={text})(!({attribute}={text})))",
     }[match.op]()
+
+
+def escape_filter_value(value: str) -> str:
+    """RFC 4515: the filter specials, NUL, whitespace and unprintables as `\\XX` (UTF-8 bytes)."""
+    return "".join(_hex(char) if char in "*()\\\0" or _unsafe(char) else char for char in value)
+
+
+def escape_dn_value(value: str) -> str:
+    """RFC 4514: one attribute value that stays one value, whatever it holds."""
+    escaped = []
+    for index, char in enumerate(value):
+        edge = index == 0 or index == len(value) - 1
+        if char in ',+"\\<>;=#':
+            escaped.append("\\" + char)
+        elif _unsafe(char) and not (char == " " and not edge):
+            escaped.append(_hex(char))
+        else:
+            escaped.append(char)
+    return "".join(escaped)
+
+
+def _unsafe(char: str) -> bool:
+    return char.isspace() or not char.isprintable()
+
+
+def _hex(char: str) -> str:
+    return "".join(f"\\{byte:02x}" for byte in char.encode("utf-8"))
 
 
 def _text(value: Value) -> str:
@@ -79,7 +113,7 @@ def build_dn(template: str, record: Record) -> str:
         values = record.get(name.lower()) or []
         if not values or not isinstance(values[0], str) or not values[0]:
             raise InvalidData(f"the entry's name needs a value for {name}, and it has none")
-        return escape_rdn(values[0])
+        return escape_dn_value(values[0])
 
     return PLACEHOLDER.sub(fill, template)
 

@@ -22,6 +22,7 @@ import ldap3
 from ldap3.core import exceptions as ldap_errors
 
 from gateway.backends.base import Unavailable
+from gateway.backends.ldap.tls import VerifiedTls
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -34,19 +35,33 @@ class LdapSettings:
     password: str  # never logged; repr hides it
     timeout: float = 10.0
     retry_after: int = 30
+    start_tls: bool = False
+    ca_file: str | None = None  # default: the system's CAs
+    server_name: str | None = None  # the name the certificate must carry; default: the URL's host
 
     def __repr__(self) -> str:
         return f"LdapSettings(url={self.url!r}, bind_dn={self.bind_dn!r}, password=***)"
+
+    @property
+    def host(self) -> str:
+        return urlparse(self.url).hostname or "127.0.0.1"
+
+    @property
+    def encrypted(self) -> bool:
+        return self.start_tls or urlparse(self.url).scheme.lower() == "ldaps"
 
 
 class ConnectionPool:
     def __init__(self, settings: LdapSettings):
         self.settings = settings
         parsed = urlparse(settings.url)
+        ldaps = parsed.scheme.lower() == "ldaps"
+        tls = VerifiedTls(settings.server_name or settings.host, settings.ca_file) if settings.encrypted else None
         self.server = ldap3.Server(
-            parsed.hostname or "127.0.0.1",
-            port=parsed.port or (636 if parsed.scheme == "ldaps" else 389),
-            use_ssl=parsed.scheme == "ldaps",
+            settings.host,
+            port=parsed.port or (636 if ldaps else 389),
+            use_ssl=ldaps,
+            tls=tls,
             get_info=ldap3.NONE,  # no schema fetch, ever: the map says what attributes exist
             connect_timeout=settings.timeout,
         )
@@ -66,6 +81,8 @@ class ConnectionPool:
         )
         try:
             connection.open()
+            if self.settings.start_tls:
+                connection.start_tls()  # before the bind: the password only ever travels encrypted
             if not connection.bind():
                 result = connection.result or {}
                 log.error(
@@ -78,7 +95,9 @@ class ConnectionPool:
                 raise Unavailable("the directory refused the gateway's credentials")
         except ldap_errors.LDAPException as error:
             _discard(connection)
-            log.error("cannot reach the directory at %s: %s", self.settings.url, type(error).__name__)
+            # ldap3's messages name the socket or TLS failure (e.g. a certificate for another host);
+            # they never carry the bind password.
+            log.error("cannot reach the directory at %s: %s: %s", self.settings.url, type(error).__name__, error)
             raise Unavailable("the directory cannot be reached") from None
         self.opened += 1
         return connection

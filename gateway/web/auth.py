@@ -1,0 +1,91 @@
+"""The door of every tenant: network allowlist, failed-login throttle, credential, rate, scope.
+
+Runs before every SCIM request of a tenant (and, partly, before its OAuth token endpoint).
+Each refusal is a SCIM error with the right status and a log line with the client's address
+and the reason; what the client presented is never logged.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import current_app, g, request
+
+from gateway.auth.authenticator import AuthFailure, KeysUnavailable, Principal
+from gateway.scim.errors import ScimError
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+log = logging.getLogger("gateway.web.auth")
+
+
+def admit_address() -> str:
+    """The client's address, if the tenant's allowlist admits it and it has not failed too often."""
+    tenant = g.tenant
+    policy = tenant.settings.policy
+    address = request.remote_addr or "-"  # behind trusted proxies, ProxyFix has set it from X-Forwarded-For
+    if not policy.admits(address):
+        log.warning(
+            "tenant %s: refused %s %s from %s: not in allow_from", tenant.name, request.method, request.path, address
+        )
+        raise ScimError(403, f"this tenant does not accept requests from {address}")
+    wait = _throttle().exhausted(policy.failed_logins, "failed", tenant.name, address)
+    if wait is not None:
+        log.warning("tenant %s: refused a request from %s: too many failed logins", tenant.name, address)
+        raise ScimError(
+            429, f"too many failed logins from {address}; retry in {wait} s", headers={"Retry-After": str(wait)}
+        )
+    return address
+
+
+def failed_login(address: str, reason: object) -> None:
+    tenant = g.tenant
+    _throttle().hit(tenant.settings.policy.failed_logins, "failed", tenant.name, address)
+    log.warning("tenant %s: refused a request from %s: %s", tenant.name, address, reason)
+
+
+def count_request() -> None:
+    policy = g.tenant.settings.policy
+    wait = _throttle().hit(policy.rate, "rate", g.tenant.name)
+    if wait is not None:
+        log.warning("tenant %s: over its rate of %s", g.tenant.name, policy.rate)
+        raise ScimError(
+            429,
+            f"more than {policy.rate} requests for this tenant; retry in {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
+
+
+def admit() -> Principal:
+    """Everything a SCIM request must pass; returns who is calling."""
+    address = admit_address()
+    authenticator = g.tenant.authenticator
+    try:
+        principal = authenticator.authenticate(request.headers.get("Authorization", ""))
+    except KeysUnavailable as error:
+        log.error("tenant %s: %s", g.tenant.name, error)
+        raise ScimError(
+            503, "the gateway cannot check this token right now; retry later", headers={"Retry-After": "30"}
+        )
+    except AuthFailure as failure:
+        failed_login(address, failure)
+        raise ScimError(
+            401,
+            "a valid credential is required (Authorization: Bearer <Secret Token>)",
+            headers={"WWW-Authenticate": ", ".join(authenticator.schemes) or 'Bearer realm="scim-gateway"'},
+        )
+    count_request()
+    if request.method not in READ_METHODS and not principal.can_write:
+        log.warning(
+            "tenant %s: refused %s %s by %s %r: read-only",
+            g.tenant.name,
+            request.method,
+            request.path,
+            principal.method,
+            principal.name,
+        )
+        raise ScimError(403, f"the credential {principal.name!r} may only read (its scope is {principal.scope})")
+    return principal
+
+
+def _throttle():
+    return current_app.extensions["scim_gateway"].throttle

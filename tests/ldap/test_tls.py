@@ -1,0 +1,149 @@
+"""TLS to the directory: ldaps:// and StartTLS against a slapd holding a certificate from a CA
+made here; the CA file and the host name are checked, and a clear-text bind over the network
+needs an explicit opt-in."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from gateway.backends.base import Unavailable
+from gateway.backends.ldap.connection import ConnectionPool, LdapSettings
+from gateway.sandbox.slapd import SERVICE_DN, Slapd, TlsFiles
+from gateway.settings import load_settings
+from gateway.yamlfile import ConfigError
+
+
+def _certificate(subject: str, key, issuer_name, issuer_key, ca: bool, names: list[str]) -> x509.Certificate:
+    now = datetime.datetime.now(datetime.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+        .issuer_name(issuer_name or x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
+    if names:
+        builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
+    if ca:
+        builder = builder.add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
+        )
+    return builder.sign(issuer_key or key, hashes.SHA256())
+
+
+def _pem(path, certificate) -> None:
+    path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    """A CA, a server certificate for `localhost` only, and a second CA nobody trusts."""
+    folder = tmp_path_factory.mktemp("pki")
+    ca_key, server_key, stranger_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
+    ca = _certificate("test CA", ca_key, None, None, True, [])
+    _pem(folder / "ca.pem", ca)
+    _pem(folder / "server.pem", _certificate("localhost", server_key, ca.subject, ca_key, False, ["localhost"]))
+    (folder / "server.key").write_bytes(
+        server_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    _pem(folder / "stranger.pem", _certificate("stranger CA", stranger_key, None, None, True, []))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def tls_slapd(pki, tmp_path_factory):
+    server = Slapd(
+        tmp_path_factory.mktemp("tls-slapd") / "db",
+        tls=TlsFiles(pki / "server.pem", pki / "server.key", pki / "ca.pem"),
+    )
+    server.start()
+    yield server
+    server.stop()
+
+
+def _bind(slapd: Slapd, url: str, **options) -> bool:
+    pool = ConnectionPool(LdapSettings(url, SERVICE_DN, slapd.service_password, timeout=5, **options))
+    try:
+        return pool.run(
+            lambda connection: (connection.bound and connection.server.ssl) or connection.tls_started, idempotent=True
+        )
+    finally:
+        pool.close()
+
+
+def test_ldaps_with_the_ca_file_binds_over_tls(tls_slapd, pki):
+    assert _bind(tls_slapd, tls_slapd.ldaps_url.replace("127.0.0.1", "localhost"), ca_file=str(pki / "ca.pem"))
+
+
+def test_start_tls_with_the_ca_file_binds_over_tls(tls_slapd, pki):
+    url = tls_slapd.url.replace("127.0.0.1", "localhost")
+    assert _bind(tls_slapd, url, start_tls=True, ca_file=str(pki / "ca.pem"))
+
+
+@pytest.mark.parametrize(
+    ("host", "ca", "server_name", "reason"),
+    [
+        ("127.0.0.1", "ca.pem", None, "match"),  # the certificate names localhost only
+        ("localhost", "stranger.pem", None, "certificate verify failed"),
+        ("127.0.0.1", "ca.pem", "localhost", None),  # a certificate for another name, said so explicitly
+    ],
+)
+@pytest.mark.parametrize("mode", ["ldaps", "start_tls"])
+def test_the_certificate_and_the_host_name_are_checked(tls_slapd, pki, caplog, host, ca, server_name, reason, mode):
+    url = (
+        (tls_slapd.ldaps_url if mode == "ldaps" else tls_slapd.url)
+        .replace("localhost", host)
+        .replace("127.0.0.1", host)
+    )
+    options = {"ca_file": str(pki / ca), "server_name": server_name, "start_tls": mode == "start_tls"}
+    if reason is None:
+        assert _bind(tls_slapd, url, **options)
+        return
+    with caplog.at_level(logging.ERROR), pytest.raises(Unavailable):
+        _bind(tls_slapd, url, **options)
+    assert reason in caplog.text
+    assert tls_slapd.service_password not in caplog.text
+
+
+def _settings(tmp_path, ldap_yaml: str):
+    path = tmp_path / "settings.yaml"
+    path.write_text(
+        "tenants:\n  - name: t\n    base_path: /scim/v2\n    mapping: m.yaml\n    tokens_file: tokens.yaml\n"
+        "    ldap:\n      bind_dn: cn=gateway,dc=example,dc=com\n      password_env: TLS_TEST_PW\n" + ldap_yaml
+    )
+    return path
+
+
+def test_a_clear_text_bind_over_the_network_needs_an_explicit_opt_in(tmp_path, monkeypatch, pki):
+    monkeypatch.setenv("TLS_TEST_PW", "x")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(_settings(tmp_path, "      url: ldap://ldap.example.com\n"))
+    assert caught.value.problems[0].line == 6
+    assert "clear text" in caught.value.problems[0].message and "allow_plaintext" in caught.value.problems[0].message
+    for accepted in (
+        "      url: ldap://ldap.example.com\n      allow_plaintext: true\n",
+        "      url: ldap://ldap.example.com\n      start_tls: true\n",
+        "      url: ldaps://ldap.example.com\n",
+        "      url: ldap://127.0.0.1:389\n",
+        "      url: ldap://localhost\n",
+        f"      url: ldaps://ldap.example.com\n      ca_file: {pki / 'ca.pem'}\n",
+    ):
+        assert load_settings(_settings(tmp_path, accepted)).tenants[0].ldap.url
+
+
+def test_a_missing_ca_file_is_a_settings_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("TLS_TEST_PW", "x")
+    with pytest.raises(ConfigError, match=r"the CA file .* does not exist"):
+        load_settings(_settings(tmp_path, "      url: ldaps://ldap.example.com\n      ca_file: nope.pem\n"))
