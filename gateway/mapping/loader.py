@@ -173,6 +173,10 @@ class _Compiler:
             required=required,
             unique=self.paths(name, "unique", provisional, section.get("unique", [])),
             entra_paths=self.entra_paths(name, provisional, section),
+            lines={
+                **{key: line_of(self.document, (name, key)) for key in raw if isinstance(key, str)},
+                "indexes": line_of(self.document, (name, self.backend, "indexes")),
+            },
         )
         self.check_duplicates(name, resource_map)
         self.check_unique(name, resource_map)
