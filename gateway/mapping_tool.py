@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from gateway.backends.previews import NoPreview
 from gateway.mapping.audit import audit
 from gateway.mapping.loader import load_mapping
 from gateway.preview import PreviewRefused, preview_request, run_examples
@@ -62,6 +63,9 @@ def preview(
     except PreviewRefused as refused:
         print(f"the gateway would refuse this request with {refused.status}: {refused.detail}", file=err)
         return 1
+    except NoPreview as missing:
+        print(f"{path}: {missing}", file=err)
+        return 2
     print(result.transcript or "# nothing would change: the request holds what the directory holds", file=out)
     if show_response:
         print("# the gateway would answer:", file=out)

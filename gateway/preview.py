@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.backends.base import BackendError
-from gateway.backends.previews import preview_backend
+from gateway.backends.previews import NoPreview, preview_backend
 from gateway.directory import Entry, Ref
 from gateway.mapping import codec
 from gateway.mapping.model import Example, Mapping
@@ -72,6 +72,11 @@ def run_examples(mapping: Mapping) -> tuple[list[Problem], list[Problem]]:
     """(errors, warnings) from the map's examples: each must write what it expects, or be refused."""
     errors: list[Problem] = []
     warnings: list[Problem] = []
+    if mapping.examples:
+        try:
+            preview_backend(mapping.backend, {})
+        except NoPreview as missing:
+            return [], [Problem(mapping.source, mapping.examples[0].line, f"examples not run: {missing}", warning=True)]
     for example in mapping.examples:
         where = f"example {example.name!r}"
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from pathlib import Path
@@ -9,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from gateway.cli import main
+from gateway.mapping.loader import load_mapping
+from gateway.preview import run_examples
 
 REPO = Path(__file__).resolve().parents[1]
 OPENLDAP = REPO / "mappings" / "openldap.yaml"
@@ -140,3 +143,10 @@ def test_preview_says_when_the_gateway_would_refuse_the_request(body, refusal, c
     code, out, err = _run(["mapping", "preview", str(OPENLDAP)], capsys, json.dumps(body), monkeypatch)
     assert code == 1 and out == ""
     assert f"the gateway would refuse this request with {refusal}" in err
+
+
+def test_examples_of_a_backend_without_a_preview_are_a_warning_not_a_crash():
+    mapping = dataclasses.replace(load_mapping(OPENLDAP), backend="rest")
+    errors, warnings = run_examples(mapping)
+    assert errors == []
+    assert [w.message for w in warnings] == ["examples not run: the rest backend has no preview yet"]

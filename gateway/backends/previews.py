@@ -17,6 +17,10 @@ from gateway.backends.base import Backend, StoreSpec
 from gateway.directory import Entry, Record
 
 
+class NoPreview(Exception):
+    """This backend has no dry run (yet): its maps can be checked, not previewed."""
+
+
 class PreviewBackend(Backend, Protocol):
     def seed(self, kind: str, id: str, record: Record) -> Entry: ...
 
@@ -30,4 +34,4 @@ def preview_backend(backend: str, specs: dict[str, StoreSpec]) -> PreviewBackend
         from gateway.backends.ldap.preview import LdapPreview
 
         return LdapPreview(specs)
-    raise KeyError(f"no preview for the {backend!r} backend yet")
+    raise NoPreview(f"the {backend} backend has no preview yet")

@@ -13,6 +13,7 @@ Pure: a compiled Mapping in, warnings (Problems) out.
 from __future__ import annotations
 
 from gateway.mapping import entra
+from gateway.mapping.consistency import same_path
 from gateway.mapping.model import Mapping, ResourceMap, Rule, ScimTarget
 from gateway.yamlfile import Problem
 
@@ -32,10 +33,6 @@ def audit(mapping: Mapping) -> list[Problem]:
     return sorted(warnings, key=lambda w: w.line or 0)
 
 
-def _same_path(target: ScimTarget) -> tuple:
-    return (target.urn, target.attribute, target.sub, target.selector, target.multi)
-
-
 class _Auditor:
     def __init__(self, source: str, resource_map: ResourceMap):
         self.source = source
@@ -46,7 +43,7 @@ class _Auditor:
         self.warnings.append(Problem(self.source, line, message, warning=True))
 
     def rules_at(self, target: ScimTarget) -> list[Rule]:
-        found = [rule for rule in self.map.rules if _same_path(rule.target) == _same_path(target)]
+        found = [rule for rule in self.map.rules if same_path(rule.target) == same_path(target)]
         if not found and target.sub is None and self.map.family_for(target.urn, target.attribute):
             found = [self.map.family_for(target.urn, target.attribute).rule(target.attribute)]
         return [rule for rule in found if rule is not None]

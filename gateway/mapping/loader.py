@@ -8,6 +8,7 @@ uses attributes the map writes). The grammar of one attribute line lives in spec
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from functools import cache
 from pathlib import Path
@@ -18,6 +19,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate
 from gateway import yamlfile
 from gateway.backends.targets import BackendSyntax, backend_syntax
 from gateway.mapping import entra
+from gateway.mapping.consistency import consistency_problems
 from gateway.mapping.model import Computed, Example, Family, Mapping, ResourceMap, Rule, ScimTarget, Template
 from gateway.mapping.spec import ComputedSchema, RuleSchema, compile_chain
 from gateway.mapping.transforms import Chain, Identity
@@ -132,7 +134,8 @@ class _Compiler:
         try:
             return schema.load(raw)
         except ValidationError as error:
-            self.problems.extend(yamlfile.problems_from_marshmallow(error.messages, self.document, self.source, where))
+            problems = yamlfile.problems_from_marshmallow(error.messages, self.document, self.source, where)
+            self.problems.extend(_with_known_keys(p, schema) for p in problems)
             return None
 
     def resource_map(self, name: str, core, known_extensions, raw: dict) -> ResourceMap | None:
@@ -178,9 +181,8 @@ class _Compiler:
                 "indexes": line_of(self.document, (name, self.backend, "indexes")),
             },
         )
-        self.check_duplicates(name, resource_map)
-        self.check_unique(name, resource_map)
-        self.check_target(name, resource_map)
+        for where, message in consistency_problems(name, self.backend, self.syntax.noun, resource_map):
+            self.problem(where, message)
         return resource_map
 
     def target(self, name: str, section: dict):
@@ -374,72 +376,15 @@ class _Compiler:
             )
         return tuple(found)
 
-    # --- checks across lines -----------------------------------------------------------------
 
-    def check_duplicates(self, name: str, resource_map: ResourceMap) -> None:
-        seen: dict[str, Rule] = {}
-        for rule in resource_map.rules:
-            if rule.key in seen and rule.writable and seen[rule.key].writable:
-                self.problem(
-                    (name, "attributes", rule.target.text),
-                    f"{self.syntax.noun} '{rule.attribute}' is already written by '{seen[rule.key].target}' "
-                    f"(line {seen[rule.key].line}); mark one of them read_only: true",
-                )
-            seen.setdefault(rule.key, rule)
-        readers: dict[ScimTarget, Rule] = {}
-        for rule in resource_map.rules:
-            key = _same_path(rule.target)
-            if rule.readable and key in readers:
-                self.problem(
-                    (name, "attributes", rule.target.text),
-                    f"'{rule.target}' is already read back from '{readers[key].attribute}' (line {readers[key].line}); "
-                    "say read: none on one of them",
-                )
-            if rule.readable:
-                readers.setdefault(key, rule)
-        written = {rule.key: rule for rule in resource_map.rules if rule.writable}
-        computed: set[str] = set()
-        for item in resource_map.computed:
-            if item.attribute in written:
-                self.problem(
-                    (name, "computed", item.name),
-                    f"'{item.name}' is also written by '{written[item.attribute].target}' (line "
-                    f"{written[item.attribute].line}); move it to defaults: to fill it only when that has no value",
-                )
-            computed.add(item.attribute)
-        for item in resource_map.defaults:
-            if item.attribute in computed:
-                self.problem((name, "defaults", item.name), f"'{item.name}' is already computed: it needs no default")
-
-    def check_unique(self, name: str, resource_map: ResourceMap) -> None:
-        for index, target in enumerate(resource_map.unique):
-            if not any(_same_path(r.target) == _same_path(target) for r in resource_map.rules):
-                self.problem(
-                    (name, "unique", index),
-                    f"unique: '{target}' is not stored by this map, so the gateway cannot look for it",
-                )
-
-    def check_target(self, name: str, resource_map: ResourceMap) -> None:
-        target = resource_map.target
-        if target is not None and hasattr(target, "problems_with"):
-            # A backend's section checks itself against the rules: (path inside it, message).
-            for where, message in target.problems_with(resource_map):
-                self.problem((name, self.backend, *where), message)
-        if target is None or not hasattr(target, "placeholders_in_dn"):
-            return
-        written = resource_map.written_attributes
-        for placeholder in target.placeholders_in_dn():
-            if placeholder not in written:
-                self.problem(
-                    (name, self.backend, "dn"),
-                    f"the DN template uses {{{placeholder}}}, which the map never writes: "
-                    f"map a SCIM attribute to {placeholder} or compute it under computed: or defaults:",
-                )
-
-
-def _same_path(target: ScimTarget) -> ScimTarget:
-    """A target without its spelling, to compare paths."""
-    return ScimTarget(target.urn, target.attribute, target.sub, target.selector, target.multi)
+def _with_known_keys(problem: Problem, schema: Schema) -> Problem:
+    """marshmallow's "Unknown field." says what is wrong; say what is right as well."""
+    if not problem.message.endswith(": Unknown field."):
+        return problem
+    known = ", ".join(sorted(schema.fields))
+    return dataclasses.replace(
+        problem, message=problem.message.replace("Unknown field.", f"unknown key; known: {known}")
+    )
 
 
 def scim_target(resource_type: ResourceType, text: str) -> ScimTarget:

@@ -213,7 +213,7 @@ users:
         ),
         (
             "    userName: uid\n    title: {attribute: title, colour: red}\n",
-            "m.yaml:9: users.attributes.title.colour: Unknown field.",
+            "m.yaml:9: users.attributes.title.colour: unknown key; known: attribute, boolean, case, date",
         ),
         ("    userName: uid\n    active: {disable: sometimes}\n", "m.yaml:9: disable is 'ppolicy-lock' or"),
         ("    userName: uid\n    name: cn\n", "m.yaml:9: name is complex: map its sub-attributes"),
