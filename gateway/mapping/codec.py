@@ -129,9 +129,10 @@ def _family_record(family: Family, resource: dict) -> Record:
             continue
         attribute = family.directory_attribute(name)
         if attribute is None:
+            made = family.attribute.replace("{name}", name[len(family.prefix) :])
             raise invalid_value(
-                f"{family.urn}:{name} cannot be stored: its name does not make a directory attribute name "
-                f"from {family.attribute!r} (letters, digits and hyphens only)"
+                f"{family.urn}:{name} cannot be stored: the map names it {made!r}, which is not a valid "
+                "attribute name downstream (LDAP: letters, digits and hyphens)"
             )
         record[attribute.lower()] = family.transform.to_directory(value)
     return record

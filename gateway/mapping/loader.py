@@ -284,7 +284,8 @@ class _Compiler:
         if options is None:
             return None
         transform = compile_chain(options, "string", False, lambda at, text: self.problem((*where, *at), text))
-        return Family(extension.id, pattern[:-1], template, transform, line_of(self.document, where), path_text)
+        line = line_of(self.document, where)
+        return Family(extension.id, pattern[:-1], template, transform, line, path_text, self.syntax.attribute_pattern)
 
     # --- computed attributes, rules and Entra's attribute list ------------------------------
 

@@ -101,8 +101,7 @@ class Family:
     transform: Chain = field(default_factory=Chain)
     line: int | None = None
     text: str = ""
-
-    NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]*$")
+    name_pattern: str = r"^[A-Za-z][A-Za-z0-9-]*$"  # what the backend accepts as an attribute name
 
     def covers(self, urn: str | None, name: str) -> bool:
         return (
@@ -115,7 +114,7 @@ class Family:
     def directory_attribute(self, name: str) -> str | None:
         """The directory attribute for a SCIM attribute name, or None if it cannot name one."""
         attribute = self.attribute.replace("{name}", name[len(self.prefix) :])
-        return attribute if self.NAME.match(attribute) else None
+        return attribute if re.match(self.name_pattern, attribute) else None
 
     def scim_name(self, key: str) -> str | None:
         """The SCIM attribute name a directory attribute (lower case) stands for, if it is ours."""
