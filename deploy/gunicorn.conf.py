@@ -2,6 +2,8 @@
 # quick start; or run gunicorn yourself:
 #   SCIM_GATEWAY_CONFIG=/etc/scim-gateway/settings.yaml \
 #   gunicorn -c deploy/gunicorn.conf.py 'gateway.web.app:create_app()'
+# (Only `scim-gateway serve` checks a new map before HUP restarts the workers; under plain
+# gunicorn, a HUP with a broken map stops the service.)
 # `bind` is left out on purpose: the settings file's `listen` (or --listen) decides.
 
 # Threads share one worker's directory connections; each concurrent request gets its own

@@ -20,9 +20,15 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--listen", help="HOST:PORT to listen on (default: the settings' listen)")
     serve.add_argument("--gunicorn-config", type=Path, help="a gunicorn config file, e.g. deploy/gunicorn.conf.py")
 
-    mapping = commands.add_parser("mapping", help="check a map").add_subparsers(dest="action", required=True)
-    check = mapping.add_parser("check", help="validate a map file and report problems with their line")
+    mapping = commands.add_parser("mapping", help="check or preview a map").add_subparsers(dest="action", required=True)
+    check = mapping.add_parser("check", help="validate a map, run its examples, warn about what Entra would re-send")
     check.add_argument("file", type=Path)
+    check.add_argument("--strict", action="store_true", help="fail (exit 1) on warnings too")
+    preview = mapping.add_parser("preview", help="print what a SCIM request on stdin would write (LDIF)")
+    preview.add_argument("file", type=Path)
+    preview.add_argument("--current", type=Path, help="the user (or group) a PATCH applies to, as SCIM JSON")
+    preview.add_argument("--resource", choices=["users", "groups"], help="default: from the request's schemas")
+    preview.add_argument("--response", action="store_true", help="also print the gateway's answer")
 
     credentials_cli.add_commands(commands)  # token, basic, client
 
@@ -42,12 +48,13 @@ def _run(args: argparse.Namespace) -> int:
         serve(args.config, args.listen, args.gunicorn_config)
         return 0
     if args.command == "mapping":
-        from gateway.mapping.loader import load_mapping
+        from gateway import mapping_tool
 
-        mapping = load_mapping(args.file)
-        names = ", ".join(f"{name} ({len(m.rules)} attributes)" for name, m in mapping.resource_maps.items())
-        print(f"{args.file}: ok: {names}")
-        return 0
+        if args.action == "check":
+            return mapping_tool.check(args.file, args.strict)
+        return mapping_tool.preview(
+            args.file, current_path=args.current, resource=args.resource, show_response=args.response
+        )
     return credentials_cli.run(args)
 
 

@@ -2,7 +2,9 @@
 
 Settings are checked in the master before any worker starts, so a broken map stops the
 service with file:line errors instead of a crash loop. Each worker then builds its own app
-(and its own directory connections) after the fork.
+(and its own directory connections) after the fork, from the master's checked configuration.
+HUP reloads settings and maps (reload.py): a broken new map is refused and logged, and the
+workers go on with the last good one.
 """
 
 from __future__ import annotations
@@ -13,24 +15,31 @@ from pathlib import Path
 
 from gunicorn.app.base import BaseApplication
 
-from gateway.settings import Settings, load_settings
-from gateway.tenant import Tenant
-from gateway.web.app import CONFIG_ENV, create_app
+from gateway.reload import Reloader
+from gateway.settings import Settings
+from gateway.web.app import CONFIG_ENV
 
 
 class GatewayServer(BaseApplication):
-    def __init__(self, settings: Settings, options: dict):
-        self.settings = settings
-        self.options = options
+    def __init__(self, reloader: Reloader, listen: str | None, config_file: Path | None):
+        self.reloader = reloader
+        self.listen = listen
+        self.config_file = config_file
+        self.started = False
         super().__init__()
 
     def load_config(self) -> None:
-        for key, value in self.options.items():
+        """At start-up, and in the master on every HUP (before new workers start)."""
+        if self.started:
+            self.reloader.reload()  # keeps the last good configuration if the new one is broken
+        self.started = True
+        options = gunicorn_options(self.reloader.current.settings, self.listen, self.config_file)
+        for key, value in options.items():
             if key in self.cfg.settings and value is not None:
                 self.cfg.set(key, value)
 
     def load(self):
-        return create_app(self.settings.source)
+        return self.reloader.build_app()
 
 
 def gunicorn_options(settings: Settings, listen: str | None, config_file: Path | None) -> dict:
@@ -48,8 +57,7 @@ def gunicorn_options(settings: Settings, listen: str | None, config_file: Path |
 
 
 def serve(settings_path: Path, listen: str | None = None, config_file: Path | None = None) -> None:
-    settings = load_settings(settings_path)
-    for tenant_settings in settings.tenants:
-        Tenant.build(tenant_settings).close()  # every map loads, every backend is configured
-    os.environ[CONFIG_ENV] = str(settings.source)
-    GatewayServer(settings, gunicorn_options(settings, listen, config_file)).run()
+    reloader = Reloader(settings_path)
+    configuration = reloader.load()  # every map loads, every backend is configured
+    os.environ[CONFIG_ENV] = str(configuration.settings.source)
+    GatewayServer(reloader, listen, config_file).run()

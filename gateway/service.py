@@ -8,6 +8,7 @@ request that fails validation has written nothing.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,8 +18,8 @@ from gateway.mapping import codec
 from gateway.mapping.filters import to_query
 from gateway.mapping.increments import incremental_rules, split_operations
 from gateway.mapping.model import ResourceMap
-from gateway.scim.errors import uniqueness
-from gateway.scim.filter import AttrPath, Compare, parse_filter
+from gateway.scim.errors import invalid_value, uniqueness
+from gateway.scim.filter import parse_filter
 from gateway.scim.limits import DEFAULT_LIMITS, Limits
 from gateway.scim.patch import apply_patch, parse_operations
 from gateway.scim.projection import Projection
@@ -34,7 +35,7 @@ def store_spec(resource_map: ResourceMap) -> StoreSpec:
         created_attribute=resource_map.created_attribute,
         modified_attribute=resource_map.modified_attribute,
         references={rule.key: rule.reference for rule in resource_map.rules if rule.reference},
-        multi_valued=frozenset(rule.key for rule in resource_map.rules if rule.target.multi)
+        multi_valued=resource_map.multi_valued_attributes
         | getattr(resource_map.target, "incremental_attributes", frozenset()),
         names=resource_map.attribute_names,
         written=frozenset(resource_map.written_attributes),
@@ -74,7 +75,7 @@ class ResourceService:
 
     def create(self, body: Any) -> dict:
         resource = normalize(body, self.resource_type)
-        require(resource, self.resource_type)
+        self._require(resource)
         record = codec.to_record(self.map, resource)
         try:
             entry = self.backend.create(
@@ -94,12 +95,12 @@ class ResourceService:
         entry = self.backend.get(self.kind, id, self._attributes_without_members())
         old = codec.to_resource(self.map, entry)
         new = apply_patch(old, operations, self.resource_type)
-        require(new, self.resource_type)
+        self._require(new)
         return self._write(entry, old, new, projection, member_changes, respond)
 
     def replace(self, id: str, body: Any, projection: Projection | None = None) -> dict:
         new = normalize(body, self.resource_type)
-        require(new, self.resource_type)
+        self._require(new)
         entry = self.backend.get(self.kind, id, codec.directory_attributes(self.map, None))
         old = codec.to_resource(self.map, entry)
         return self._write(entry, old, new, projection)
@@ -177,30 +178,43 @@ class ResourceService:
             resources.append(projection.apply(resource, self.resource_type) if projection else resource)
         return resources
 
-    def _unique_attributes(self) -> list[AttrPath]:
-        core = self.resource_type.core
-        return [
-            AttrPath(None, a.name)
-            for a in core.attributes
-            if a.uniqueness == "server" and self.map.rules_for(None, a.name)
+    def _require(self, resource: dict) -> None:
+        """The schema's required attributes, then the map's (`required:`), all named at once."""
+        require(resource, self.resource_type)
+        missing = codec.missing_required(self.map, resource)
+        if missing:
+            noun = self.resource_type.name.lower()
+            raise invalid_value(
+                f"this gateway needs {', '.join(missing)} for every {noun}, and the request has no value"
+            )
+
+    def _unique_values(self, resource: dict) -> list[tuple[str, Any]]:
+        """(path, value) that no other entry may share: userName (Groups: displayName) and the map's `unique:`."""
+        found = [
+            (a.name, resource.get(a.name))
+            for a in self.resource_type.core.attributes
+            if a.uniqueness == "server" and self.map.rules_for(None, a.name) and resource.get(a.name) not in (None, "")
         ]
+        for target in self.map.unique:
+            found.extend((str(target), value) for value in codec.read_scim(resource, target) if value not in (None, ""))
+        return found
 
     def _unique_query(self, resource: dict) -> Query | None:
-        """`userName eq "x"` (Groups: displayName) through the map, for the uniqueness check."""
-        clauses = []
-        for path in self._unique_attributes():
-            value = resource.get(path.attr)
-            if value not in (None, ""):
-                clauses.append(to_query(self.map, Compare(path, "eq", value)))
+        """`userName eq "x" or emails[type eq "work"].value eq "y"` through the map, for the uniqueness check."""
+        clauses = [
+            to_query(self.map, parse_filter(f"{path} eq {json.dumps(value)}"))
+            for path, value in self._unique_values(resource)
+        ]
         return any_of(*clauses) if clauses else None
 
     def _unique_changed(self, old: dict, new: dict) -> bool:
-        return any(
-            str(old.get(p.attr, "")).lower() != str(new.get(p.attr, "")).lower() for p in self._unique_attributes()
-        )
+        def folded(resource: dict) -> set[tuple[str, str]]:
+            return {(path, str(value).lower()) for path, value in self._unique_values(resource)}
+
+        return folded(old) != folded(new)
 
     def _taken_detail(self, resource: dict) -> str:
-        names = [f"{p.attr} {resource.get(p.attr)!r}" for p in self._unique_attributes() if resource.get(p.attr)]
+        names = [f"{path} {value!r}" for path, value in self._unique_values(resource)]
         return f"{' or '.join(names) or 'the name'} is already taken by another {self.resource_type.name.lower()}"
 
 

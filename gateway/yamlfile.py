@@ -18,9 +18,11 @@ class Problem:
     file: str
     line: int | None
     message: str
+    warning: bool = False  # the file works, but something in it will hurt (mapping check)
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.message}" if self.line else f"{self.file}: {self.message}"
+        message = f"warning: {self.message}" if self.warning else self.message
+        return f"{self.file}:{self.line}: {message}" if self.line else f"{self.file}: {message}"
 
 
 class ConfigError(Exception):

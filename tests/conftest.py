@@ -57,8 +57,11 @@ class Directory:
         assert self.connection.add(dn, object_classes, attributes), self.connection.result
 
     def clear(self) -> None:
+        """Everything below People and Groups, deepest first (maps may place users in OUs)."""
         for base in (PEOPLE_DN, GROUPS_DN):
-            for dn in self.dns(base):
+            self.connection.search(base, "(objectClass=*)", ldap3.SUBTREE, attributes=["1.1"])
+            below = [r["dn"] for r in self.connection.response if r["dn"].lower() != base.lower()]
+            for dn in sorted(below, key=lambda dn: dn.count(","), reverse=True):
                 self.connection.delete(dn)
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.directory import Change, Entry, Record, Ref, Value
-from gateway.mapping.model import ResourceMap, Rule, ScimTarget, Template
+from gateway.mapping.model import Computed, Family, ResourceMap, Rule, ScimTarget, Template
+from gateway.scim.errors import invalid_value
 from gateway.scim.projection import Projection
 from gateway.scim.resource import container
 
@@ -76,15 +77,18 @@ def render(template: Template, resource: dict) -> str | None:
         values = read_scim(resource, path)
         if not values or values[0] in (None, ""):
             return None
-        text = text.replace("{" + name + "}", str(values[0]), 1)
+        value = values[0]
+        text = text.replace(
+            "{" + name + "}", ("true" if value else "false") if isinstance(value, bool) else str(value), 1
+        )
     return text
 
 
-def _to_directory(rule: Rule, value: Any) -> Value | None:
+def _to_directory(rule: Rule, value: Any) -> list[Value]:
     if rule.reference:
         if isinstance(value, Ref):  # a reference read from the directory, not yet resolved
-            return value
-        return Ref(rule.reference, str(value)) if value not in (None, "") else None
+            return [value]
+        return [Ref(rule.reference, str(value))] if value not in (None, "") else []
     return rule.transform.to_directory(value)
 
 
@@ -97,17 +101,46 @@ def to_record(resource_map: ResourceMap, resource: dict) -> Record:
         scim_values = read_scim(resource, rule.target)
         if not scim_values and not rule.target.multi:
             scim_values = [None]  # a value map may store "absent" as a value (ppolicy lock)
-        values = [_to_directory(rule, v) for v in scim_values]
-        record[rule.key] = [v for v in values if v is not None]
-    for default in resource_map.defaults:
-        if record.get(default.attribute):
+        record[rule.key] = [d for v in scim_values for d in _to_directory(rule, v)]
+    for family in resource_map.families:
+        record.update(_family_record(family, resource))
+    for computed in resource_map.computed_attributes:
+        if computed.fallback and record.get(computed.attribute):
             continue
-        for template in default.templates:
-            value = render(template, resource)
-            if value is not None:
-                record[default.attribute] = [value]
-                break
+        values = _compute(computed, resource)
+        if values or not computed.fallback:
+            record[computed.attribute] = values
     return record
+
+
+def _compute(computed: Computed, resource: dict) -> list[Value]:
+    """The first template whose placeholders all have values, through the transform."""
+    for template in computed.templates:
+        value = render(template, resource)
+        if value is not None:
+            return computed.transform.to_directory(value)
+    return computed.transform.when_missing()
+
+
+def _family_record(family: Family, resource: dict) -> Record:
+    record: Record = {}
+    for name, value in (container(resource, family.urn) or {}).items():
+        if not family.covers(family.urn, name):
+            continue
+        attribute = family.directory_attribute(name)
+        if attribute is None:
+            made = family.attribute.replace("{name}", name[len(family.prefix) :])
+            raise invalid_value(
+                f"{family.urn}:{name} cannot be stored: the map names it {made!r}, which is not a valid "
+                "attribute name downstream (LDAP: letters, digits and hyphens)"
+            )
+        record[attribute.lower()] = family.transform.to_directory(value)
+    return record
+
+
+def missing_required(resource_map: ResourceMap, resource: dict) -> list[str]:
+    """The map's required paths that have no value in the resource."""
+    return [str(target) for target in resource_map.required if not read_scim(resource, target)]
 
 
 def directory_attributes(resource_map: ResourceMap, projection: Projection | None) -> list[str]:
@@ -118,9 +151,23 @@ def directory_attributes(resource_map: ResourceMap, projection: Projection | Non
             wanted.add(optional)
     for rule in resource_map.rules:
         target = rule.target
-        if projection is None or projection.wants(target.urn, target.attribute, target.sub):
+        if rule.readable and (projection is None or projection.wants(target.urn, target.attribute, target.sub)):
             wanted.add(rule.attribute)
+    for family in resource_map.families:
+        # Their names are not known in advance: read every attribute and pick them out.
+        if _wants_family(projection, family):
+            wanted.add("*")
     return sorted(wanted)
+
+
+def _wants_family(projection: Projection | None, family: Family) -> bool:
+    if projection is None:
+        return True
+    if family.urn in projection.exclude_extensions:
+        return False
+    if projection.include is None or family.urn in projection.include_extensions:
+        return True
+    return any(key[0] == family.urn for key in projection.include)
 
 
 def to_resource(resource_map: ResourceMap, entry: Entry, projection: Projection | None = None) -> dict:
@@ -129,17 +176,20 @@ def to_resource(resource_map: ResourceMap, entry: Entry, projection: Projection 
     resource: dict = {"schemas": [resource_type.core.id], "id": entry.id}
     for rule in resource_map.rules:
         target = rule.target
-        if projection is not None and not projection.wants(target.urn, target.attribute, target.sub):
+        if not rule.readable or (
+            projection is not None and not projection.wants(target.urn, target.attribute, target.sub)
+        ):
             continue
         raw = entry.attributes.get(rule.key, [])
         if rule.reference:
             # An unresolved reference stays a Ref, so a PATCH that does not touch it keeps it.
             values = [(v.id or v) if isinstance(v, Ref) else v for v in raw]
         elif target.multi:
-            values = [rule.transform.to_scim(v) for v in raw]
+            values = [rule.transform.to_scim([v]) for v in raw]
         else:
-            values = [rule.transform.to_scim(raw[0] if raw else None)]
+            values = [rule.transform.to_scim(raw)]
         write_scim(resource, target, [v for v in values if v is not None])
+    _read_families(resource_map, entry, projection, resource)
     for extension in resource_type.extensions:
         if extension.id in resource:
             resource["schemas"].append(extension.id)
@@ -151,6 +201,27 @@ def to_resource(resource_map: ResourceMap, entry: Entry, projection: Projection 
             meta["lastModified"] = entry.modified
         resource["meta"] = meta
     return resource
+
+
+def _read_families(resource_map: ResourceMap, entry: Entry, projection: Projection | None, resource: dict) -> None:
+    if not resource_map.families:
+        return
+    claimed = resource_map.written_attributes | {rule.key for rule in resource_map.rules}
+    claimed |= {
+        (name or "").lower()
+        for name in (resource_map.id_attribute, resource_map.created_attribute, resource_map.modified_attribute)
+    }
+    for key, values in entry.attributes.items():
+        if key in claimed or not values:
+            continue
+        for family in resource_map.families:
+            name = family.scim_name(key)
+            if name is None or (projection is not None and not projection.wants(family.urn, name)):
+                continue
+            value = family.transform.to_scim(values)
+            if value is not None:
+                container(resource, family.urn, create=True)[name] = value
+            break
 
 
 def diff(old: Record, new: Record, multi_valued: set[str]) -> list[Change]:

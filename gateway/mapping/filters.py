@@ -11,7 +11,6 @@ from typing import Any
 
 from gateway.directory import EVERYTHING, NOTHING, AllOf, AnyOf, Exists, Match, Query, Ref, all_of, any_of, negate
 from gateway.mapping.model import ResourceMap, Rule
-from gateway.mapping.transforms import ValueMap
 from gateway.scim.errors import ScimError, invalid_filter
 from gateway.scim.filter import And, AttrPath, Compare, Filter, Not, Or, Present, ValuePath
 from gateway.scim.patch import matches
@@ -109,7 +108,7 @@ class _Translator:
 
     def rule_query(self, rule: Rule, node: Compare | Present) -> Query:
         if isinstance(node, Present):
-            return EVERYTHING if isinstance(rule.transform, ValueMap) else Exists(rule.attribute)
+            return rule.transform.present(rule.attribute)
         if rule.reference:
             if node.op not in ("eq", "ne"):
                 raise invalid_filter(f"'{node.path}' is a reference: only eq and ne compare it")

@@ -2,11 +2,14 @@
 
 Two passes: marshmallow checks the shape of the document (keys, types, allowed values), then
 `_Compiler` checks the meaning (every SCIM path exists, every attribute name is valid for the
-map's backend, nothing is mapped twice, the DN template only uses attributes the map writes).
+map's backend, nothing is written twice, transforms fit their attribute, the DN template only
+uses attributes the map writes). The grammar of one attribute line lives in spec.py.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -15,8 +18,11 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from gateway import yamlfile
 from gateway.backends.targets import BackendSyntax, backend_syntax
-from gateway.mapping.model import Default, Mapping, ResourceMap, Rule, ScimTarget, Template
-from gateway.mapping.transforms import Identity, ValueMap, disable_strategy
+from gateway.mapping import entra
+from gateway.mapping.consistency import consistency_problems
+from gateway.mapping.model import Computed, Example, Family, Mapping, ResourceMap, Rule, ScimTarget, Template
+from gateway.mapping.spec import ComputedSchema, RuleSchema, compile_chain
+from gateway.mapping.transforms import Chain, Identity
 from gateway.scim.errors import ScimError
 from gateway.scim.filter import parse_patch_path
 from gateway.scim.patch import template_from
@@ -34,23 +40,12 @@ from gateway.scim.schema import (
 )
 from gateway.yamlfile import ConfigError, Problem, line_of
 
-
-class RuleSchema(Schema):
-    """One line of `attributes:`; `attribute` is checked by the backend's syntax (see _schemas)."""
-
-    class Meta:
-        unknown = RAISE
-
-    attribute = fields.Str()
-    values = fields.Dict(keys=fields.Raw(), values=fields.Raw(allow_none=True))
-    default = fields.Raw(allow_none=True)
-    read_default = fields.Raw(allow_none=True)
-    reference = fields.Str(validate=validate.OneOf(["users", "groups"]))
-    disable = fields.Raw()
-    read_only = fields.Bool(load_default=False)
+WILDCARD = "*"
 
 
 class ResourceMapSchema(Schema):
+    """A `users:` or `groups:` section; attribute names are checked the backend's way (_schemas)."""
+
     class Meta:
         unknown = RAISE
 
@@ -60,7 +55,11 @@ class ResourceMapSchema(Schema):
     ldap = fields.Dict()
     rest = fields.Dict()
     attributes = fields.Dict(keys=fields.Str(), values=fields.Raw(), required=True)
+    computed = fields.Dict(keys=fields.Str(), values=fields.Raw())
     defaults = fields.Dict(keys=fields.Str(), values=fields.Raw())
+    required = fields.List(fields.Str())
+    unique = fields.List(fields.Str())
+    entra_attributes = fields.List(fields.Str())
 
 
 @cache
@@ -69,17 +68,21 @@ def _schemas(backend: str) -> tuple[type[Schema], type[Schema]]:
     LDAP attribute names for `ldap`, JSON field names (dotted when nested) for `rest`."""
     name = backend_syntax(backend).attribute_name()
     rule = type("RuleSchema", (RuleSchema,), {"attribute": fields.Str(validate=name)})
-    resource_map = type(
-        "ResourceMapSchema",
-        (ResourceMapSchema,),
-        {
-            "id": fields.Str(validate=name),
-            "created": fields.Str(validate=name),
-            "last_modified": fields.Str(validate=name),
-            "defaults": fields.Dict(keys=fields.Str(validate=name), values=fields.Raw()),
-        },
-    )
-    return rule, resource_map
+    names = {key: fields.Str(validate=name) for key in ("id", "created", "last_modified")}
+    names |= {key: fields.Dict(keys=fields.Str(validate=name), values=fields.Raw()) for key in ("computed", "defaults")}
+    return rule, type("ResourceMapSchema", (ResourceMapSchema,), names)
+
+
+class ExampleSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    name = fields.Str(required=True)
+    resource = fields.Str(load_default="users", validate=validate.OneOf(["users", "groups"]))
+    request = fields.Dict(required=True)
+    current = fields.Dict()
+    expect = fields.Dict()
+    error = fields.Str()
 
 
 class MappingSchema(Schema):
@@ -90,7 +93,7 @@ class MappingSchema(Schema):
     backend = fields.Str(load_default="ldap", validate=validate.OneOf(["ldap", "rest"]))
     users = fields.Dict(required=True)
     groups = fields.Dict()
-    examples = fields.List(fields.Raw())
+    examples = fields.List(fields.Nested(ExampleSchema))
 
 
 def load_mapping(path: Path | str) -> Mapping:
@@ -108,10 +111,11 @@ def compile_mapping(document: Any, source: str) -> Mapping:
     compiler = _Compiler(document, source, top["backend"])
     users = compiler.resource_map("users", USER, (ENTERPRISE,), top["users"])
     groups = compiler.resource_map("groups", GROUP, (), top["groups"]) if "groups" in top else None
+    maps = {"users": users, **({"groups": groups} if "groups" in top else {})}
+    examples = compiler.examples(top.get("examples", []), maps)
     if compiler.problems:
         raise ConfigError(compiler.problems)
-    maps = {"users": users, **({"groups": groups} if groups else {})}
-    return Mapping(source, top["backend"], users, groups, maps)
+    return Mapping(source, top["backend"], users, groups, maps, examples)
 
 
 class _Compiler:
@@ -126,29 +130,38 @@ class _Compiler:
     def problem(self, where: tuple, message: str) -> None:
         self.problems.append(Problem(self.source, line_of(self.document, where), message))
 
-    def resource_map(self, name: str, core, known_extensions, raw: dict) -> ResourceMap | None:
+    def marshmallow(self, schema: Schema, raw: Any, where: tuple) -> dict | None:
         try:
-            section = self.resource_map_schema().load(raw)
+            return schema.load(raw)
         except ValidationError as error:
-            self.problems.extend(
-                yamlfile.problems_from_marshmallow(error.messages, self.document, self.source, (name,))
-            )
+            problems = yamlfile.problems_from_marshmallow(error.messages, self.document, self.source, where)
+            self.problems.extend(_with_known_keys(p, schema) for p in problems)
+            return None
+
+    def resource_map(self, name: str, core, known_extensions, raw: dict) -> ResourceMap | None:
+        section = self.marshmallow(self.resource_map_schema(), raw, (name,))
+        if section is None:
             return None
         target, target_class = self.target(name, section)
         provisional = ResourceType(
-            core.name, f"/{core.name}s", core, self.extensions(name, section["attributes"], known_extensions)
+            core.name, f"/{core.name}s", core, self.extensions(section["attributes"], known_extensions)
         )
-        rules = []
+        rules, families = [], []
         for path_text, spec in section["attributes"].items():
+            if path_text.rstrip().endswith(WILDCARD):
+                family = self.family(name, provisional, path_text, spec)
+                families.extend([family] if family else [])
+                continue
             rule = self.rule(name, provisional, path_text, spec)
-            if rule is not None:
-                rules.append(rule)
-        self.check_duplicates(name, rules)
-        used = {r.target.urn for r in rules}
+            rules.extend([rule] if rule else [])
+        computed = self.computed_section(name, "computed", provisional, section.get("computed", {}))
+        defaults = self.computed_section(name, "defaults", provisional, section.get("defaults", {}))
+        required = self.paths(name, "required", provisional, section.get("required", []))
+        used = {r.target.urn for r in rules} | {f.urn for f in families} | {t.urn for t in required}
+        used |= {path.urn for item in (*computed, *defaults) for template in item.templates for path in template.paths}
         resource_type = ResourceType(
             provisional.name, provisional.endpoint, core, tuple(e for e in provisional.extensions if e.id in used)
         )
-        defaults = [self.default(name, provisional, attr, spec) for attr, spec in section.get("defaults", {}).items()]
         resource_map = ResourceMap(
             name=name,
             resource_type=resource_type,
@@ -156,10 +169,20 @@ class _Compiler:
             id_attribute=section.get("id") or getattr(target_class, "DEFAULT_ID", "id"),
             created_attribute=section.get("created") or getattr(target_class, "DEFAULT_CREATED", None),
             modified_attribute=section.get("last_modified") or getattr(target_class, "DEFAULT_MODIFIED", None),
-            defaults=tuple(d for d in defaults if d is not None),
+            defaults=tuple(defaults),
             target=target,
+            computed=tuple(computed),
+            families=tuple(families),
+            required=required,
+            unique=self.paths(name, "unique", provisional, section.get("unique", [])),
+            entra_paths=self.entra_paths(name, provisional, section),
+            lines={
+                **{key: line_of(self.document, (name, key)) for key in raw if isinstance(key, str)},
+                "indexes": line_of(self.document, (name, self.backend, "indexes")),
+            },
         )
-        self.check_target(name, resource_map)
+        for where, message in consistency_problems(name, self.backend, self.syntax.noun, resource_map):
+            self.problem(where, message)
         return resource_map
 
     def target(self, name: str, section: dict):
@@ -168,32 +191,32 @@ class _Compiler:
         if raw is None:
             self.problem((name,), f"{name} needs {self.syntax.section} for the {self.backend} backend")
             return None, None
-        try:
-            target = schema_class(unknown=RAISE).load(raw)
-        except ValidationError as error:
-            self.problems.extend(
-                yamlfile.problems_from_marshmallow(error.messages, self.document, self.source, (name, self.backend))
-            )
-            return None, None
-        return target, type(target)
+        target = self.marshmallow(schema_class(unknown=RAISE), raw, (name, self.backend))
+        return (target, type(target)) if target is not None else (None, None)
 
-    def extensions(self, name: str, attributes: dict, known) -> tuple:
+    def extensions(self, attributes: dict, known) -> tuple:
         """The extensions the map's paths use: known ones, plus custom `urn:...:Name:2.0:User:attr`."""
         custom: dict[str, list[str]] = {}
+        open_prefixes: dict[str, list[str]] = {}
         for path_text in attributes:
             if not path_text.lower().startswith("urn:"):
                 continue
-            urn, _, attribute = path_text.split("[")[0].rpartition(":")
-            if urn.lower() in (CORE_USER.lower(), CORE_GROUP.lower()):
+            urn, _, attribute = path_text.split("[")[0].strip().rpartition(":")
+            if urn.lower() in (CORE_USER.lower(), CORE_GROUP.lower()) or urn.lower() in KNOWN_EXTENSIONS:
                 continue
-            known_schema = KNOWN_EXTENSIONS.get(urn.lower())
-            if known_schema is None:
+            if attribute.endswith(WILDCARD):
+                open_prefixes.setdefault(urn, []).append(attribute[:-1])
+                custom.setdefault(urn, [])
+            else:
                 custom.setdefault(urn, []).append(attribute.split(".")[0])
-        return tuple(known) + tuple(custom_extension(urn, names) for urn, names in custom.items())
+        return tuple(known) + tuple(
+            custom_extension(urn, names, tuple(open_prefixes.get(urn, ()))) for urn, names in custom.items()
+        )
+
+    # --- attribute lines ---------------------------------------------------------------------
 
     def rule(self, name: str, resource_type: ResourceType, path_text: str, spec: Any) -> Rule | None:
         where = (name, "attributes", path_text)
-        line = line_of(self.document, where)
         try:
             target = scim_target(resource_type, path_text)
         except ScimError as error:
@@ -204,69 +227,93 @@ class _Compiler:
         if not isinstance(spec, dict):
             self.problem(where, f"'{path_text}' maps to {self.syntax.a_noun} name or to a mapping with 'attribute:'")
             return None
-        try:
-            options = self.rule_schema().load(spec)
-        except ValidationError as error:
-            self.problems.extend(yamlfile.problems_from_marshmallow(error.messages, self.document, self.source, where))
+        options = self.marshmallow(self.rule_schema(), spec, where)
+        if options is None:
             return None
         attribute_def = resource_type.attribute(target.urn, target.attribute)
         sub_def = attribute_def.sub(target.sub) if target.sub else None
         scim_type = (sub_def or attribute_def).type
-        transform, attribute = self.transform(where, options, scim_type)
+        transform = compile_chain(options, scim_type, target.multi, lambda at, text: self.problem((*where, *at), text))
+        attribute = options.get("attribute")
+        if isinstance(options.get("disable"), dict):
+            attribute = options["disable"].get("attribute", attribute)
+        elif options.get("disable") == "ppolicy-lock":
+            attribute = attribute or "pwdAccountLockedTime"
         if attribute is None:
             self.problem(where, f"'{path_text}' needs 'attribute:' (the {self.syntax.noun} that holds it)")
             return None
+        if options.get("reference") and transform != Chain(Identity(scim_type)):
+            self.problem(where, "a reference is stored as the DN it points at: it takes no transform")
+        if options["read_only"] and options["read"] != "exact":
+            self.problem((*where, "read"), "read_only: true is never written, so read: can only be exact")
         return Rule(
             target=target,
             attribute=attribute,
             transform=transform,
             reference=options.get("reference"),
             writable=not options["read_only"],
-            line=line,
+            line=line_of(self.document, where),
+            read=options["read"],
         )
 
-    def transform(self, where: tuple, options: dict, scim_type: str):
-        attribute = options.get("attribute")
-        if "disable" in options:
-            spec = options["disable"]
-            if spec == "ppolicy-lock":
-                return disable_strategy(spec), attribute or "pwdAccountLockedTime"
-            if isinstance(spec, dict) and {"attribute", "enabled", "disabled"} <= set(spec):
-                return disable_strategy(spec), spec["attribute"]
+    def family(self, name: str, resource_type: ResourceType, path_text: str, spec: Any) -> Family | None:
+        """`urn:...:Name:2.0:User:*: {attribute: "prefix{name}"}`: a whole extension, or its names with a prefix."""
+        where = (name, "attributes", path_text)
+        urn, _, pattern = path_text.strip().rpartition(":")
+        extension = resource_type.extension(urn) if urn.lower().startswith("urn:") else None
+        if extension is None or not extension.open_prefixes or pattern.count("*") != 1:
             self.problem(
-                (*where, "disable"),
-                "disable is 'ppolicy-lock' or {attribute: ..., enabled: <value>, disabled: <value>}",
+                where, "only a custom extension's attributes take a wildcard: urn:...:Name:2.0:User:* or :prefix*"
             )
-            return Identity(scim_type), attribute
-        if "values" in options:
-            pairs = tuple(
-                (self.scim_value(k, scim_type), None if v is None else str(v)) for k, v in options["values"].items()
+            return None
+        if isinstance(spec, str):
+            spec = {"attribute": spec}
+        template = spec.get("attribute") if isinstance(spec, dict) else None
+        if not isinstance(template, str) or template.count("{name}") != 1:
+            self.problem(
+                where, 'a wildcard maps to attribute names made from each SCIM name, e.g. attribute: "custom{name}"'
             )
-            return (
-                ValueMap(
-                    pairs,
-                    default=None if options.get("default") is None else str(options["default"]),
-                    read_default=options.get("read_default"),
-                    has_default="default" in options,
-                ),
-                attribute,
+            return None
+        if not re.match(self.syntax.attribute_pattern, template.replace("{name}", "x")) or template.strip() == "{name}":
+            self.problem(
+                (*where, "attribute"),
+                f'{template!r} must make {self.syntax.noun} names and have a fixed part, e.g. "custom{{name}}"',
             )
-        return Identity(scim_type), attribute
+            return None
+        options = self.marshmallow(RuleSchema(), {k: v for k, v in spec.items() if k != "attribute"}, where)
+        if options is None:
+            return None
+        transform = compile_chain(options, "string", False, lambda at, text: self.problem((*where, *at), text))
+        line = line_of(self.document, where)
+        return Family(extension.id, pattern[:-1], template, transform, line, path_text, self.syntax.attribute_pattern)
 
-    @staticmethod
-    def scim_value(key: Any, scim_type: str) -> Any:
-        if scim_type == "boolean" and isinstance(key, str) and key.lower() in ("true", "false"):
-            return key.lower() == "true"
-        return key
+    # --- computed attributes, rules and Entra's attribute list ------------------------------
 
-    def default(self, name: str, resource_type: ResourceType, attribute: str, spec: Any) -> Default | None:
-        where = (name, "defaults", attribute)
-        texts = spec if isinstance(spec, list) else [spec]
+    def computed_section(self, name: str, key: str, resource_type: ResourceType, section: dict) -> list[Computed]:
+        found = []
+        for attribute, spec in section.items():
+            computed = self.computed(name, key, resource_type, attribute, spec)
+            found.extend([computed] if computed else [])
+        return found
+
+    def computed(self, name: str, key: str, resource_type: ResourceType, attribute: str, spec: Any) -> Computed | None:
+        where = (name, key, attribute)
+        if isinstance(spec, str):
+            spec = {"template": spec}
+        elif isinstance(spec, list):
+            spec = {"first_of": spec}
+        if not isinstance(spec, dict):
+            self.problem(
+                where,
+                "a computed value is a template string, a list of them (the first that fills), or {template: ...}",
+            )
+            return None
+        options = self.marshmallow(ComputedSchema(), spec, where)
+        if options is None:
+            return None
+        texts = [options["template"]] if "template" in options else options["first_of"]
         templates = []
         for text in texts:
-            if not isinstance(text, str):
-                self.problem(where, 'a default is a template string or a list of them, e.g. "{userName}"')
-                return None
             template = Template(text)
             paths = []
             for placeholder in template.names():
@@ -276,35 +323,69 @@ class _Compiler:
                     self.problem(where, f"{{{placeholder}}}: {error.detail}")
                     return None
             templates.append(Template(text, tuple(paths)))
-        return Default(attribute.lower(), tuple(templates), line_of(self.document, where), attribute)
+        transform = compile_chain(options, "string", False, lambda at, text: self.problem((*where, *at), text))
+        line = line_of(self.document, where)
+        return Computed(attribute.lower(), tuple(templates), transform, key == "defaults", line, attribute)
 
-    def check_duplicates(self, name: str, rules: list[Rule]) -> None:
-        seen: dict[str, Rule] = {}
-        for rule in rules:
-            if rule.key in seen and rule.writable and seen[rule.key].writable:
-                self.problem(
-                    (name, "attributes", rule.target.text),
-                    f"{self.syntax.noun} '{rule.attribute}' is already written by '{seen[rule.key].target}' "
-                    f"(line {seen[rule.key].line}); mark one of them read_only: true",
-                )
-            seen.setdefault(rule.key, rule)
+    def paths(self, name: str, key: str, resource_type: ResourceType, texts: list[str]) -> tuple[ScimTarget, ...]:
+        found = []
+        for index, text in enumerate(texts):
+            try:
+                found.append(scim_target(resource_type, text))
+            except ScimError as error:
+                self.problem((name, key, index), f"{key}: {error.detail}")
+        return tuple(found)
 
-    def check_target(self, name: str, resource_map: ResourceMap) -> None:
-        target = resource_map.target
-        if target is not None and hasattr(target, "problems_with"):
-            # A backend's section checks itself against the rules: (path inside it, message).
-            for where, message in target.problems_with(resource_map):
-                self.problem((name, self.backend, *where), message)
-        if target is None or not hasattr(target, "placeholders_in_dn"):
-            return
-        written = resource_map.written_attributes
-        for placeholder in target.placeholders_in_dn():
-            if placeholder not in written:
+    def entra_paths(self, name: str, resource_type: ResourceType, section: dict) -> tuple[ScimTarget, ...]:
+        texts = section.get("entra_attributes", ["default"])
+        found = []
+        for index, text in enumerate(texts):
+            if text == "default":
+                found.extend(scim_target(resource_type, p) for p in entra.DEFAULTS[name])
+                continue
+            try:
+                found.append(scim_target(resource_type, text))
+            except ScimError as error:
+                if not text.lower().startswith("urn:"):
+                    self.problem((name, "entra_attributes", index), f"entra_attributes: {error.detail}")
+                    continue
+                urn, _, attribute = text.rpartition(":")  # an extension this map does not store at all
+                found.append(ScimTarget(urn, attribute, text=text))
+        return tuple(found)
+
+    def examples(self, raw: list[dict], maps: dict[str, ResourceMap | None]) -> tuple[Example, ...]:
+        found = []
+        for index, example in enumerate(raw):
+            if example["resource"] not in maps:
+                self.problem(("examples", index, "resource"), f"the map has no {example['resource']} section")
+                continue
+            if "expect" not in example and "error" not in example:
                 self.problem(
-                    (name, self.backend, "dn"),
-                    f"the DN template uses {{{placeholder}}}, which the map never writes: "
-                    f"map a SCIM attribute to {placeholder} or add it under defaults",
+                    ("examples", index), "an example needs expect: (the entry written) or error: (the refusal)"
                 )
+                continue
+            found.append(
+                Example(
+                    name=example["name"],
+                    resource=example["resource"],
+                    request=example["request"],
+                    current=example.get("current"),
+                    expect=example.get("expect"),
+                    error=example.get("error"),
+                    line=line_of(self.document, ("examples", index)),
+                )
+            )
+        return tuple(found)
+
+
+def _with_known_keys(problem: Problem, schema: Schema) -> Problem:
+    """marshmallow's "Unknown field." says what is wrong; say what is right as well."""
+    if not problem.message.endswith(": Unknown field."):
+        return problem
+    known = ", ".join(sorted(schema.fields))
+    return dataclasses.replace(
+        problem, message=problem.message.replace("Unknown field.", f"unknown key; known: {known}")
+    )
 
 
 def scim_target(resource_type: ResourceType, text: str) -> ScimTarget:

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.mapping.transforms import Identity, ValueMap
+from gateway.mapping.transforms import Chain
 from gateway.scim.schema import ResourceType
 
 
@@ -39,14 +39,24 @@ class Rule:
 
     target: ScimTarget
     attribute: str  # directory attribute, as the map spells it
-    transform: Identity | ValueMap = field(default_factory=Identity)
+    transform: Chain = field(default_factory=Chain)
     reference: str | None = None  # "users" or "groups": the value is that object's id
     writable: bool = True
     line: int | None = None
+    read: str = "exact"  # how Entra reads it back: "exact", "stored" (lossy, said so) or "none"
 
     @property
     def key(self) -> str:
         return self.attribute.lower()
+
+    @property
+    def readable(self) -> bool:
+        return self.read != "none"
+
+    @property
+    def multi_valued(self) -> bool:
+        """The directory attribute holds several values: a multi-valued path, or `split:`."""
+        return self.target.multi or self.transform.splits
 
 
 @dataclass(frozen=True)
@@ -63,13 +73,62 @@ class Template:
 
 
 @dataclass(frozen=True)
-class Default:
-    """A directory attribute the request may leave empty but the directory requires."""
+class Computed:
+    """A directory attribute computed from SCIM values: a template, the first of several
+    templates that has all its values, or a constant (a template without braces).
+
+    From `computed:` it is always written; from `defaults:` (`fallback`) only when no
+    attribute line gave it a value. Either way it is never read back.
+    """
 
     attribute: str  # lower case
     templates: tuple[Template, ...]
+    transform: Chain = field(default_factory=Chain)
+    fallback: bool = False
     line: int | None = None
     name: str = ""  # as the map spells it
+
+
+@dataclass(frozen=True)
+class Family:
+    """`urn:...:alvao_tPersonCust:2.0:User:*`: every attribute of an extension whose name
+    starts with `prefix`, each in a directory attribute named after it (`alvaoCust{name}`,
+    where {name} is the part of the SCIM name after the prefix)."""
+
+    urn: str
+    prefix: str
+    attribute: str  # a template with one {name}
+    transform: Chain = field(default_factory=Chain)
+    line: int | None = None
+    text: str = ""
+    name_pattern: str = r"^[A-Za-z][A-Za-z0-9-]*$"  # what the backend accepts as an attribute name
+
+    def covers(self, urn: str | None, name: str) -> bool:
+        return (
+            urn is not None
+            and urn.lower() == self.urn.lower()
+            and name.lower().startswith(self.prefix.lower())
+            and len(name) > len(self.prefix)
+        )
+
+    def directory_attribute(self, name: str) -> str | None:
+        """The directory attribute for a SCIM attribute name, or None if it cannot name one."""
+        attribute = self.attribute.replace("{name}", name[len(self.prefix) :])
+        return attribute if re.match(self.name_pattern, attribute) else None
+
+    def scim_name(self, key: str) -> str | None:
+        """The SCIM attribute name a directory attribute (lower case) stands for, if it is ours."""
+        before, _, after = self.attribute.lower().partition("{name}")
+        if len(key) <= len(before) + len(after) or not (key.startswith(before) and key.endswith(after)):
+            return None
+        return self.prefix + key[len(before) : len(key) - len(after)]
+
+    def rule(self, name: str) -> Rule | None:
+        attribute = self.directory_attribute(name)
+        if attribute is None:
+            return None
+        target = ScimTarget(self.urn, name, text=f"{self.urn}:{name}")
+        return Rule(target, attribute, self.transform, line=self.line)
 
 
 @dataclass(frozen=True)
@@ -82,27 +141,63 @@ class ResourceMap:
     id_attribute: str
     created_attribute: str | None = None
     modified_attribute: str | None = None
-    defaults: tuple[Default, ...] = ()
+    defaults: tuple[Computed, ...] = ()
     target: Any = None  # the backend's own settings for this resource (base DN, DN template, ...)
+    computed: tuple[Computed, ...] = ()
+    families: tuple[Family, ...] = ()
+    required: tuple[ScimTarget, ...] = ()  # beyond the schema's own (userName, displayName)
+    unique: tuple[ScimTarget, ...] = ()  # beyond the schema's own
+    entra_paths: tuple[ScimTarget, ...] = ()  # what Entra's attribute mapping sends (mapping check)
+    lines: dict[str, int] = field(default_factory=dict)  # where its keys are in the file ("attributes": 12)
 
     def rules_for(self, urn: str | None, attribute: str, sub: str | None = None) -> list[Rule]:
         """Rules whose SCIM path is this attribute (and this sub-attribute, if given)."""
-        return [
+        found = [
             rule
             for rule in self.rules
             if rule.target.urn == urn and rule.target.attribute == attribute and (sub is None or rule.target.sub == sub)
         ]
+        if not found and sub is None:
+            family = self.family_for(urn, attribute)
+            rule = family.rule(attribute) if family else None
+            found = [rule] if rule else []
+        return found
+
+    def family_for(self, urn: str | None, attribute: str) -> Family | None:
+        return next((f for f in self.families if f.covers(urn, attribute)), None)
+
+    @property
+    def computed_attributes(self) -> tuple[Computed, ...]:
+        """Always-computed first, then the defaults that fill what is still empty."""
+        return (*self.computed, *self.defaults)
 
     @property
     def attribute_names(self) -> dict[str, str]:
         """Directory attribute names as the map spells them, by their lower-case key."""
-        names = {d.attribute: d.name or d.attribute for d in self.defaults}
+        names = {d.attribute: d.name or d.attribute for d in self.computed_attributes}
         names.update({rule.key: rule.attribute for rule in self.rules})
         return names
 
     @property
     def written_attributes(self) -> set[str]:
-        return {rule.key for rule in self.rules if rule.writable} | {d.attribute for d in self.defaults}
+        return {rule.key for rule in self.rules if rule.writable} | {d.attribute for d in self.computed_attributes}
+
+    @property
+    def multi_valued_attributes(self) -> frozenset[str]:
+        return frozenset(rule.key for rule in self.rules if rule.multi_valued)
+
+
+@dataclass(frozen=True)
+class Example:
+    """`examples:` in a map: a SCIM request and what it must write, run by `mapping check`."""
+
+    name: str
+    resource: str  # "users" or "groups"
+    request: dict  # a POST body, or a PATCH body (one with Operations)
+    current: dict | None = None  # the resource a PATCH applies to
+    expect: dict | None = None  # {dn: ..., attribute: value, [values] or ~ for absent}
+    error: str | None = None  # or: the request fails, and its message contains this
+    line: int | None = None
 
 
 @dataclass(frozen=True)
@@ -114,3 +209,4 @@ class Mapping:
     users: ResourceMap
     groups: ResourceMap | None = None
     resource_maps: dict[str, ResourceMap] = field(default_factory=dict)
+    examples: tuple[Example, ...] = ()

@@ -1,15 +1,25 @@
-"""Value transforms between a SCIM value and a directory value, in both directions.
+"""Value transforms between a SCIM value and directory values, in both directions.
 
-Each transform also says how a SCIM filter comparison reads in directory terms, so that
-`active eq false` becomes `(pwdAccountLockedTime=*)` instead of an unanswerable question.
+A rule's transform is a `Chain`: zero or more steps on the SCIM value (`negate`, `case`),
+then one encoder that decides how the value is written (`Identity`, a `ValueMap` for
+`values:`/`boolean:`/`disable:`, `DateFormat`, `Split`). Writing runs the steps in order and
+then the encoder; reading runs them backwards. Each part also says
+
+- how a SCIM filter comparison reads in directory terms (`query`), so that `active eq false`
+  becomes `(pwdAccountLockedTime=*)` instead of an unanswerable question, and which filter
+  operators survive it (`ops`);
+- whether it gives back what Entra sent (`loss`: None, or an example of what it loses), which
+  `mapping check` turns into "Entra will see a change every cycle".
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from gateway.directory import (
+    EVERYTHING,
     NOTHING,
     Exists,
     Match,
@@ -21,6 +31,10 @@ from gateway.directory import (
 from gateway.scim.errors import invalid_filter, invalid_value
 
 PPOLICY_LOCKED = "000001010000Z"  # ppolicy's "locked by an administrator, until unlocked"
+ALL_OPS = frozenset({"eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le"})
+EQUALITY = frozenset({"eq", "ne"})
+ISO_8601 = "%Y-%m-%dT%H:%M:%SZ"
+GENERALIZED_TIME = "%Y%m%d%H%M%SZ"
 
 
 def _same(left: Any, right: Any) -> bool:
@@ -31,11 +45,24 @@ def _same(left: Any, right: Any) -> bool:
     return left == right
 
 
+def _equality(attribute: str, op: str, directory_value: str | None) -> Query:
+    if directory_value is None:
+        return negate(Exists(attribute)) if op == "eq" else Exists(attribute)
+    if op == "ne":
+        return negate(Match(attribute, "eq", directory_value))
+    return Match(attribute, op, directory_value)
+
+
+# --- encoders: how a value is written -----------------------------------------------------
+
+
 @dataclass(frozen=True)
 class Identity:
     """The value as it is; booleans as LDAP's TRUE/FALSE."""
 
     scim_type: str = "string"
+    ops = ALL_OPS
+    loss = None
 
     def to_directory(self, value: Any) -> str | None:
         if value is None or value == "":
@@ -57,12 +84,7 @@ class Identity:
         return value
 
     def query(self, attribute: str, op: str, value: Any) -> Query:
-        directory_value = self.to_directory(value)
-        if directory_value is None:
-            return negate(Exists(attribute)) if op == "eq" else Exists(attribute)
-        if op == "ne":
-            return negate(Match(attribute, "eq", directory_value))
-        return Match(attribute, op, directory_value)
+        return _equality(attribute, op, self.to_directory(value))
 
 
 @dataclass(frozen=True)
@@ -77,6 +99,7 @@ class ValueMap:
     default: str | None = None
     read_default: Any = None
     has_default: bool = False
+    ops = EQUALITY
 
     def to_directory(self, value: Any) -> str | None:
         if value is None:
@@ -97,9 +120,11 @@ class ValueMap:
                 return scim_value
         return None if value is None else self.read_default
 
+    def when_missing(self) -> str | None:
+        """What a computed attribute holds when its source has no value: the default, if any."""
+        return self.default if self.has_default else None
+
     def query(self, attribute: str, op: str, value: Any) -> Query:
-        if op not in ("eq", "ne"):
-            raise invalid_filter(f"'{op}' cannot compare a mapped value; only eq and ne can")
         known = [d for _, d in self.pairs if d is not None]
         options: list[Query] = []
         for scim_value, directory_value in self.pairs:
@@ -112,6 +137,189 @@ class ValueMap:
         matched = any_of(*options) if options else NOTHING
         return negate(matched) if op == "ne" else matched
 
+    @property
+    def loss(self) -> str | None:
+        first_by_directory: dict[str, Any] = {}
+        for scim_value, directory_value in self.pairs:
+            key = (directory_value or "").lower()
+            if key in first_by_directory and not _same(first_by_directory[key], scim_value):
+                if directory_value is None:
+                    continue  # "absent" often stands for one value and reads as it: the ppolicy lock
+                return (
+                    f"{scim_value!r} and {first_by_directory[key]!r} are both written as {directory_value!r}, "
+                    f"which reads back as {first_by_directory[key]!r}"
+                )
+            first_by_directory.setdefault(key, scim_value)
+        if self.has_default and self.read_default is None:
+            return f"a value the map does not list is written as {self.default!r} and reads back as nothing"
+        return None
+
+
+@dataclass(frozen=True)
+class DateFormat:
+    """A date written in the directory's format, read back in the SCIM format."""
+
+    directory_format: str = GENERALIZED_TIME
+    scim_format: str = ISO_8601
+    ops = frozenset({"eq", "ne", "gt", "ge", "lt", "le"})
+    loss = None  # a value sent in `scim_format` comes back exactly so
+
+    def to_directory(self, value: Any) -> str | None:
+        if value in (None, ""):
+            return None
+        return self.parse_scim(str(value)).strftime(self.directory_format)
+
+    def parse_scim(self, text: str) -> datetime:
+        try:
+            return datetime.strptime(text, self.scim_format)
+        except ValueError:
+            pass
+        try:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            example = datetime(2026, 1, 31, 9, 30).strftime(self.scim_format)
+            raise invalid_value(f"{text!r} is not a date like {example!r}") from None
+        return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+    def to_scim(self, value: str | None) -> Any:
+        if value is None:
+            return None
+        try:
+            return datetime.strptime(value, self.directory_format).strftime(self.scim_format)
+        except ValueError:
+            return value  # written by someone else: show it as it is
+
+    def query(self, attribute: str, op: str, value: Any) -> Query:
+        return _equality(attribute, op, self.to_directory(value))
+
+
+@dataclass(frozen=True)
+class Split:
+    """One SCIM string (Entra's custom attributes are single-valued) as several directory values."""
+
+    separator: str
+    ops = EQUALITY
+    loss = None  # empty pieces are dropped; everything else joins back exactly
+
+    def to_directory(self, value: Any) -> list[str]:
+        if value in (None, ""):
+            return []
+        return [piece for piece in str(value).split(self.separator) if piece]
+
+    def to_scim(self, values: list[str]) -> Any:
+        return self.separator.join(values) if values else None
+
+    def query(self, attribute: str, op: str, value: Any) -> Query:
+        pieces = self.to_directory(value)
+        matched = all_of(*(Match(attribute, "eq", p) for p in pieces)) if pieces else negate(Exists(attribute))
+        return negate(matched) if op == "ne" else matched
+
+
+# --- steps: what happens to the SCIM value before it is encoded ---------------------------
+
+
+@dataclass(frozen=True)
+class Negate:
+    """true <-> false: ALVAO's "active (negated value)" into an "account disabled" flag."""
+
+    ops = EQUALITY
+    loss = None
+
+    def to_directory(self, value: Any) -> Any:
+        return None if value is None else not value
+
+    def to_scim(self, value: Any) -> Any:
+        return None if value is None else not value
+
+
+@dataclass(frozen=True)
+class Case:
+    """lower or upper case on the way in; read back as stored."""
+
+    mode: str  # "lower" or "upper"
+    ops = ALL_OPS
+
+    def to_directory(self, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        return value.lower() if self.mode == "lower" else value.upper()
+
+    def to_scim(self, value: Any) -> Any:
+        return value
+
+    @property
+    def loss(self) -> str:
+        example = "Alice@Contoso.com"
+        return f"case: {self.mode} writes {example!r} as {self.to_directory(example)!r}, and that is what reads back"
+
+
+Encoder = Identity | ValueMap | DateFormat | Split
+Step = Negate | Case
+
+
+@dataclass(frozen=True)
+class Chain:
+    """A rule's whole transform: steps on the SCIM value, then the encoder."""
+
+    encoder: Encoder = Identity()
+    steps: tuple[Step, ...] = ()
+
+    @property
+    def parts(self) -> tuple:
+        return (*self.steps, self.encoder)
+
+    @property
+    def splits(self) -> bool:
+        return isinstance(self.encoder, Split)
+
+    @property
+    def loss(self) -> str | None:
+        return next((part.loss for part in self.parts if part.loss), None)
+
+    def to_directory(self, value: Any) -> list[str]:
+        for step in self.steps:
+            value = step.to_directory(value)
+        written = self.encoder.to_directory(value)
+        if written is None:
+            return []
+        return written if isinstance(written, list) else [written]
+
+    def to_scim(self, values: list[str]) -> Any:
+        """The SCIM value for an attribute's directory values (one, or all of them for split)."""
+        value = self.encoder.to_scim(values) if self.splits else self.encoder.to_scim(values[0] if values else None)
+        for step in reversed(self.steps):
+            value = step.to_scim(value)
+        return value
+
+    def when_missing(self) -> list[str]:
+        missing = getattr(self.encoder, "when_missing", None)
+        value = missing() if missing else None
+        return [] if value is None else [value]
+
+    def query(self, attribute: str, op: str, value: Any) -> Query:
+        for part in self.parts:
+            if op not in part.ops:
+                raise invalid_filter(f"'{op}' cannot compare a value stored through {_name(part)}; only eq and ne can")
+        for step in self.steps:
+            value = step.to_directory(value)
+        return self.encoder.query(attribute, op, value)
+
+    def present(self, attribute: str) -> Query:
+        """`attr pr`: a value map may store a value as "absent", so every entry has one."""
+        if isinstance(self.encoder, ValueMap) and any(d is None for _, d in self.encoder.pairs):
+            return EVERYTHING
+        return Exists(attribute)
+
+
+def _name(part: Any) -> str:
+    return {
+        ValueMap: "a value map",
+        DateFormat: "a date format",
+        Split: "split",
+        Negate: "negate",
+        Case: "case",
+    }.get(type(part), type(part).__name__)
+
 
 def disable_strategy(spec: Any) -> ValueMap:
     """`disable:` presets for `active`, compiled into a value map."""
@@ -121,3 +329,8 @@ def disable_strategy(spec: Any) -> ValueMap:
     enabled, disabled = spec["enabled"], spec["disabled"]
     # An entry with no value at all was never disabled by anyone: it reads as active.
     return ValueMap(((True, enabled), (False, disabled), (True, None)), read_default=False)
+
+
+def boolean_format(true_text: str, false_text: str) -> ValueMap:
+    """`boolean: {true: Y, false: N}`: how a directory without LDAP booleans spells them."""
+    return ValueMap(((True, true_text), (False, false_text)))

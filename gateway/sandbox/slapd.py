@@ -27,6 +27,22 @@ SERVICE_DN = f"cn=gateway,{SUFFIX}"
 PEOPLE_DN = f"ou=People,{SUFFIX}"
 GROUPS_DN = f"ou=Groups,{SUFFIX}"
 POLICY_DN = f"cn=default,ou=Policies,{SUFFIX}"
+# Equality indexes of the sandbox's database; the shipped maps list them under ldap.indexes.
+INDEXES = (
+    "objectClass",
+    "uid",
+    "cn",
+    "sn",
+    "mail",
+    "displayName",
+    "entryUUID",
+    "member",
+    "uniqueMember",
+    "memberOf",
+    "manager",
+    "scimExternalId",
+    "employeeNumber",
+)
 
 
 class SlapdError(RuntimeError):
@@ -66,24 +82,7 @@ def _config_ldif(root: Path, admin_password: str, integrity: bool = True, tls: T
     schemas = "\n".join(
         f"include: file://{SCHEMA_DIR / name}.ldif" for name in ("core", "cosine", "nis", "inetorgperson")
     )
-    indexes = "\n".join(
-        f"olcDbIndex: {attr} eq"
-        for attr in (
-            "objectClass",
-            "uid",
-            "cn",
-            "sn",
-            "mail",
-            "displayName",
-            "entryUUID",
-            "member",
-            "uniqueMember",
-            "memberOf",
-            "manager",
-            "scimExternalId",
-            "employeeNumber",
-        )
-    )
+    indexes = "\n".join(f"olcDbIndex: {attr} eq" for attr in INDEXES)
     text = f"""\
 dn: cn=config
 objectClass: olcGlobal

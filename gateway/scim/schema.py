@@ -61,10 +61,20 @@ class Schema:
     name: str
     description: str
     attributes: tuple[Attribute, ...]
+    # A custom extension may also take any single-valued string whose name starts with one of
+    # these (ALVAO's `urn:...:alvao_tPersonCust:2.0:User:*`; "" takes every name).
+    open_prefixes: tuple[str, ...] = ()
 
     def attribute(self, name: str) -> Attribute | None:
         lowered = name.lower()
-        return next((a for a in self.attributes if a.name.lower() == lowered), None)
+        found = next((a for a in self.attributes if a.name.lower() == lowered), None)
+        if found is not None:
+            return found
+        for prefix in self.open_prefixes:
+            if lowered.startswith(prefix.lower()) and len(name) > len(prefix):
+                # One spelling for every client: the prefix as the map writes it, the rest in lower case.
+                return Attribute(prefix + lowered[len(prefix) :])
+        return None
 
 
 def _typed_multi(name: str, *types: str, extra: tuple[Attribute, ...] = ()) -> Attribute:
@@ -226,10 +236,12 @@ COMMON = (
 KNOWN_EXTENSIONS = {ENTERPRISE_USER.lower(): ENTERPRISE}
 
 
-def custom_extension(urn: str, attribute_names: list[str]) -> Schema:
+def custom_extension(urn: str, attribute_names: list[str], open_prefixes: tuple[str, ...] = ()) -> Schema:
     """A custom extension (Entra: single-valued strings only) built from what the map stores."""
     name = urn.rsplit(":", 2)[-2] if urn.count(":") >= 2 else urn
-    return Schema(urn, name, f"Custom extension {name}", tuple(Attribute(n) for n in attribute_names))
+    return Schema(
+        urn, name, f"Custom extension {name}", tuple(Attribute(n) for n in attribute_names), tuple(open_prefixes)
+    )
 
 
 @dataclass(frozen=True)

@@ -213,7 +213,7 @@ users:
         ),
         (
             "    userName: uid\n    title: {attribute: title, colour: red}\n",
-            "m.yaml:9: users.attributes.title.colour: Unknown field.",
+            "m.yaml:9: users.attributes.title.colour: unknown key; known: attribute, boolean, case, date",
         ),
         ("    userName: uid\n    active: {disable: sometimes}\n", "m.yaml:9: disable is 'ppolicy-lock' or"),
         ("    userName: uid\n    name: cn\n", "m.yaml:9: name is complex: map its sub-attributes"),
@@ -228,7 +228,7 @@ def test_map_errors_name_the_line_and_what_was_expected(body, expected):
 def test_dn_template_must_use_attributes_the_map_writes():
     text = VALID_HEAD.replace("uid={uid}", "cn={cn}") + "    userName: uid\n"
     assert _problems(text) == [
-        "m.yaml:5: the DN template uses {cn}, which the map never writes: map a SCIM attribute to cn or add it under defaults"
+        "m.yaml:5: the DN template uses {cn}, which the map never writes: map a SCIM attribute to cn or compute it under computed: or defaults:"
     ]
 
 

@@ -24,16 +24,14 @@ from gateway.backends.base import AlreadyExists, NotFound, StoreSpec, UnknownRef
 from gateway.backends.ldap import controls, memberships, results
 from gateway.backends.ldap.compose import (
     all_filters,
-    build_dn,
     normalized_dn,
-    rdn_text,
     render_filter,
     split_dn,
 )
 from gateway.backends.ldap.connection import ConnectionPool
 from gateway.backends.ldap.integrity import Referrers
-from gateway.backends.ldap.modification import Modification
 from gateway.backends.ldap.paging import Pager, scope
+from gateway.backends.ldap.plan import ModifyPlan, plan_add, plan_modify
 from gateway.backends.ldap.target import LdapTarget
 from gateway.directory import AnyOf, Change, Entry, Match, Page, Query, Record, Ref
 
@@ -97,12 +95,8 @@ class LdapBackend:
         locators = self._locators(_refs_in_record(record))
         if unique is not None:
             self._ensure_unique(spec, unique, exclude=None)
-        dn = build_dn(target.dn, record)
-        on_groups = [Change(key, "add", tuple(record[key])) for key in target.memberships if record.get(key)]
-        _, group_changes = memberships.split(target, on_groups)
-        values = Modification(spec, [], locators).new_entry(
-            {k: v for k, v in record.items() if k not in target.memberships}
-        )
+        plan = plan_add(spec, record, locators)
+        dn, values, group_changes = plan.dn, plan.attributes, plan.group_changes
 
         def run(connection: ldap3.Connection) -> Entry:
             connection.add(dn, attributes=values, controls=[controls.post_read(_wanted(spec, attributes))])
@@ -151,15 +145,8 @@ class LdapBackend:
         raise AssertionError("unreachable")
 
     def _modify_at(self, spec, entry, dn, changes, record, attributes, locators) -> Entry:
-        target = _target(spec)
-        new_dn = (
-            build_dn(target.dn, record) if record is not None and _touches(changes, target.placeholders_in_dn()) else dn
-        )
-        renamed = normalized_dn(new_dn) != normalized_dn(dn) or rdn_text(new_dn) != rdn_text(dn)
-        if renamed:
-            changes = [c for c in changes if not _done_by_rename(c, target)]
-        changes, group_changes = memberships.split(target, changes)
-        modification = Modification(spec, changes, locators)
+        plan = plan_modify(spec, dn, changes, record, locators)
+        new_dn, renamed, modification, group_changes = plan.new_dn, plan.renamed, plan.modification, plan.group_changes
         post = [controls.post_read(_wanted(spec, attributes))] if attributes is not None else []
         guard = controls.assertion(render_filter(Match(spec.id_attribute, "eq", entry.id)))
 
@@ -169,7 +156,7 @@ class LdapBackend:
             memberships.apply(connection, group_changes, dn)
             try:
                 if renamed:
-                    after = self._rename(connection, current, new_dn, guard, None if modification else post)
+                    after = self._rename(connection, plan, guard, None if modification else post)
                     current = new_dn
                 if modification:
                     try:
@@ -212,14 +199,12 @@ class LdapBackend:
             self._forget(kind, id)
         raise NotFound(f"no {kind[:-1]} with id {id!r}")
 
-    def _rename(self, connection, dn: str, new_dn: str, guard, post) -> dict | None:
-        rdn, new_parent = split_dn(new_dn)
-        moved = normalized_dn(new_parent) != normalized_dn(split_dn(dn)[1])
+    def _rename(self, connection, plan: ModifyPlan, guard, post) -> dict | None:
         connection.modify_dn(
-            dn, rdn, delete_old_dn=True, new_superior=new_parent if moved else None, controls=[guard, *(post or [])]
+            plan.dn, plan.new_rdn, delete_old_dn=True, new_superior=plan.new_superior, controls=[guard, *(post or [])]
         )
         if results.code(connection) == results.ALREADY_EXISTS:
-            raise AlreadyExists(f"an entry named {rdn} already exists")
+            raise AlreadyExists(f"an entry named {plan.new_rdn} already exists")
         if results.code(connection) in (results.NO_SUCH_OBJECT, results.ASSERTION_FAILED):
             raise results.StaleLocator()
         results.check(connection)
@@ -368,12 +353,3 @@ def _refs_in_query(query: Query) -> list[Ref]:
 
 def _refs_in_record(record: Record) -> list[Ref]:
     return [v for values in record.values() for v in values if isinstance(v, Ref)]
-
-
-def _touches(changes: list[Change], attributes: list[str]) -> bool:
-    return any(c.attribute in attributes for c in changes)
-
-
-def _done_by_rename(change: Change, target: LdapTarget) -> bool:
-    """A replace of the naming attribute with its new single value is what modDN just did."""
-    return change.attribute == target.rdn_attribute and change.op == "replace" and len(change.values) == 1

@@ -59,13 +59,20 @@ class Modification:
         values["objectClass"] = list(self.target.object_classes)
         return values
 
-    def as_ldap(self, extra: list[Change] = ()) -> dict[str, list[tuple]]:
-        modification: dict[str, list[tuple]] = {}
+    def operations(self, extra: list[Change] = ()) -> list[tuple[str, str, list[str]]]:
+        """(attribute as the map spells it, add|delete|replace, values): the modify in order."""
+        found = []
         for change in [*self.changes, *extra]:
             values = list(change.values)
             if change.op == "replace" and change.attribute in self.target.placeholders:
                 values.append(self.target.placeholders[change.attribute])
-            modification.setdefault(self.spec.name(change.attribute), []).append((OPS[change.op], values))
+            found.append((self.spec.name(change.attribute), change.op, values))
+        return found
+
+    def as_ldap(self, extra: list[Change] = ()) -> dict[str, list[tuple]]:
+        modification: dict[str, list[tuple]] = {}
+        for name, op, values in self.operations(extra):
+            modification.setdefault(name, []).append((OPS[op], values))
         return modification
 
     def apply(self, connection: ldap3.Connection, dn: str, request_controls: list) -> None:

@@ -31,6 +31,7 @@ class LdapTarget:
     # Attributes the directory computes from group membership (memberOf), written by changing
     # the groups instead: {attribute on the entry: member attribute on the group}.
     memberships: dict = field(default_factory=dict)
+    indexes: tuple[str, ...] | None = None  # equality indexes the directory has (for mapping check)
 
     @property
     def incremental_attributes(self) -> frozenset[str]:
@@ -44,6 +45,12 @@ class LdapTarget:
     def placeholders_in_dn(self) -> list[str]:
         """Directory attributes the DN template is built from (lower case)."""
         return [name.lower() for name in PLACEHOLDER.findall(self.dn)]
+
+    def indexed(self, attribute: str) -> bool | None:
+        """Does the directory index this attribute for equality? None: the map does not say."""
+        if self.indexes is None:
+            return None
+        return attribute.lower() in {name.lower() for name in self.indexes}
 
     @property
     def rdn_attribute(self) -> str:
@@ -69,6 +76,10 @@ class LdapTargetSchema(Schema):
         keys=fields.Str(validate=validate.Regexp(ATTRIBUTE_NAME)),
         values=fields.Str(validate=validate.Regexp(ATTRIBUTE_NAME)),
         load_default=dict,
+    )
+    indexes = fields.List(
+        fields.Str(validate=validate.Regexp(ATTRIBUTE_NAME)),
+        metadata={"description": "attributes the directory indexes for equality (olcDbIndex ... eq)"},
     )
 
     @validates("dn")
@@ -110,4 +121,6 @@ class LdapTargetSchema(Schema):
         data["object_classes"] = tuple(data["object_classes"])
         data["placeholders"] = {name.lower(): value for name, value in data["placeholders"].items()}
         data["memberships"] = {name.lower(): value for name, value in data["memberships"].items()}
+        if "indexes" in data:
+            data["indexes"] = tuple(data["indexes"])
         return LdapTarget(**data)

@@ -1,0 +1,112 @@
+"""What `mapping check` warns about in a map that loads: things that work, but will hurt.
+
+- An attribute Entra sends (its default mapping, or the map's `entra_attributes:`) that the map
+  drops, does not store, or does not read back: Entra re-sends it every cycle, forever.
+- A transform that cannot give back what Entra sent (`case: lower`, a value map that folds two
+  values into one) on a line that does not say how it reads back (`read: stored`).
+- An attribute Entra filters on (userName, externalId, manager, displayName, the map's
+  `unique:` paths, the id) that the directory does not index: every lookup scans.
+
+Pure: a compiled Mapping in, warnings (Problems) out.
+"""
+
+from __future__ import annotations
+
+from gateway.mapping import entra
+from gateway.mapping.consistency import same_path
+from gateway.mapping.model import Mapping, ResourceMap, Rule, ScimTarget
+from gateway.yamlfile import Problem
+
+RESENT = "so Entra will re-send it every cycle"
+
+
+def audit(mapping: Mapping) -> list[Problem]:
+    warnings: list[Problem] = []
+    for resource_map in mapping.resource_maps.values():
+        if resource_map is None:
+            continue
+        auditor = _Auditor(mapping.source, resource_map)
+        auditor.entra_attributes()
+        auditor.lossy_transforms()
+        auditor.indexes()
+        warnings.extend(auditor.warnings)
+    return sorted(warnings, key=lambda w: w.line or 0)
+
+
+class _Auditor:
+    def __init__(self, source: str, resource_map: ResourceMap):
+        self.source = source
+        self.map = resource_map
+        self.warnings: list[Problem] = []
+
+    def warn(self, line: int | None, message: str) -> None:
+        self.warnings.append(Problem(self.source, line, message, warning=True))
+
+    def rules_at(self, target: ScimTarget) -> list[Rule]:
+        found = [rule for rule in self.map.rules if same_path(rule.target) == same_path(target)]
+        if not found and target.sub is None and self.map.family_for(target.urn, target.attribute):
+            found = [self.map.family_for(target.urn, target.attribute).rule(target.attribute)]
+        return [rule for rule in found if rule is not None]
+
+    def entra_attributes(self) -> None:
+        line = self.map.lines.get("entra_attributes") or self.map.lines.get("attributes")
+        for target in self.map.entra_paths:
+            rules = self.rules_at(target)
+            if not rules:
+                self.warn(
+                    line,
+                    f"{self.map.name}: Entra's attribute mapping sends {target}, and this map drops it, {RESENT}: "
+                    "map it, or delete it from the application's attribute mapping in Entra",
+                )
+            elif not any(rule.writable for rule in rules):
+                self.warn(rules[0].line, f"{target} is read_only here: what Entra sends is not stored, {RESENT}")
+            elif not any(rule.readable for rule in rules):
+                self.warn(rules[0].line, f"{target} is written but never read back (read: none), {RESENT}")
+
+    def lossy_transforms(self) -> None:
+        lines = [
+            (rule.target.text or str(rule.target), rule.transform, rule.read, rule.line) for rule in self.map.rules
+        ]
+        lines += [(family.text, family.transform, "exact", family.line) for family in self.map.families]
+        for path, transform, read, line in lines:
+            if read == "exact" and transform.loss:
+                self.warn(
+                    line,
+                    f"{path}: {transform.loss}, so Entra will see a change every cycle; "
+                    "if Entra only ever sends values that survive it, say read: stored",
+                )
+
+    def indexes(self) -> None:
+        target = self.map.target
+        indexed = getattr(target, "indexed", None)
+        if indexed is None:
+            return  # a backend without indexes (REST)
+        looked_up = self.looked_up()
+        line = self.map.lines.get("indexes")
+        if indexed(self.map.id_attribute) is None:
+            names = ", ".join(sorted({attribute for attribute, _ in looked_up}, key=str.lower))
+            self.warn(
+                line,
+                f"{self.map.name}: the map does not list the directory's indexes (ldap.indexes), "
+                f"so mapping check cannot tell whether Entra's lookups ({names}) are indexed",
+            )
+            return
+        for attribute, why in looked_up:
+            if not indexed(attribute):
+                self.warn(
+                    line,
+                    f"{self.map.name}: {why} {attribute}, which the directory does not index "
+                    "(ldap.indexes): every such lookup reads the whole subtree",
+                )
+
+    def looked_up(self) -> list[tuple[str, str]]:
+        """(directory attribute, why it is searched) for every lookup Entra's requests cause."""
+        found: dict[str, str] = {self.map.id_attribute.lower(): (self.map.id_attribute, "every read by id searches")}
+        paths = [(p, "Entra looks up by") for p in entra.FILTERED_PATHS.get(self.map.name, ())]
+        paths += [(str(t), "the uniqueness check looks up") for t in self.map.unique]
+        for path, why in paths:
+            for rule in self.map.rules:
+                text = rule.target.text or str(rule.target)
+                if text.lower() == path.lower() or str(rule.target).lower() == path.lower():
+                    found.setdefault(rule.key, (rule.attribute, f"{why} {text}, stored in"))
+        return list(found.values())

@@ -1,0 +1,101 @@
+"""Checks across the lines of a resource map, once each line compiled on its own.
+
+Nothing is written twice, nothing is read back twice, unique paths are stored, and the DN
+template only uses attributes the map writes. Each problem is (where in the file, message).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from gateway.mapping.model import ResourceMap, Rule, ScimTarget
+
+
+def consistency_problems(name: str, backend: str, noun: str, resource_map: ResourceMap) -> list[tuple[tuple, str]]:
+    """`noun` is what the backend calls an attribute ("directory attribute", "field")."""
+    return [
+        *_written_twice(name, noun, resource_map),
+        *_read_twice(name, resource_map),
+        *_computed_twice(name, resource_map),
+        *_unique(name, resource_map),
+        *_backend_section(name, backend, resource_map),
+        *_dn_template(name, backend, resource_map),
+    ]
+
+
+def same_path(target: ScimTarget) -> ScimTarget:
+    """A target without its spelling, to compare paths."""
+    return ScimTarget(target.urn, target.attribute, target.sub, target.selector, target.multi)
+
+
+def _written_twice(name: str, noun: str, resource_map: ResourceMap) -> Iterator[tuple[tuple, str]]:
+    seen: dict[str, Rule] = {}
+    for rule in resource_map.rules:
+        if rule.key in seen and rule.writable and seen[rule.key].writable:
+            yield (
+                (name, "attributes", rule.target.text),
+                f"{noun} '{rule.attribute}' is already written by '{seen[rule.key].target}' "
+                f"(line {seen[rule.key].line}); mark one of them read_only: true",
+            )
+        seen.setdefault(rule.key, rule)
+
+
+def _read_twice(name: str, resource_map: ResourceMap) -> Iterator[tuple[tuple, str]]:
+    readers: dict[ScimTarget, Rule] = {}
+    for rule in resource_map.rules:
+        key = same_path(rule.target)
+        if rule.readable and key in readers:
+            yield (
+                (name, "attributes", rule.target.text),
+                f"'{rule.target}' is already read back from '{readers[key].attribute}' (line {readers[key].line}); "
+                "say read: none on one of them",
+            )
+        if rule.readable:
+            readers.setdefault(key, rule)
+
+
+def _computed_twice(name: str, resource_map: ResourceMap) -> Iterator[tuple[tuple, str]]:
+    written = {rule.key: rule for rule in resource_map.rules if rule.writable}
+    computed: set[str] = set()
+    for item in resource_map.computed:
+        if item.attribute in written:
+            yield (
+                (name, "computed", item.name),
+                f"'{item.name}' is also written by '{written[item.attribute].target}' (line "
+                f"{written[item.attribute].line}); move it to defaults: to fill it only when that has no value",
+            )
+        computed.add(item.attribute)
+    for item in resource_map.defaults:
+        if item.attribute in computed:
+            yield ((name, "defaults", item.name), f"'{item.name}' is already computed: it needs no default")
+
+
+def _unique(name: str, resource_map: ResourceMap) -> Iterator[tuple[tuple, str]]:
+    for index, target in enumerate(resource_map.unique):
+        if not any(same_path(r.target) == same_path(target) for r in resource_map.rules):
+            yield (
+                (name, "unique", index),
+                f"unique: '{target}' is not stored by this map, so the gateway cannot look for it",
+            )
+
+
+def _backend_section(name: str, backend: str, resource_map: ResourceMap) -> Iterator[tuple[tuple, str]]:
+    """A backend's section may check itself against the rules: (path inside it, message)."""
+    target = resource_map.target
+    if target is not None and hasattr(target, "problems_with"):
+        for where, message in target.problems_with(resource_map):
+            yield ((name, backend, *where), message)
+
+
+def _dn_template(name: str, backend: str, resource_map: ResourceMap) -> Iterator[tuple[tuple, str]]:
+    target = resource_map.target
+    if target is None or not hasattr(target, "placeholders_in_dn"):
+        return
+    written = resource_map.written_attributes
+    for placeholder in target.placeholders_in_dn():
+        if placeholder not in written:
+            yield (
+                (name, backend, "dn"),
+                f"the DN template uses {{{placeholder}}}, which the map never writes: "
+                f"map a SCIM attribute to {placeholder} or compute it under computed: or defaults:",
+            )

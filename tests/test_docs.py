@@ -1,0 +1,42 @@
+"""The documentation's maps and outputs are what the gateway really reads and prints."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+from gateway.cli import main
+from gateway.mapping.loader import compile_mapping
+from gateway.yamlfile import loads
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_the_readme_map_compiles():
+    text = (REPO / "README.md").read_text()
+    block = text[text.index("## The map") :].split("```yaml\n")[1].split("```")[0]
+    assert [r.attribute for r in compile_mapping(loads(block, "README.md"), "README.md").users.rules] == [
+        "uid",
+        "mail",
+        "scimAccountDisabled",
+    ]
+
+
+def test_the_reference_preview_example_prints_what_the_reference_shows(tmp_path, capsys, monkeypatch):
+    text = (REPO / "mappings" / "README.md").read_text()
+    shown = text[text.index("## mapping preview") :].split("```sh\n")[2].split("```")[0]
+    command, output = shown.split("\n  | ")
+    body = json.loads(command.split("echo '")[1].split("' \\")[0])
+    current = tmp_path / "pieter.json"
+    current.write_text(
+        json.dumps(
+            {
+                "userName": "pieter@contoso.com",
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "Quality Control"},
+            }
+        )
+    )
+    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(body)))
+    assert main(["mapping", "preview", str(REPO / "mappings" / "iprova.yaml"), "--current", str(current)]) == 0
+    assert capsys.readouterr().out.strip() == output.split("\n", 1)[1].strip()

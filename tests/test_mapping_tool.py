@@ -1,0 +1,152 @@
+"""`scim-gateway mapping check` and `mapping preview`, run as a user runs them."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from gateway.cli import main
+from gateway.mapping.loader import load_mapping
+from gateway.preview import run_examples
+
+REPO = Path(__file__).resolve().parents[1]
+OPENLDAP = REPO / "mappings" / "openldap.yaml"
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+
+SMALL = """\
+version: 1
+users:
+  ldap:
+    base: ou=People,dc=example,dc=com
+    dn: uid={uid},ou={ou},ou=People,dc=example,dc=com
+    object_classes: [inetOrgPerson]
+    indexes: [uid, entryUUID]
+  entra_attributes: [userName, title]
+  attributes:
+    userName: uid
+    title: {attribute: title, case: lower}
+  computed:
+    ou: {template: "{title}", values: {engineer: Engineering}, default: Staff}
+    sn: "{userName}"
+    cn: "{userName}"
+"""
+
+
+def _run(argv: list[str], capsys, stdin: str | None = None, monkeypatch=None) -> tuple[int, str, str]:
+    if stdin is not None:
+        monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    code = main(argv)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_check_accepts_the_shipped_map_and_runs_its_examples(capsys):
+    code, out, err = _run(["mapping", "check", str(OPENLDAP)], capsys)
+    assert code == 0, err
+    assert "ok: users (23 attributes), groups (3 attributes); 3 of 3 examples pass" in out
+    assert err == ""
+
+
+def test_check_warns_with_the_line_and_strict_turns_warnings_into_failure(tmp_path, capsys):
+    path = tmp_path / "m.yaml"
+    path.write_text(SMALL)
+    code, out, err = _run(["mapping", "check", str(path)], capsys)
+    assert code == 0
+    assert out.strip() == f"{path}: ok: users (2 attributes); 1 warning"
+    assert err.strip() == (
+        f"{path}:11: warning: title: case: lower writes 'Alice@Contoso.com' as 'alice@contoso.com', and that is "
+        "what reads back, so Entra will see a change every cycle; if Entra only ever sends values that survive "
+        "it, say read: stored"
+    )
+    assert _run(["mapping", "check", "--strict", str(path)], capsys)[0] == 1
+
+
+def test_check_fails_when_an_example_writes_something_else(tmp_path, capsys):
+    path = tmp_path / "m.yaml"
+    path.write_text(
+        SMALL.replace("case: lower}", "case: lower, read: stored}")
+        + "examples:\n"
+        + "  - name: an engineer\n"
+        + "    request: {userName: ann, title: Engineer}\n"
+        + "    expect: {dn: 'uid=ann,ou=Engineering,ou=People,dc=example,dc=com', title: Engineer}\n"
+        + "  - name: no user name\n"
+        + "    request: {title: x}\n"
+        + "    error: userName is required\n"
+    )
+    code, out, err = _run(["mapping", "check", str(path)], capsys)
+    assert code == 1
+    assert "FAILED" in out and "1 of 2 examples pass" in out
+    assert f"{path}:17: example 'an engineer': expected title: ['Engineer'], the gateway writes ['engineer']" in err
+
+
+def test_preview_prints_the_ldif_of_a_post_without_touching_a_directory(capsys, monkeypatch):
+    body = {"userName": "ann", "title": "Engineer", "displayName": "Ann Été"}
+    code, out, err = _run(["mapping", "preview", str(OPENLDAP)], capsys, json.dumps(body), monkeypatch)
+    assert code == 0, err
+    assert out.splitlines()[2:9] == [
+        "dn: uid=ann,ou=People,dc=example,dc=com",
+        "changetype: add",
+        "objectClass: inetOrgPerson",
+        "objectClass: scimGatewayPerson",
+        "uid: ann",
+        "displayName:: QW5uIMOJdMOp",
+        "title: Engineer",
+    ]
+    assert out.startswith(
+        "# first: a search below ou=People,dc=example,dc=com for (&(objectClass=inetOrgPerson)(uid=ann))"
+    )
+
+
+def test_preview_of_a_patch_starts_from_the_current_user_and_shows_the_move(tmp_path, capsys, monkeypatch):
+    path = tmp_path / "m.yaml"
+    path.write_text(SMALL)
+    current = tmp_path / "ann.json"
+    current.write_text(json.dumps({"userName": "ann", "title": "engineer"}))
+    patch = {"schemas": [PATCH_OP], "Operations": [{"op": "Replace", "path": "title", "value": "Cook"}]}
+    argv = ["mapping", "preview", str(path), "--current", str(current), "--response"]
+    code, out, err = _run(argv, capsys, json.dumps(patch), monkeypatch)
+    assert code == 0, err
+    assert out.split("# the gateway would answer:")[0].strip() == "\n".join(
+        [
+            "dn: uid=ann,ou=Engineering,ou=People,dc=example,dc=com",
+            "changetype: modrdn",
+            "newrdn: uid=ann",
+            "deleteoldrdn: 1",
+            "newsuperior: ou=Staff,ou=People,dc=example,dc=com",
+            "",
+            "dn: uid=ann,ou=Staff,ou=People,dc=example,dc=com",
+            "changetype: modify",
+            "replace: ou",
+            "ou: Staff",
+            "-",
+            "replace: title",
+            "title: cook",
+            "-",
+        ]
+    )
+    assert '#   "title": "cook"' in out
+
+
+@pytest.mark.parametrize(
+    ("body", "refusal"),
+    [
+        ({"displayName": "no name"}, "400: userName is required"),
+        ({"userName": "x", "active": "perhaps"}, "400: active must be true or false"),
+    ],
+)
+def test_preview_says_when_the_gateway_would_refuse_the_request(body, refusal, capsys, monkeypatch):
+    code, out, err = _run(["mapping", "preview", str(OPENLDAP)], capsys, json.dumps(body), monkeypatch)
+    assert code == 1 and out == ""
+    assert f"the gateway would refuse this request with {refusal}" in err
+
+
+def test_examples_of_a_backend_without_a_preview_are_a_warning_not_a_crash():
+    mapping = dataclasses.replace(load_mapping(OPENLDAP), backend="rest")
+    errors, warnings = run_examples(mapping)
+    assert errors == []
+    assert [w.message for w in warnings] == ["examples not run: the rest backend has no preview yet"]
