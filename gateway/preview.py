@@ -57,8 +57,9 @@ def preview_request(mapping: Mapping, kind: str, body: Any, current: dict | None
     try:
         if is_patch(body):
             start = normalize(current or STARTING_POINT[kind], resource_map.resource_type)
-            backend.seed(kind, CURRENT_ID, codec.to_record(resource_map, start))
-            response = service.patch(CURRENT_ID, body)
+            current_id = getattr(backend, "current_id", CURRENT_ID)
+            backend.seed(kind, current_id, codec.to_record(resource_map, start))
+            response = service.patch(current_id, body)
         else:
             response = service.create(body)
     except ScimError as error:

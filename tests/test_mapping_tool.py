@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import json
 from pathlib import Path
@@ -145,8 +144,42 @@ def test_preview_says_when_the_gateway_would_refuse_the_request(body, refusal, c
     assert f"the gateway would refuse this request with {refusal}" in err
 
 
-def test_examples_of_a_backend_without_a_preview_are_a_warning_not_a_crash():
-    mapping = dataclasses.replace(load_mapping(OPENLDAP), backend="rest")
-    errors, warnings = run_examples(mapping)
-    assert errors == []
-    assert [w.message for w in warnings] == ["examples not run: the rest backend has no preview yet"]
+HR_REST = REPO / "mappings" / "hr-rest-example.yaml"
+
+
+def test_preview_of_a_rest_map_prints_the_http_calls_without_an_api(capsys, monkeypatch):
+    body = {"userName": "jdoe@contoso.com", "active": "False", "name": {"givenName": "John", "familyName": "Doe"}}
+    code, out, err = _run(["mapping", "preview", str(HR_REST)], capsys, json.dumps(body), monkeypatch)
+    assert code == 0, err
+    post, terminate = out.split("\n\nPOST ")
+    assert post.startswith("POST /employees\nContent-Type: application/json\n\n")
+    assert json.loads(post.split("\n\n", 1)[1]) == {
+        "login": "jdoe@contoso.com",
+        "names": {"first": "John", "last": "Doe"},
+    }
+    assert terminate.startswith("/employees/%28new%29/terminate")  # created disabled: the API's own call
+
+
+def test_preview_of_a_rest_patch_sends_what_the_update_call_sends(tmp_path, capsys, monkeypatch):
+    current = tmp_path / "current.json"
+    current.write_text(json.dumps({"userName": "jdoe@contoso.com", "displayName": "John", "active": True}))
+    body = {"schemas": [PATCH_OP], "Operations": [{"op": "Replace", "path": "displayName", "value": "Johnny"}]}
+    code, out, err = _run(
+        ["mapping", "preview", str(HR_REST), "--current", str(current)], capsys, json.dumps(body), monkeypatch
+    )
+    assert code == 0, err
+    assert out.startswith("PUT /employees/1001\n")  # the map's update is a PUT of the whole record
+    sent = json.loads(out.split("\n\n", 1)[1])
+    assert sent["names"]["display"] == "Johnny" and sent["login"] == "jdoe@contoso.com"
+    assert "terminate" not in out and "reinstate" not in out
+
+
+def test_examples_of_a_rest_map_run_on_its_dry_run(tmp_path):
+    assert run_examples(load_mapping(HR_REST)) == ([], [])
+    wrong = tmp_path / "wrong.yaml"
+    wrong.write_text(HR_REST.read_text().replace("      status: T\n", "      status: A\n"))
+    errors, _ = run_examples(load_mapping(wrong))
+    assert [e.message for e in errors] == [
+        "example \"unassigning the user terminates the employee (the API's own call)\": "
+        "expected status: ['A'], the gateway writes ['T']"
+    ]

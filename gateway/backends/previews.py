@@ -34,4 +34,8 @@ def preview_backend(backend: str, specs: dict[str, StoreSpec]) -> PreviewBackend
         from gateway.backends.ldap.preview import LdapPreview
 
         return LdapPreview(specs)
+    if backend == "rest":
+        from gateway.backends.rest.preview import RestPreview
+
+        return RestPreview(specs)
     raise NoPreview(f"the {backend} backend has no preview yet")
