@@ -138,27 +138,45 @@ def write_settings(
     return settings
 
 
+class _Gateways:
+    """Gateways built for one test, each in a folder of its own, closed when the test ends."""
+
+    def __init__(self, tmp_path: Path, prefix: str):
+        self.tmp_path = tmp_path
+        self.prefix = prefix
+        self.apps: list = []
+
+    def build(self, mapping: Path | str, write_settings_file) -> Client:
+        """`mapping`: a path, or YAML text written to a file; `write_settings_file(folder, mapping)`."""
+        if isinstance(mapping, str):
+            path = self.tmp_path / f"{self.prefix}map{len(self.apps)}.yaml"
+            path.write_text(mapping)
+            mapping = path
+        folder = self.tmp_path / f"{self.prefix}gateway{len(self.apps)}"
+        folder.mkdir()
+        settings = write_settings_file(folder, mapping)
+        token = TokenFile(folder / "tokens.yaml").add("entra")
+        app = create_app(settings)
+        self.apps.append(app)
+        return Client(app.test_client(), token, app=app)
+
+    def close(self) -> None:
+        for app in self.apps:
+            app.extensions["scim_gateway"].close()
+
+
 @pytest.fixture
 def make_client(slapd, directory, tmp_path):
     """Build a gateway client for a map (a path, or YAML text written to a file)."""
-    apps = []
+    gateways = _Gateways(tmp_path, "")
 
     def build(mapping: Path | str = OPENLDAP_MAP, server: Slapd | None = None, **settings_options) -> Client:
-        if isinstance(mapping, str):
-            path = tmp_path / f"map{len(apps)}.yaml"
-            path.write_text(mapping)
-            mapping = path
-        folder = tmp_path / f"gateway{len(apps)}"
-        folder.mkdir()
-        settings = write_settings(folder, server or slapd, mapping, **settings_options)
-        token = TokenFile(folder / "tokens.yaml").add("entra")
-        app = create_app(settings)
-        apps.append(app)
-        return Client(app.test_client(), token, app=app)
+        return gateways.build(
+            mapping, lambda folder, path: write_settings(folder, server or slapd, path, **settings_options)
+        )
 
     yield build
-    for app in apps:
-        app.extensions["scim_gateway"].close()
+    gateways.close()
 
 
 @pytest.fixture
@@ -282,24 +300,15 @@ def write_rest_settings(folder: Path, hr_api: HrApi, mapping: Path, **rest_optio
 @pytest.fixture
 def make_rest_client(hr_api, employees, tmp_path):
     """Build a gateway client on the HR API for a map (a path, or YAML text written to a file)."""
-    apps = []
+    gateways = _Gateways(tmp_path, "rest-")
 
     def build(mapping: Path | str = HR_MAP, server: HrApi | None = None, **rest_options) -> Client:
-        if isinstance(mapping, str):
-            path = tmp_path / f"rest-map{len(apps)}.yaml"
-            path.write_text(mapping)
-            mapping = path
-        folder = tmp_path / f"rest-gateway{len(apps)}"
-        folder.mkdir()
-        settings = write_rest_settings(folder, server or hr_api, mapping, **rest_options)
-        token = TokenFile(folder / "tokens.yaml").add("entra")
-        app = create_app(settings)
-        apps.append(app)
-        return Client(app.test_client(), token, app=app)
+        return gateways.build(
+            mapping, lambda folder, path: write_rest_settings(folder, server or hr_api, path, **rest_options)
+        )
 
     yield build
-    for app in apps:
-        app.extensions["scim_gateway"].close()
+    gateways.close()
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from pathlib import Path
 import requests
 
 from gateway.cli import main
-from gateway.sandbox.slapd import free_port
+from gateway.sandbox.children import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 

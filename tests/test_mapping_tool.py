@@ -180,6 +180,6 @@ def test_examples_of_a_rest_map_run_on_its_dry_run(tmp_path):
     wrong.write_text(HR_REST.read_text().replace("      status: T\n", "      status: A\n"))
     errors, _ = run_examples(load_mapping(wrong))
     assert [e.message for e in errors] == [
-        "example \"unassigning the user terminates the employee (the API's own call)\": "
+        'example "unassigning the user terminates the employee (the API\'s own call)": '
         "expected status: ['A'], the gateway writes ['T']"
     ]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import requests
 
-from gateway.sandbox.slapd import free_port
+from gateway.sandbox.children import free_port
 from tests.test_cli import _running
 
 REPO = Path(__file__).resolve().parents[1]

@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from gateway.reload import Reloader
-from gateway.sandbox.slapd import free_port
+from gateway.sandbox.children import free_port
 from gateway.tokens import TokenFile
 from tests.conftest import OPENLDAP_MAP, write_settings
 

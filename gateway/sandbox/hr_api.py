@@ -8,16 +8,14 @@ dies with us.
 
 from __future__ import annotations
 
-import contextlib
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-from gateway.sandbox.slapd import _die_with_parent, _write_private, free_port
+from gateway.sandbox import children
+from gateway.sandbox.children import free_port
 
 SERVER = Path(__file__).resolve().parents[2] / "tests" / "hr_api" / "server.py"
 
@@ -56,7 +54,7 @@ class HrApi:
             return
         self.root.mkdir(parents=True, exist_ok=True)
         self.root.chmod(0o700)
-        _write_private(self.key_file, "hrk_" + secrets.token_urlsafe(24))
+        children.write_private(self.key_file, "hrk_" + secrets.token_urlsafe(24))
 
     def wipe(self) -> None:
         """Forget every employee and the key: the next start begins empty."""
@@ -83,31 +81,12 @@ class HrApi:
             "--burst",
             str(self.burst),
         ]
-        log = open(self.root / "hr-api.log", "ab")  # noqa: SIM115 - lives as long as the process
-        self.process = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent, start_new_session=True
-        )
-        log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise HrApiError(f"the HR API exited with {self.process.returncode}; see {log.name}")
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 0.2):
-                return
-            time.sleep(0.02)
-        self.stop()
-        raise HrApiError(f"the HR API did not listen on port {self.port} within {timeout}s")
+        self.process = children.spawn(command, self.root / "hr-api.log")
+        what = f"the HR API (its log: {self.root / 'hr-api.log'})"
+        children.wait_listening(self.process, self.port, timeout, what, HrApiError)
 
     def stop(self) -> None:
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        children.stop(self.process)
         self.process = None
 
     def __enter__(self) -> HrApi:

@@ -22,8 +22,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+from gateway.sandbox import children
 from gateway.sandbox.hr_api import HrApi
-from gateway.sandbox.slapd import SERVICE_DN, Slapd, SlapdError, _die_with_parent
+from gateway.sandbox.slapd import SERVICE_DN, Slapd, SlapdError
 from gateway.tokens import StoredToken, digest, mint, write_tokens
 
 REPO = Path(__file__).resolve().parents[2]
@@ -99,17 +100,6 @@ def wait_until_healthy(url: str, process: subprocess.Popen, timeout: float = 30.
     raise RuntimeError(f"the gateway did not answer {url} within {timeout:.0f}s")
 
 
-def stop(process: subprocess.Popen | None, timeout: float = 15.0) -> None:
-    if process is None or process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 def watch(gateway: subprocess.Popen, server: Slapd | HrApi, name: str, stopping: dict) -> int:
     """Wait for a signal (0), or for the gateway or its downstream to die (1)."""
     while stopping["signal"] is None:
@@ -161,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
         connection = ldap_connection(server) if isinstance(server, Slapd) else rest_connection(server)
         settings = write_settings(args.state, connection, mapping, "/scim/v2")
         token = fresh_token(args.state)
-        gateway = subprocess.Popen(
+        # Ctrl-C reaches us only (the child has a session of its own); we stop the children in order.
+        gateway = children.spawn(
             [
                 sys.executable,
                 "-m",
@@ -174,8 +165,6 @@ def main(argv: list[str] | None = None) -> int:
                 "--gunicorn-config",
                 str(REPO / "deploy" / "gunicorn.conf.py"),
             ],
-            start_new_session=True,  # Ctrl-C reaches us only; we stop the children in order
-            preexec_fn=_die_with_parent,
         )
         shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "") else args.host
         wait_until_healthy(f"http://{shown_host}:{args.port}/healthz", gateway)
@@ -188,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"quick start failed: {error}", file=sys.stderr)
         return 1
     finally:
-        stop(gateway)
+        children.stop(gateway, timeout=15)
         server.stop()
 
 

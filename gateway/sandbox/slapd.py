@@ -7,16 +7,14 @@ plain terminate-and-wait and nothing outlives the process that started it.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from gateway.sandbox import children
 
 SCHEMA_DIR = Path("/etc/ldap/schema")
 MODULE_DIR = Path("/usr/lib/ldap")
@@ -47,12 +45,6 @@ INDEXES = (
 
 class SlapdError(RuntimeError):
     """slapd could not be set up or started; the message says which step failed."""
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _gateway_schema_ldif() -> str:
@@ -248,8 +240,8 @@ class Slapd:
         os.chmod(self.root, 0o700)
         admin_password = secrets.token_urlsafe(18)
         service_password = secrets.token_urlsafe(18)
-        _write_private(self.root / "admin.password", admin_password)
-        _write_private(self.service_password_file, service_password)
+        children.write_private(self.root / "admin.password", admin_password)
+        children.write_private(self.service_password_file, service_password)
         self._slapadd(["-n0"], _config_ldif(self.root, admin_password, self.integrity, self.tls))
         self._slapadd(["-n1", "-q"], _seed_ldif(service_password))
         (self.root / "ready").touch()
@@ -275,37 +267,18 @@ class Slapd:
     def start(self, timeout: float = 10.0) -> None:
         self.create()
         if not self.port:
-            self.port = free_port()
+            self.port = children.free_port()
         listeners = self.url
         if self.tls is not None:
-            self.tls_port = self.tls_port or free_port()
+            self.tls_port = self.tls_port or children.free_port()
             listeners += f" {self.ldaps_url}"
         command = ["slapd", "-d", "0", "-F", str(self.root / "slapd.d"), "-h", listeners]
-        log = open(self.root / "slapd.log", "ab")  # noqa: SIM115 - lives as long as slapd
-        self.process = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent, start_new_session=True
-        )
-        log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise SlapdError(f"slapd exited with {self.process.returncode}; see {log.name}")
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 0.2):
-                return
-            time.sleep(0.02)
-        self.stop()
-        raise SlapdError(f"slapd did not listen on {self.url} within {timeout}s")
+        self.process = children.spawn(command, self.root / "slapd.log")
+        what = f"slapd (its log: {self.root / 'slapd.log'})"
+        children.wait_listening(self.process, self.port, timeout, what, SlapdError)
 
     def stop(self) -> None:
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        children.stop(self.process)
         self.process = None
 
     def __enter__(self) -> Slapd:
@@ -314,17 +287,3 @@ class Slapd:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
-
-
-def _write_private(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text + "\n")
-
-
-def _die_with_parent() -> None:
-    """Ask Linux to SIGTERM slapd if we die without stopping it (PR_SET_PDEATHSIG)."""
-    with contextlib.suppress(Exception):
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)

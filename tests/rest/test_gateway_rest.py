@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
+from gateway.sandbox.children import free_port
 from gateway.sandbox.hr_api import HrApi
-from gateway.sandbox.slapd import free_port
 from tests.conftest import HR_MAP
 
 
