@@ -48,9 +48,10 @@ def test_token_create_list_revoke(tmp_path, capsys, monkeypatch):
     assert main(["token", "revoke", "--config", str(settings), "--name", "entra"]) == 1
 
 
-def _start_quickstart(state: Path, port: int) -> tuple[subprocess.Popen, str, str]:
+def start_quickstart(state: Path, port: int, *options: str) -> tuple[subprocess.Popen, str, str]:
+    """Run the quick start as a user does; return it with the Tenant URL and token it printed."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "gateway.sandbox.quickstart", "--port", str(port), "--state", str(state)],
+        [sys.executable, "-m", "gateway.sandbox.quickstart", *options, "--port", str(port), "--state", str(state)],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -79,7 +80,7 @@ def _running(state: Path) -> list[str]:
 def test_quickstart_prints_the_portal_values_serves_entra_and_stops_cleanly(tmp_path):
     state = tmp_path / "state"
     port = free_port()
-    process, tenant_url, token = _start_quickstart(state, port)
+    process, tenant_url, token = start_quickstart(state, port)
     try:
         headers = {"Authorization": f"Bearer {token}"}
         probe = requests.get(
@@ -108,7 +109,7 @@ def test_quickstart_prints_the_portal_values_serves_entra_and_stops_cleanly(tmp_
 
     # A second run starts on the same directory, with a new token; SIGTERM stops it as well.
     started = time.monotonic()
-    process, tenant_url, second = _start_quickstart(state, port)
+    process, tenant_url, second = start_quickstart(state, port)
     try:
         assert time.monotonic() - started < 15
         assert second != token

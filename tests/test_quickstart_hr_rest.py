@@ -4,44 +4,17 @@ reference HR REST API, Entra's whole user flow through it, and nothing left runn
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import requests
 
 from gateway.sandbox.children import free_port
-from tests.test_cli import _running
+from tests.test_cli import _running, start_quickstart
 
 REPO = Path(__file__).resolve().parents[1]
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-
-
-def _start(state: Path, port: int) -> tuple[subprocess.Popen, str, str]:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gateway.sandbox.quickstart",
-            "--backend",
-            "hr-rest",
-            "--port",
-            str(port),
-            "--state",
-            str(state),
-        ],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    url = process.stdout.readline().strip()
-    token = process.stdout.readline().strip()
-    assert url == f"Tenant URL: http://127.0.0.1:{port}/scim/v2", url
-    assert token.startswith("Secret Token: scimgw_"), token
-    return process, url.split(": ", 1)[1], token.split(": ", 1)[1]
 
 
 def _patch(operations: list[dict]) -> dict:
@@ -50,7 +23,7 @@ def _patch(operations: list[dict]) -> dict:
 
 def test_quickstart_hr_rest_serves_entras_user_flow_and_stops_cleanly(tmp_path):
     state = tmp_path / "state"
-    process, tenant_url, token = _start(state, free_port())
+    process, tenant_url, token = start_quickstart(state, free_port(), "--backend", "hr-rest")
     scim = requests.Session()
     scim.headers["Authorization"] = f"Bearer {token}"
     try:
