@@ -18,6 +18,7 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.operators import holds
 from gateway.scim.errors import invalid_path, invalid_syntax, invalid_value, mutability, no_target
 from gateway.scim.filter import (
     And,
@@ -300,19 +301,7 @@ def _compare(actual: Any, op: str, expected: Any, sub: Attribute) -> bool:
         return False
     if isinstance(actual, str) and isinstance(expected, str) and not sub.case_exact:
         actual, expected = actual.lower(), expected.lower()
-    try:
-        return {
-            "eq": lambda: actual == expected,
-            "co": lambda: str(expected) in str(actual),
-            "sw": lambda: str(actual).startswith(str(expected)),
-            "ew": lambda: str(actual).endswith(str(expected)),
-            "gt": lambda: actual > expected,
-            "ge": lambda: actual >= expected,
-            "lt": lambda: actual < expected,
-            "le": lambda: actual <= expected,
-        }[op]()
-    except TypeError:
-        return False
+    return holds(actual, op, expected)
 
 
 def _drop_empty_extension(resource: dict, urn: str | None) -> None:

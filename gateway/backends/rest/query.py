@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from gateway.backends.base import StoreSpec, UnsupportedQuery
 from gateway.backends.rest.target import Lookup, RestTarget
 from gateway.directory import EVERYTHING, AllOf, AnyOf, Exists, Match, Negate, Query, Record, Ref, Value
+from gateway.operators import holds
 
 
 @dataclass(frozen=True)
@@ -89,16 +90,7 @@ def _compare(stored: Value, op: str, wanted: Value) -> bool:
         left, right = moment, _aware(wanted)
     else:
         left, right = str(stored).lower(), str(wanted).lower()
-    return {
-        "eq": lambda: left == right,
-        "co": lambda: str(right) in str(left),
-        "sw": lambda: str(left).startswith(str(right)),
-        "ew": lambda: str(left).endswith(str(right)),
-        "gt": lambda: left > right,
-        "ge": lambda: left >= right,
-        "lt": lambda: left < right,
-        "le": lambda: left <= right,
-    }[op]()
+    return holds(left, op, right)
 
 
 def _moment(value: Value) -> datetime | None:
