@@ -13,12 +13,12 @@ from typing import Any
 
 from gateway.backends.base import BackendError
 from gateway.backends.previews import NoPreview, preview_backend
-from gateway.directory import Entry, Ref
 from gateway.mapping import codec
 from gateway.mapping.model import Example, Mapping
 from gateway.scim.errors import ScimError
 from gateway.scim.resource import normalize
 from gateway.service import ResourceService, store_spec
+from gateway.store import Entry, Ref
 from gateway.yamlfile import Problem
 
 CURRENT_ID = "current-entry-id"

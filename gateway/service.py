@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.backends.base import AlreadyExists, Backend, StoreSpec
-from gateway.directory import NOTHING, Change, Entry, Query, Record, Ref, all_of, any_of
 from gateway.mapping import codec
 from gateway.mapping.filters import to_query
 from gateway.mapping.increments import incremental_rules, split_operations
@@ -24,6 +23,7 @@ from gateway.scim.limits import DEFAULT_LIMITS, Limits
 from gateway.scim.patch import apply_patch, parse_operations
 from gateway.scim.projection import Projection
 from gateway.scim.resource import normalize, require
+from gateway.store import NOTHING, Change, Entry, Query, Record, Ref, all_of, any_of
 
 
 def store_spec(resource_map: ResourceMap) -> StoreSpec:

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from gateway.directory import Change, Entry, Page, Query, Record, Ref
+from gateway.store import Change, Entry, Page, Query, Record, Ref
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from gateway.backends.base import Backend, StoreSpec
-from gateway.directory import Entry, Record
+from gateway.store import Entry, Record
 
 
 class NoPreview(Exception):

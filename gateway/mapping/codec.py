@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.directory import Change, Entry, Record, Ref, Value
 from gateway.mapping.model import Computed, Family, ResourceMap, Rule, ScimTarget, Template
 from gateway.scim.errors import invalid_value
 from gateway.scim.projection import Projection
 from gateway.scim.resource import container
+from gateway.store import Change, Entry, Record, Ref, Value
 
 
 def _matches_selector(element: Any, selector: tuple[tuple[str, Any], ...]) -> bool:

@@ -9,13 +9,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from gateway.directory import EVERYTHING, NOTHING, AllOf, AnyOf, Exists, Match, Query, Ref, all_of, any_of, negate
 from gateway.mapping.model import ResourceMap, Rule
 from gateway.scim.errors import ScimError, invalid_filter
 from gateway.scim.filter import And, AttrPath, Compare, Filter, Not, Or, Present, ValuePath
 from gateway.scim.patch import matches
 from gateway.scim.resource import Resolved, coerce_simple, resolve
 from gateway.scim.schema import Attribute
+from gateway.store import EVERYTHING, NOTHING, AllOf, AnyOf, Exists, Match, Query, Ref, all_of, any_of, negate
 
 _META_TIMES = {"created": "created_attribute", "lastmodified": "modified_attribute"}
 

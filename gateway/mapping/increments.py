@@ -17,12 +17,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.directory import Change, Ref
 from gateway.mapping.model import ResourceMap, Rule
 from gateway.scim.errors import invalid_path, invalid_value
 from gateway.scim.filter import Compare, Filter, Or
 from gateway.scim.patch import Operation
 from gateway.scim.resource import resolve
+from gateway.store import Change, Ref
 
 
 def incremental_rules(resource_map: ResourceMap) -> list[Rule]:

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from gateway.directory import (
+from gateway.scim.errors import invalid_filter, invalid_value
+from gateway.store import (
     EVERYTHING,
     NOTHING,
     Exists,
@@ -28,7 +29,6 @@ from gateway.directory import (
     any_of,
     negate,
 )
-from gateway.scim.errors import invalid_filter, invalid_value
 
 PPOLICY_LOCKED = "000001010000Z"  # ppolicy's "locked by an administrator, until unlocked"
 ALL_OPS = frozenset({"eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le"})

@@ -14,7 +14,6 @@ from gateway.backends.ldap.connection import ConnectionPool, LdapSettings
 from gateway.backends.rest.backend import RestBackend
 from gateway.backends.rest.settings import AuthSettings, RestSettings
 from gateway.backends.rest.transport import Transport
-from gateway.directory import EVERYTHING, Entry, Query, Record, Ref
 from gateway.mapping import codec
 from gateway.mapping.filters import to_query
 from gateway.mapping.loader import load_mapping
@@ -23,6 +22,7 @@ from gateway.sandbox.slapd import SERVICE_DN
 from gateway.scim.filter import parse_filter
 from gateway.scim.resource import normalize
 from gateway.service import store_spec
+from gateway.store import EVERYTHING, Entry, Query, Record, Ref
 from tests.conftest import HR_MAP, OPENLDAP_MAP
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"

@@ -12,7 +12,7 @@ from ldap3.protocol.convert import prepare_filter_for_sending
 from ldap3.utils.dn import parse_dn
 
 from gateway.backends.ldap.compose import build_dn, normalized_dn, rdn_text, render_filter
-from gateway.directory import Match
+from gateway.store import Match
 from tests.fuzz.strategies import hostile_text
 
 TAGS = {"eq": MATCH_EQUAL, "ge": MATCH_GREATER_OR_EQUAL, "le": MATCH_LESS_OR_EQUAL}

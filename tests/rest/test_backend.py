@@ -10,13 +10,13 @@ from gateway.backends.rest import backend as rest_backend
 from gateway.backends.rest.backend import RestBackend
 from gateway.backends.rest.settings import AuthSettings, RestSettings
 from gateway.backends.rest.transport import Transport
-from gateway.directory import EVERYTHING, Change, Entry
 from gateway.mapping import codec
 from gateway.mapping.filters import to_query
 from gateway.mapping.loader import compile_mapping, load_mapping
 from gateway.scim.filter import parse_filter
 from gateway.scim.resource import normalize
 from gateway.service import store_spec
+from gateway.store import EVERYTHING, Change, Entry
 from gateway.yamlfile import loads
 from tests.conftest import REPO
 

@@ -19,7 +19,7 @@ from gateway.backends.ldap.compose import (
     render_filter,
     split_dn,
 )
-from gateway.directory import AllOf, AnyOf, Exists, Match, Negate, Ref
+from gateway.store import AllOf, AnyOf, Exists, Match, Negate, Ref
 
 HOSTILE = ["*", "a*)(uid=*", ")(|(objectClass=*)", "\\2a", "x\x00y", "(", "admin)(&", "é*ü"]
 

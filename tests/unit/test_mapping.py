@@ -4,7 +4,6 @@ from pathlib import Path
 
 import pytest
 
-from gateway.directory import EVERYTHING, NOTHING, AllOf, AnyOf, Entry, Exists, Match, Negate, Ref
 from gateway.mapping import codec
 from gateway.mapping.filters import to_query
 from gateway.mapping.loader import compile_mapping, load_mapping
@@ -12,6 +11,7 @@ from gateway.scim.errors import ScimError
 from gateway.scim.filter import parse_filter
 from gateway.scim.projection import Projection
 from gateway.scim.resource import normalize
+from gateway.store import EVERYTHING, NOTHING, AllOf, AnyOf, Entry, Exists, Match, Negate, Ref
 from gateway.yamlfile import ConfigError, loads
 
 REPO = Path(__file__).resolve().parents[2]

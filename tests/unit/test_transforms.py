@@ -2,13 +2,13 @@
 
 import pytest
 
-from gateway.directory import AllOf, Entry, Exists, Match, Negate
 from gateway.mapping import codec
 from gateway.mapping.filters import to_query
 from gateway.mapping.loader import compile_mapping
 from gateway.scim.errors import ScimError
 from gateway.scim.filter import parse_filter
 from gateway.scim.resource import normalize
+from gateway.store import AllOf, Entry, Exists, Match, Negate
 from gateway.yamlfile import ConfigError, loads
 
 HEAD = """\

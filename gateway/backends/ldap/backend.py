@@ -33,7 +33,7 @@ from gateway.backends.ldap.integrity import Referrers
 from gateway.backends.ldap.paging import Pager, scope
 from gateway.backends.ldap.plan import ModifyPlan, plan_add, plan_modify
 from gateway.backends.ldap.target import LdapTarget
-from gateway.directory import AnyOf, Change, Entry, Match, Page, Query, Record, Ref
+from gateway.store import AnyOf, Change, Entry, Match, Page, Query, Record, Ref
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from ldap3.utils.dn import parse_dn
 
 from gateway.backends.base import InvalidData
 from gateway.backends.ldap.target import PLACEHOLDER
-from gateway.directory import AllOf, AnyOf, Exists, Match, Negate, Query, Record, Ref, Value
+from gateway.store import AllOf, AnyOf, Exists, Match, Negate, Query, Record, Ref, Value
 
 MATCH_NONE = "(!(objectClass=*))"
 MATCH_ALL = "(objectClass=*)"

@@ -17,7 +17,7 @@ from gateway.backends.ldap import controls, results
 from gateway.backends.ldap.compose import all_filters, render_filter
 from gateway.backends.ldap.connection import ConnectionPool
 from gateway.backends.ldap.paging import Pager
-from gateway.directory import Match
+from gateway.store import Match
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ import ldap3
 from gateway.backends.base import InvalidData
 from gateway.backends.ldap import controls, results
 from gateway.backends.ldap.target import LdapTarget
-from gateway.directory import Change
+from gateway.store import Change
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from gateway.backends.base import StoreSpec, UnknownReference
 from gateway.backends.ldap import controls, results
 from gateway.backends.ldap.compose import normalized_dn
 from gateway.backends.ldap.target import LdapTarget
-from gateway.directory import Change, Record, Ref, Value
+from gateway.store import Change, Record, Ref, Value
 
 OPS = {"replace": ldap3.MODIFY_REPLACE, "add": ldap3.MODIFY_ADD, "delete": ldap3.MODIFY_DELETE}
 

@@ -16,7 +16,7 @@ from gateway.backends.ldap import memberships
 from gateway.backends.ldap.compose import build_dn, normalized_dn, rdn_text, split_dn
 from gateway.backends.ldap.modification import Modification
 from gateway.backends.ldap.target import LdapTarget
-from gateway.directory import Change, Record, Ref
+from gateway.store import Change, Record, Ref
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from gateway.backends.ldap.compose import all_filters, render_filter
 from gateway.backends.ldap.memberships import GroupChange
 from gateway.backends.ldap.plan import AddPlan, ModifyPlan, plan_add, plan_modify
 from gateway.backends.ldap.target import LdapTarget
-from gateway.directory import Change, Entry, Page, Query, Record, Ref
+from gateway.store import Change, Entry, Page, Query, Record, Ref
 
 NEW_ID = "new-entry-id"  # the directory assigns the real one (entryUUID)
 

@@ -9,7 +9,7 @@ import ldap3
 from gateway.backends.base import AlreadyExists, BackendError, InvalidData, NotFound, StoreSpec, Unavailable
 from gateway.backends.ldap.compose import iso_time
 from gateway.backends.ldap.target import LdapTarget
-from gateway.directory import Entry, Record, Ref
+from gateway.store import Entry, Record, Ref
 
 log = logging.getLogger(__name__)
 

@@ -43,7 +43,7 @@ from gateway.backends.rest.records import (
 )
 from gateway.backends.rest.target import Action, Operation, RestTarget
 from gateway.backends.rest.transport import NO_BODY, Reply, Transport
-from gateway.directory import AnyOf, Change, Entry, Page, Query, Record, Ref, Value
+from gateway.store import AnyOf, Change, Entry, Page, Query, Record, Ref, Value
 
 MAX_MATCHES = 1000  # records a filtered search may find before the gateway calls the filter too broad
 DRY_RUN_ID = "(new)"  # the id a dry run gives a record it did not create

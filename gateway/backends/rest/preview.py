@@ -19,7 +19,7 @@ from gateway.backends.rest.backend import DRY_RUN_ID, RestBackend
 from gateway.backends.rest.records import fill_path, set_field, write_fields
 from gateway.backends.rest.target import RestTarget
 from gateway.backends.rest.transport import NO_BODY, Reply
-from gateway.directory import Change, Entry, Page, Query, Record, Ref
+from gateway.store import Change, Entry, Page, Query, Record, Ref
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 
 from gateway.backends.base import StoreSpec, UnsupportedQuery
 from gateway.backends.rest.target import Lookup, RestTarget
-from gateway.directory import EVERYTHING, AllOf, AnyOf, Exists, Match, Negate, Query, Record, Ref, Value
 from gateway.operators import holds
+from gateway.store import EVERYTHING, AllOf, AnyOf, Exists, Match, Negate, Query, Record, Ref, Value
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from gateway.backends.base import InvalidData, StoreSpec
 from gateway.backends.rest.target import ID, PLACEHOLDER, RECORD, RestTarget
-from gateway.directory import Record, Ref, Value
+from gateway.store import Record, Ref, Value
 
 NUMBER = re.compile(r"^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?$")
 TRUE, FALSE = frozenset({"true", "1", "yes"}), frozenset({"false", "0", "no"})

@@ -7,7 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
-from gateway import credentials_cli
+from gateway.cli import credentials
 from gateway.yamlfile import ConfigError
 
 
@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     preview.add_argument("--resource", choices=["users", "groups"], help="default: from the request's schemas")
     preview.add_argument("--response", action="store_true", help="also print the gateway's answer")
 
-    credentials_cli.add_commands(commands)  # token, basic, client
+    credentials.add_commands(commands)  # token, basic, client
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -48,15 +48,12 @@ def _run(args: argparse.Namespace) -> int:
         serve(args.config, args.listen, args.gunicorn_config)
         return 0
     if args.command == "mapping":
-        from gateway import mapping_tool
+        from gateway.cli import mapping as mapping_tool
 
         if args.action == "check":
             return mapping_tool.check(args.file, args.strict)
         return mapping_tool.preview(
             args.file, current_path=args.current, resource=args.resource, show_response=args.response
         )
-    return credentials_cli.run(args)
+    return credentials.run(args)
 
-
-if __name__ == "__main__":
-    sys.exit(main())
