@@ -49,6 +49,7 @@ class Entry:
     locator: str = ""  # the backend's own handle (an LDAP DN); never shown to SCIM clients
     created: str | None = None
     modified: str | None = None
+    version: str | None = None  # the backend's concurrency token as read (an HTTP ETag), if it has one
 
 
 @dataclass(frozen=True)

@@ -280,8 +280,8 @@ def write_rest_settings(folder: Path, hr_api: HrApi, mapping: Path, **rest_optio
     options = {
         "base_url": hr_api.url,
         "auth": f"{{type: api_key, header: X-Api-Key, key_file: {hr_api.key_file}}}",
-        "timeout": 5,
-        "retry_budget": 2,
+        "timeout": 2,
+        "retry_budget": 3,
         "retry_after": 17,
         **rest_options,
     }

@@ -61,12 +61,15 @@ class Unavailable(BackendError):
     """The downstream system cannot be reached or timed out; the client should retry later.
 
     `retry_after` (seconds) is the downstream's own hint when it gave one (an HTTP API's
-    `Retry-After`); without it the tenant's configured value is used.
+    `Retry-After`); without it the tenant's configured value is used. `in_doubt`: a write was
+    sent and its answer never came, so it may or may not have been done (the answer and the
+    log must say the outcome is unknown).
     """
 
-    def __init__(self, message: str, retry_after: int | None = None):
+    def __init__(self, message: str, retry_after: int | None = None, in_doubt: bool = False):
         super().__init__(message)
         self.retry_after = retry_after
+        self.in_doubt = in_doubt
 
 
 class Throttled(BackendError):

@@ -25,11 +25,12 @@ class HrApiError(RuntimeError):
 
 
 class HrApi:
-    def __init__(self, root: Path, port: int | None = None, rate: float = 20.0, burst: int = 40):
+    def __init__(self, root: Path, port: int | None = None, rate: float = 20.0, burst: int = 40, etags: bool = True):
         self.root = root
         self.port = port
         self.rate = rate
         self.burst = burst
+        self.etags = etags  # False: an API without optimistic concurrency (the last writer wins)
         self.process: subprocess.Popen | None = None
 
     @property
@@ -80,6 +81,7 @@ class HrApi:
             str(self.rate),
             "--burst",
             str(self.burst),
+            *([] if self.etags else ["--no-etags"]),
         ]
         self.process = children.spawn(command, self.root / "hr-api.log")
         what = f"the HR API (its log: {self.root / 'hr-api.log'})"

@@ -10,7 +10,11 @@ It is deliberately not SCIM-shaped, with the quirks real HR systems have:
 - exact-match search parameters (`login` and `email` ignore case), and a 400 for any unknown one;
 - an API key in `X-Api-Key`;
 - `status` ("A" active, "T" terminated) is read-only: POST /employees/{id}/terminate and /reinstate;
-- PUT replaces every writable field (a missing one is cleared); unknown fields are a 422;
+- PUT replaces every writable field (a missing one is cleared); PATCH changes only the fields it
+  names (nested objects merged, null clears); unknown fields are a 422;
+- optimistic concurrency: every answer with one employee carries its `ETag`, and a write with an
+  `If-Match` that is no longer current is refused with 412 (`--no-etags` serves an API without
+  them, where the last writer wins);
 - errors as `{"error": {"code", "message"}}`; a taken login is a 409;
 - a rate limit (a token bucket): beyond it, 429 with `Retry-After`.
 
@@ -21,6 +25,7 @@ Data lives in a JSON file (`--data`), rewritten after every change.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import hmac
 import json
 import math
@@ -126,6 +131,26 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def etag(employee: dict) -> str:
+    """A strong validator from the employee's content: it changes with every write that changes anything."""
+    digest = hashlib.sha256(json.dumps(employee, sort_keys=True).encode()).hexdigest()[:20]
+    return f'"{digest}"'
+
+
+def _merged(employee: dict, body: object) -> dict:
+    """A PATCH body over the employee's writable fields: named fields replaced, nested objects merged."""
+    if not isinstance(body, dict):
+        raise ApiError(400, "bad_request", "the body must be a JSON object")
+    merged = {name: employee[name] for name in FLAT}
+    merged.update({group: dict(employee[group]) for group in NESTED})
+    for name, value in body.items():
+        if name in NESTED and isinstance(value, dict):
+            merged[name].update(value)
+        else:
+            merged[name] = value
+    return merged
+
+
 def _validated(body: object) -> dict:
     """The writable fields of a request body, complete (missing ones null); 422 for anything wrong."""
     if not isinstance(body, dict):
@@ -185,6 +210,14 @@ class Handler(BaseHTTPRequestHandler):
     def do_PATCH(self) -> None:
         self._handle("PATCH")
 
+    def _check_if_match(self, employee: dict) -> None:
+        """412 when the client's If-Match names another version than the current one."""
+        wanted = self.headers.get("If-Match")
+        if not self.server.etags or wanted is None or wanted.strip() == "*":
+            return
+        if etag(employee) not in [tag.strip() for tag in wanted.split(",")]:
+            raise ApiError(412, "precondition_failed", "the employee changed since it was read (If-Match)")
+
     def _handle(self, method: str) -> None:
         try:
             body = self._read_body()
@@ -193,7 +226,8 @@ class Handler(BaseHTTPRequestHandler):
             if not hmac.compare_digest(key.encode(), self.server.api_key.encode()):
                 raise ApiError(401, "unauthorized", "a valid X-Api-Key header is required")
             status, answer = self._route(method, body)
-            self._send(status, answer)
+            one = isinstance(answer, dict) and "emp_id" in answer
+            self._send(status, answer, {"ETag": etag(answer)} if one and self.server.etags else None)
         except ApiError as error:
             self._send(error.status, {"error": {"code": error.code, "message": error.message}}, error.headers)
 
@@ -237,11 +271,16 @@ class Handler(BaseHTTPRequestHandler):
             if len(parts) == 3:
                 if method != "POST" or parts[2] not in ("terminate", "reinstate"):
                     raise ApiError(404, "not_found", f"no such endpoint {url.path}")
+                self._check_if_match(store.get(emp_id))
                 return 200, self._set_status(emp_id, "T" if parts[2] == "terminate" else "A")
             if method == "GET":
                 return 200, store.get(emp_id)
+            if method != "DELETE" or emp_id in store.employees:
+                self._check_if_match(store.get(emp_id))
             if method == "PUT":
                 return 200, self._replace(emp_id, body)
+            if method == "PATCH":
+                return 200, self._replace(emp_id, _merged(store.get(emp_id), body))
             if method == "DELETE":
                 self._delete(emp_id)
                 return 204, None
@@ -318,11 +357,12 @@ def _matches(employee: dict, name: str, wanted: str) -> bool:
 class HrServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], api_key: str, store: Store, rate_limit: RateLimit):
+    def __init__(self, address: tuple[str, int], api_key: str, store: Store, rate_limit: RateLimit, etags: bool = True):
         super().__init__(address, Handler)
         self.api_key = api_key
         self.store = store
         self.rate_limit = rate_limit
+        self.etags = etags
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -333,9 +373,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, help="a JSON file the employees are kept in")
     parser.add_argument("--rate", type=float, default=20.0, help="requests per second (default 20)")
     parser.add_argument("--burst", type=int, default=40, help="requests in a burst (default 40)")
+    parser.add_argument("--no-etags", action="store_true", help="no ETag, If-Match ignored: the last writer wins")
     args = parser.parse_args(argv)
     api_key = args.key_file.read_text().strip()
-    server = HrServer((args.host, args.port), api_key, Store(args.data), RateLimit(args.rate, args.burst))
+    server = HrServer(
+        (args.host, args.port), api_key, Store(args.data), RateLimit(args.rate, args.burst), not args.no_etags
+    )
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
     try:
         server.serve_forever(poll_interval=0.1)

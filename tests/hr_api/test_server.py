@@ -67,3 +67,36 @@ def test_beyond_its_rate_limit_it_answers_429_with_retry_after(tmp_path):
         statuses = [session.get(f"{slow.url}/employees", timeout=5) for _ in range(3)]
         assert [r.status_code for r in statuses] == [200, 200, 429]
         assert int(statuses[2].headers["Retry-After"]) >= 60
+
+
+def test_patch_changes_only_the_fields_it_names_and_merges_nested_ones(api, employees):
+    url, session = api
+    id = employees.add(login="eve", job_title="Cook", names={"first": "Eve", "last": "Ng"})["emp_id"]
+    patched = session.patch(f"{url}/employees/{id}", json={"department": "Kitchen", "names": {"last": "Wu"}}).json()
+    assert (patched["job_title"], patched["department"]) == ("Cook", "Kitchen")
+    assert (patched["names"]["first"], patched["names"]["last"]) == ("Eve", "Wu")
+    assert session.patch(f"{url}/employees/{id}", json={"nope": 1}).status_code == 422
+
+
+def test_a_write_with_a_stale_if_match_is_412_and_a_current_one_passes(api, employees):
+    url, session = api
+    id = employees.add(login="fay")["emp_id"]
+    read = session.get(f"{url}/employees/{id}")
+    tag = read.headers["ETag"]
+    first = session.patch(f"{url}/employees/{id}", json={"job_title": "A"}, headers={"If-Match": tag})
+    assert first.status_code == 200 and first.headers["ETag"] != tag
+    stale = session.patch(f"{url}/employees/{id}", json={"department": "B"}, headers={"If-Match": tag})
+    assert stale.status_code == 412 and stale.json()["error"]["code"] == "precondition_failed"
+    assert session.put(f"{url}/employees/{id}", json={"login": "fay"}, headers={"If-Match": tag}).status_code == 412
+    assert session.get(f"{url}/employees/{id}").json()["department"] is None
+
+
+def test_without_etags_it_ignores_if_match_and_the_last_writer_wins(tmp_path):
+    with HrApi(tmp_path / "plain", etags=False) as plain:
+        session = requests.Session()
+        session.headers["X-Api-Key"] = plain.api_key
+        created = session.post(f"{plain.url}/employees", json={"login": "gus"}, timeout=5)
+        assert "ETag" not in created.headers
+        id = created.json()["emp_id"]
+        written = session.put(f"{plain.url}/employees/{id}", json={"login": "gus2"}, headers={"If-Match": '"x"'})
+        assert written.status_code == 200 and written.json()["login"] == "gus2"

@@ -272,3 +272,48 @@ def test_a_dry_run_reads_the_api_but_only_records_the_writes_it_would_send(reque
     ]
     assert (created["userName"], created["active"], created["title"]) == ("zed", False, "CTO")
     assert requests_mock.call_count == 1  # requests-mock would have refused an unplanned POST anyway
+
+
+VERSIONED_MAP = PEOPLE_MAP.replace(
+    "    types: {age: integer, is_admin: boolean}\n",
+    "    types: {age: integer, is_admin: boolean, row_version: integer}\n    concurrency: {version: row_version, retries: 2}\n",
+)
+
+
+def test_a_version_field_goes_back_with_the_update_and_a_stale_one_is_read_again(requests_mock):
+    backend, _ = _backend(VERSIONED_MAP)
+    backend.transport.sleep = lambda seconds: None
+    requests_mock.get(f"{BASE}/people/u-1", json={"person": _person("u-1", "ann", title="x", row_version=8)})
+    requests_mock.patch(
+        f"{BASE}/people/u-1",
+        [
+            {"status_code": 409, "json": {"message": "row_version is not current"}},
+            {"json": {"person": _person("u-1", "ann", job={"title": "Boss"}, row_version=9)}},
+        ],
+    )
+    entry = Entry("u-1", {"uuid": ["u-1"], "user_name": ["ann"]}, "u-1", version="7")
+    after = backend.modify("users", entry, [Change("job.title", "replace", ("Boss",))], None, [])
+    sent = [r.json() for r in requests_mock.request_history if r.method == "PATCH"]
+    assert sent == [{"job": {"title": "Boss"}, "row_version": 7}, {"job": {"title": "Boss"}, "row_version": 8}]
+    assert (after.attributes["job.title"], after.version) == (["Boss"], "9")
+
+
+def test_a_409_with_the_same_version_is_a_real_conflict_and_endless_staleness_is_503(requests_mock):
+    backend, _ = _backend(VERSIONED_MAP)
+    backend.transport.sleep = lambda seconds: None
+    requests_mock.get(f"{BASE}/people/u-1", json={"person": _person("u-1", "ann", row_version=7)})
+    requests_mock.patch(f"{BASE}/people/u-1", status_code=409, json={"message": "user_name taken"})
+    entry = Entry("u-1", {"uuid": ["u-1"], "user_name": ["ann"]}, "u-1", version="7")
+    with pytest.raises(rest_backend.AlreadyExists):
+        backend.modify("users", entry, [Change("user_name", "replace", ("bob",))], None, [])
+    etag_backend, _ = _backend(
+        PEOPLE_MAP.replace("    types:", "    concurrency: {etag: true, retries: 2}\n    types:")
+    )
+    etag_backend.transport.sleep = lambda seconds: None
+    requests_mock.get(f"{BASE}/people/u-2", json={"person": _person("u-2", "cy")}, headers={"ETag": '"v2"'})
+    requests_mock.patch(f"{BASE}/people/u-2", status_code=412)
+    with pytest.raises(rest_backend.Unavailable, match=r"kept changing while the gateway wrote it \(3 tries\)"):
+        etag_backend.modify("users", Entry("u-2", {}, "u-2"), [Change("job.title", "replace", ("x",))], None, [])
+    assert [r.headers.get("If-Match") for r in requests_mock.request_history if r.method == "PATCH"][-3:] == [
+        '"v2"'
+    ] * 3

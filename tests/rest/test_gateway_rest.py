@@ -68,7 +68,7 @@ def test_values_the_api_refuses_are_400_with_the_api_message(rest_client):
 
 
 def test_an_unreachable_api_is_503_with_the_configured_retry_after(make_rest_client):
-    client = make_rest_client(base_url=f"http://127.0.0.1:{free_port()}/api/v1", retry_budget=0.5)
+    client = make_rest_client(base_url=f"http://127.0.0.1:{free_port()}/api/v1", timeout=0.4, retry_budget=0.5)
     response = client.get('/Users?filter=userName eq "x"')
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "17"

@@ -12,6 +12,7 @@ import pytest
 import requests
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
+from gateway import deadline
 from gateway.backends.base import AlreadyExists, BackendError, InvalidData, NotFound, Throttled, Unavailable
 from gateway.backends.rest.settings import AuthSettings, RestSettings
 from gateway.backends.rest.transport import Transport, retry_after
@@ -36,8 +37,10 @@ class FakeTime:
 
 
 @pytest.fixture
-def fake_time() -> FakeTime:
-    return FakeTime()
+def fake_time(monkeypatch) -> FakeTime:
+    fake = FakeTime()
+    monkeypatch.setattr(deadline, "clock", fake.clock)  # the request's deadline runs on the same clock
+    return fake
 
 
 def _transport(fake_time: FakeTime, auth: AuthSettings | None = None, budget: float = 10.0) -> Transport:
@@ -77,11 +80,30 @@ def test_a_read_that_times_out_is_retried_with_backoff_then_answers_503(requests
     assert sum(fake_time.slept) <= 2  # and all of them within the budget
 
 
-def test_a_post_that_timed_out_is_never_sent_again(requests_mock, fake_time):
+def test_a_post_that_timed_out_is_never_sent_again_and_its_outcome_is_unknown(requests_mock, fake_time):
     requests_mock.post(f"{BASE}/employees", exc=requests.ReadTimeout)
-    with pytest.raises(Unavailable):
+    with pytest.raises(Unavailable) as raised:
         _transport(fake_time).request("POST", "/employees", body={"login": "a"}, idempotent=False)
     assert requests_mock.call_count == 1
+    assert raised.value.in_doubt
+
+
+def test_a_post_that_never_connected_is_not_in_doubt(requests_mock, fake_time):
+    requests_mock.post(f"{BASE}/employees", exc=_refused())
+    with pytest.raises(Unavailable) as raised:
+        _transport(fake_time, budget=0).request("POST", "/employees", body={"login": "a"}, idempotent=False)
+    assert not raised.value.in_doubt
+
+
+def test_every_call_gets_only_the_time_left_of_the_request_and_no_retry_past_it(requests_mock, fake_time):
+    requests_mock.get(f"{BASE}/employees/7", exc=requests.ReadTimeout)
+    with deadline.within(0.5), pytest.raises(Unavailable):
+        _transport(fake_time).request("GET", "/employees/7", idempotent=True)
+    timeout = requests_mock.request_history[0].timeout
+    assert 0 < timeout[0] <= 0.5 and timeout[0] == timeout[1]
+    assert sum(fake_time.slept) < 0.5  # backoffs that would pass the deadline are not taken
+    with deadline.within(0), pytest.raises(deadline.OutOfTime):
+        _transport(fake_time).request("GET", "/employees/7", idempotent=True)
 
 
 def test_a_post_whose_connection_was_refused_is_sent_again(requests_mock, fake_time):

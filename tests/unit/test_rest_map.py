@@ -143,7 +143,7 @@ def test_rest_settings_read_the_secret_from_a_file_relative_to_the_settings(tmp_
         "hrk_secret",
         "X-Api-Key",
     )
-    assert (rest.timeout, rest.retry_budget, rest.retry_after) == (10.0, 10.0, 30)
+    assert (rest.timeout, rest.retry_budget, rest.retry_after) == (4.0, 10.0, 30)
     assert "hrk_secret" not in repr(settings)
 
 
@@ -176,6 +176,10 @@ def test_oauth2_settings_take_the_client_secret_from_the_environment(tmp_path, m
         ),
         ("base_url: https://x\nauth: {type: none}\nca_file: nope.pem", "settings.yaml:6: the CA file"),
         ("base_url: 'https://u:pw@x'\nauth: {type: none}", "settings.yaml:6: base_url holds credentials"),
+        (
+            "base_url: https://x\nauth: {type: none}\ntimeout: 10\nretry_budget: 10",
+            "settings.yaml:9: tenants.0.rest.timeout: timeout (10 s) must be shorter than retry_budget (10 s)",
+        ),
         (
             "base_url: https://x\nauth: {type: api_key, key_env: NOT_SET_ANYWHERE}",
             "settings.yaml:6: the environment variable NOT_SET_ANYWHERE",

@@ -8,6 +8,12 @@
   against the whole filter.
 - modify: one PUT (the whole record) or PATCH (only what changed), then the disable/enable call
   when `active` changed. The API's answer is the entry after; when it has none, one GET.
+  Where the map declares the API's optimistic concurrency (`concurrency:` ETag + If-Match, or a
+  version field), the write carries the version it was computed from; when the API refuses it
+  as stale, the record is read again, the same changes applied to it, and the write retried a
+  bounded number of times. Without it, concurrent writers of one record can lose each other's
+  changes when the update is a PUT (PATCH sends only the changed fields, so only writers of the
+  same field collide).
 - references (a manager): the API holds the other record's id, which is also its SCIM id, so
   resolving only checks that it exists (one GET each).
 
@@ -18,6 +24,8 @@ what a preview of a map shows: the very calls the gateway would make.
 
 from __future__ import annotations
 
+import logging
+import random
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +36,7 @@ from gateway.backends.base import (
     BackendError,
     NotFound,
     StoreSpec,
+    Unavailable,
     UnknownReference,
 )
 from gateway.backends.rest.paging import everything, window
@@ -39,15 +48,19 @@ from gateway.backends.rest.records import (
     iso_time,
     json_value,
     read_record,
+    set_field,
     write_fields,
 )
 from gateway.backends.rest.target import Action, Operation, RestTarget
-from gateway.backends.rest.transport import NO_BODY, Reply, Transport
+from gateway.backends.rest.transport import NO_BODY, Reply, Stale, Transport
 from gateway.store import AnyOf, Change, Entry, Page, Query, Record, Ref, Value
 
 MAX_MATCHES = 1000  # records a filtered search may find before the gateway calls the filter too broad
 DRY_RUN_ID = "(new)"  # the id a dry run gives a record it did not create
 NOT_SENT = 0  # the status of a reply to a write a dry run did not send
+STALE_PAUSE = 0.05  # seconds (times the attempt, jittered) before writing again after a stale refusal
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -79,7 +92,7 @@ class RestBackend:
         document = _record_in(reply.body, target.read.record)
         if document is None:
             raise BackendError(f"the API's answer to GET {target.read.path} holds no record")
-        return self._entry(spec, document)
+        return self._entry(spec, document, reply.headers.get("ETag"))
 
     def search(self, kind: str, query: Query, attributes: list[str], start: int, count: int) -> Page:
         spec = self.specs[kind]
@@ -139,6 +152,23 @@ class RestBackend:
         if not entry.attributes:
             # Value-by-value changes (members) sent without a read; an API writes whole fields.
             entry = self.get(kind, entry.id, [])
+        tries = 1 + (target.concurrency.retries if target.concurrency else 0)
+        for attempt in range(1, tries + 1):
+            try:
+                return self._update(spec, target, entry, changes, record)
+            except Stale:
+                if attempt == tries:
+                    log.warning("API %s %s: still changed by others after %d tries", kind, entry.id, tries)
+                    raise Unavailable(f"the record kept changing while the gateway wrote it ({tries} tries)") from None
+            # Someone else wrote the record since it was read: read it again and apply the same
+            # changes to what it holds now (a moment apart, so the writers do not meet again).
+            self.transport.sleep(random.uniform(0.2, 1.0) * STALE_PAUSE * attempt)
+            entry = self.get(kind, entry.id, [])
+            record = None
+        raise AssertionError("unreachable")
+
+    def _update(self, spec: StoreSpec, target: RestTarget, entry: Entry, changes: list[Change], record: Record | None):
+        """One try: the update call computed from `entry` (with its version), then the actions."""
         changed = _changed_values(entry.attributes, changes)
         base = record if record is not None else {k: v for k, v in entry.attributes.items() if k in spec.written}
         desired = base | changed
@@ -148,8 +178,21 @@ class RestBackend:
             # PUT replaces the record: every field the map writes goes along, cleared ones as null.
             keys = set(changed) if update.partial else set(desired)
             fields = write_fields(desired, spec, target, keys, nulls=True)
+            concurrency = target.concurrency
+            headers = None
+            if concurrency and concurrency.etag and entry.version:
+                headers = {"If-Match": entry.version}
+            if concurrency and concurrency.version and entry.version is not None:
+                set_field(
+                    fields, concurrency.version, json_value(entry.version, target.type_of(concurrency.version), "")
+                )
             body = fill_body(update.body, fields, self._typed_id(spec, target, entry.id))
-            reply = self._call(update, id=entry.id, body=body)
+            try:
+                reply = self._call(update, id=entry.id, body=body, headers=headers)
+            except AlreadyExists:
+                if concurrency and concurrency.version and self.get(spec.kind, entry.id, []).version != entry.version:
+                    raise Stale("the record's version changed since it was read") from None
+                raise
             after = self._written(spec, update, reply, entry.id, entry.attributes | _bodily(desired, target))
         return self._act(spec, target, after, desired)
 
@@ -225,7 +268,9 @@ class RestBackend:
 
     # --- helpers -------------------------------------------------------------------------------
 
-    def _call(self, operation: Operation, *, body: Any = NO_BODY, **values: str) -> Reply:
+    def _call(
+        self, operation: Operation, *, body: Any = NO_BODY, headers: dict[str, str] | None = None, **values: str
+    ) -> Reply:
         path = fill_path(operation.path, **values)
         body = NO_BODY if operation.body is None else body
         if self.planned is not None and operation.method != "GET":
@@ -241,9 +286,10 @@ class RestBackend:
             body=body,
             idempotent=operation.idempotent,
             gone_is_done=operation.method == "DELETE",
+            headers=headers,
         )
 
-    def _entry(self, spec: StoreSpec, document: dict) -> Entry:
+    def _entry(self, spec: StoreSpec, document: dict, etag: str | None = None) -> Entry:
         record = read_record(document, spec)
         ids = record.get(spec.id_attribute.lower())
         if not ids:
@@ -255,7 +301,18 @@ class RestBackend:
             locator=id,
             created=iso_time(get_field(document, spec.created_attribute)) if spec.created_attribute else None,
             modified=iso_time(get_field(document, spec.modified_attribute)) if spec.modified_attribute else None,
+            version=self._version(_target(spec), document, etag),
         )
+
+    @staticmethod
+    def _version(target: RestTarget, document: dict, etag: str | None) -> str | None:
+        concurrency = target.concurrency
+        if concurrency is None:
+            return None
+        if concurrency.etag:
+            return etag
+        found = get_field(document, concurrency.version)
+        return None if found is None else str(found)
 
     @staticmethod
     def _typed_id(spec: StoreSpec, target: RestTarget, id: str) -> Any:

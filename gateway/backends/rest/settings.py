@@ -7,7 +7,7 @@
         header: X-Api-Key
         key_file: /etc/scim-gateway/hr.key        # or key_env: HR_API_KEY
       ca_file: /etc/scim-gateway/hr-ca.pem        # TLS is always verified; this adds a private CA
-      timeout: 10                       # seconds for each call
+      timeout: 4                        # seconds for each call (shorter than retry_budget)
       retry_budget: 10                  # seconds one request may spend retrying the API
       retry_after: 30                   # what Entra is told when the API is down
 
@@ -55,7 +55,7 @@ class RestSettings:
     base_url: str
     auth: AuthSettings
     ca_file: str | None = None
-    timeout: float = 10.0
+    timeout: float = 4.0
     retry_budget: float = 10.0
     retry_after: int = 30
 
@@ -105,9 +105,19 @@ class RestSchema(Schema):
     base_url = fields.Str(required=True, validate=validate.Regexp(r"^https?://[^/]", error="an http(s):// URL"))
     auth = fields.Nested(AuthSchema, required=True)
     ca_file = fields.Str()
-    timeout = fields.Float(load_default=10.0, validate=validate.Range(min=0.1, max=300))
+    timeout = fields.Float(load_default=4.0, validate=validate.Range(min=0.1, max=300))
     retry_budget = fields.Float(load_default=10.0, validate=validate.Range(min=0, max=300))
     retry_after = fields.Int(load_default=30, validate=validate.Range(min=1, max=86400))
+
+    @validates_schema
+    def check_retries_fit(self, data: dict, **kwargs) -> None:
+        timeout, budget = data.get("timeout", 4.0), data.get("retry_budget", 10.0)
+        if 0 < budget <= timeout:
+            raise ValidationError(
+                f"timeout ({timeout:g} s) must be shorter than retry_budget ({budget:g} s), or a call that"
+                " timed out is never retried: e.g. timeout: 4, retry_budget: 10 (retry_budget: 0 for no retries)",
+                "timeout",
+            )
 
 
 def rest_settings(raw: dict, folder: Path) -> RestSettings:

@@ -72,6 +72,18 @@ class Lookup:
 
 
 @dataclass(frozen=True)
+class Concurrency:
+    """How the API refuses a write based on a stale read: `etag` (it answers reads with an ETag
+    and refuses a write whose If-Match is no longer current, 412) or `version` (the record's
+    version field, sent back with the update; a stale one is refused, usually 409). On a refusal
+    the backend reads the record again, applies the same changes and retries, `retries` times."""
+
+    etag: bool = False
+    version: str | None = None
+    retries: int = 5
+
+
+@dataclass(frozen=True)
 class RestTarget:
     create: Operation
     read: Operation
@@ -83,6 +95,7 @@ class RestTarget:
     enable: Action | None = None
     types: tuple[tuple[str, str], ...] = ()  # JSON types of non-string fields
     id_pattern: str | None = None  # ids the API can have; any other id is "not found" without a call
+    concurrency: Concurrency | None = None  # None: the API has no optimistic concurrency
 
     DEFAULT_ID = "id"
 
@@ -118,8 +131,9 @@ class RestTarget:
             nested = [other for other in written | known if other.startswith(name + ".")]
             if nested:
                 problems.append(((), f"'{name}' is a field, so '{nested[0]}' cannot be a field inside it"))
+        version = {self.concurrency.version.lower()} if self.concurrency and self.concurrency.version else set()
         for name, _ in self.types:
-            if name.lower() not in known | written:
+            if name.lower() not in known | written | version:
                 problems.append((("types", name), f"types names '{name}', which no attribute of the map uses"))
         for label, action in (("disable", self.disable), ("enable", self.enable)):
             for name, _ in action.when if action else ():
@@ -315,6 +329,28 @@ class LookupField(fields.Field):
         raise ValidationError("a query parameter name, or a lookup call {path: /employees/by-login/{value}}")
 
 
+class _ConcurrencySchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    etag = fields.Bool(load_default=False)
+    version = fields.Str()
+    retries = fields.Int(load_default=5, validate=validate.Range(min=0, max=20))
+
+    @validates("version")
+    def check_version(self, value: str, **kwargs) -> None:
+        _check_field(value)
+
+    @validates_schema
+    def one_kind(self, data: dict, **kwargs) -> None:
+        if data.get("etag") == ("version" in data):
+            raise ValidationError("say either etag: true (ETag and If-Match) or version: <the field that holds it>")
+
+    @post_load
+    def build(self, data: dict, **kwargs) -> Concurrency:
+        return Concurrency(etag=data["etag"], version=data.get("version"), retries=data["retries"])
+
+
 class RestTargetSchema(Schema):
     create = OperationField("create", required=True)
     read = OperationField("read", required=True)
@@ -326,6 +362,7 @@ class RestTargetSchema(Schema):
     enable = OperationField("action")
     types = fields.Dict(keys=fields.Str(), values=fields.Str(validate=validate.OneOf(TYPES)), load_default=dict)
     id_pattern = fields.Str()
+    concurrency = fields.Nested(_ConcurrencySchema)
 
     @validates("id_pattern")
     def check_id_pattern(self, value: str, **kwargs) -> None:
@@ -363,4 +400,5 @@ class RestTargetSchema(Schema):
             enable=data.get("enable"),
             types=tuple(data["types"].items()),
             id_pattern=data.get("id_pattern"),
+            concurrency=data.get("concurrency"),
         )

@@ -3,11 +3,16 @@ and the API's answers turned into backend errors.
 
 - The session is created on first use in each process (after gunicorn forks, never before) and
   keeps its connections open; TLS is always verified, against a private CA if one is configured.
-- Every call has a timeout. A call that may safely be sent again (GET, PUT, DELETE) is retried
-  with backoff on timeouts, dropped connections and 5xx answers, within a time budget. A POST
-  is sent again only when the API provably did not process it: the connection was never made,
-  or the API answered 429. A `Retry-After` the API gives is honoured when it fits the budget,
-  and passed on to Entra when it does not.
+- Every call has a timeout, cut to what is left of the request's deadline (gateway/deadline.py).
+  A call that may safely be sent again (GET, PUT, DELETE) is retried with backoff on timeouts,
+  dropped connections and 5xx answers, within a time budget longer than one call's timeout (so
+  a call that timed out is retried) and never past the deadline. A POST is sent again only
+  when the API provably did not process it: the connection was never made, or the API answered
+  429. A `Retry-After` the API gives is honoured when it fits the budget, and passed on to
+  Entra when it does not.
+- A write that was sent and never answered may or may not have been done: it is reported as
+  `Unavailable(in_doubt=True)`, for the caller to find out or to say the outcome is unknown.
+- 412 (an `If-Match` that is no longer current) is `Stale`: the backend reads again and retries.
 - Nothing here logs a header, a body or a query string, and every message from the API is
   stripped of the gateway's secrets before it goes into a log line or an answer to Entra.
 """
@@ -30,6 +35,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import NewConnectionError
 
+from gateway import deadline
 from gateway.backends.base import AlreadyExists, BackendError, InvalidData, NotFound, Throttled, Unavailable
 from gateway.backends.rest.auth import ClientCredentials, NoAuth, make_auth
 from gateway.backends.rest.settings import RestSettings
@@ -40,6 +46,10 @@ FIRST_BACKOFF = 0.2  # seconds before the first retry; doubled each time
 MAX_BACKOFF = 3.0
 MESSAGE_LIMIT = 300  # characters of the API's own error message passed on to Entra
 NO_BODY = object()
+
+
+class Stale(BackendError):
+    """The API refused a write because the record changed since it was read (412 to If-Match)."""
 
 
 @dataclass(frozen=True)
@@ -97,21 +107,27 @@ class Transport:
         body: Any = NO_BODY,
         idempotent: bool,
         gone_is_done: bool = False,
+        headers: Mapping[str, str] | None = None,
     ) -> Reply:
         """Send one call (retrying it where that is safe); BackendError for anything but 2xx.
 
         `gone_is_done`: a 404 to a repeated DELETE means the first one worked and its answer was lost.
         """
-        deadline = self.clock() + self.settings.retry_budget
+        budget = self.clock() + self.settings.retry_budget
+
+        def in_time(wait: float) -> bool:
+            left = deadline.remaining()
+            return self.clock() + wait <= budget and (left is None or wait + deadline.MINIMUM < left)
+
         attempt = 0
         token_renewed = False
         while True:
             attempt += 1
             try:
-                response = self._send(method, path, params, body)
+                response = self._send(method, path, params, body, headers)
             except requests.RequestException as error:
                 wait = _backoff(attempt)
-                if _may_resend(error, idempotent) and self.clock() + wait <= deadline:
+                if _may_resend(error, idempotent) and in_time(wait):
                     log.warning("API %s %s failed (%s); retrying in %.1fs", method, path, type(error).__name__, wait)
                     self.sleep(wait)
                     continue
@@ -125,18 +141,23 @@ class Transport:
             if status == 429 or status >= 500:
                 hint = retry_after(response.headers.get("Retry-After"))
                 wait = _backoff(attempt) if hint is None else float(hint)
-                if (status == 429 or idempotent) and self.clock() + wait <= deadline:
+                if (status == 429 or idempotent) and in_time(wait):
                     log.warning("API %s %s answered %s; retrying in %.1fs", method, path, status, wait)
                     self.sleep(wait)
                     continue
                 raise self._refusal(response, method, path, hint)
             if status == 404 and gone_is_done and attempt > 1:
                 return Reply(204, None, response.headers)
+            if status == 412 and headers and "If-Match" in headers:
+                raise Stale(f"the record changed since it was read ({method} {path} answered 412)")
             if status >= 300:
                 raise self._refusal(response, method, path, None)
             return Reply(status, self._json(response, method, path), response.headers)
 
-    def _send(self, method: str, path: str, params: Mapping[str, str] | None, body: Any) -> requests.Response:
+    def _send(
+        self, method: str, path: str, params: Mapping[str, str] | None, body: Any, headers: Mapping[str, str] | None
+    ) -> requests.Response:
+        timeout = deadline.bounded(self.settings.timeout, "the API")
         started = time.perf_counter()
         self.sent += 1
         response = self.session.request(
@@ -144,8 +165,9 @@ class Transport:
             self.settings.base_url + path,
             params=params,
             json=None if body is NO_BODY else body,
+            headers=headers,
             auth=self.auth,
-            timeout=(self.settings.timeout, self.settings.timeout),
+            timeout=(timeout, timeout),
             allow_redirects=False,  # a redirect would carry the API key to wherever it points
         )
         log.debug(
@@ -218,6 +240,12 @@ class Transport:
         if isinstance(error, requests.exceptions.SSLError):
             log.error("API %s: the TLS certificate of %s could not be verified (ca_file?)", method, host)
             return Unavailable(f"the API's TLS certificate could not be verified ({host})")
+        sent = isinstance(error, (requests.Timeout, requests.ConnectionError)) and not _may_resend(error, False)
+        in_doubt = sent and method != "GET"
+        if in_doubt:
+            # The call left and its answer did not come back: it may have been done, or not.
+            log.warning("API %s %s: sent, no answer (%s); the outcome is unknown", method, path, type(error).__name__)
+            return Unavailable(f"the API did not answer {method} {path} in time", in_doubt=True)
         if isinstance(error, requests.Timeout):
             log.warning("API %s %s: no answer within %ss", method, path, self.settings.timeout)
             return Unavailable("the API did not answer in time")
