@@ -8,7 +8,9 @@
 
 # Threads share one worker's directory connections; each concurrent request gets its own
 # connection from the worker's pool. Entra sends at most a few requests at a time per job.
-worker_class = "gthread"
+# gunicorn's threaded worker (gthread), which also tells each request when it arrived, so its
+# deadline (request_timeout in the settings) counts the time it waited for a thread.
+worker_class = "gateway.worker.ThreadWorker"
 workers = 2
 threads = 4
 

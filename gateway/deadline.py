@@ -21,6 +21,8 @@ from gateway.backends.base import Unavailable
 MINIMUM = 0.05  # seconds: a call given less than this is not worth sending
 clock = time.monotonic  # replaced by tests that make time exact
 _deadline: ContextVar[float | None] = ContextVar("deadline", default=None)
+# When the server saw the request (gateway/worker.py sets it; None: when the app got it).
+ARRIVED: ContextVar[float | None] = ContextVar("arrived", default=None)
 
 
 class OutOfTime(Unavailable):
@@ -28,9 +30,10 @@ class OutOfTime(Unavailable):
 
 
 @contextmanager
-def within(seconds: float | None) -> Iterator[None]:
-    """Everything in this block shares one deadline `seconds` from now (None: no deadline)."""
-    token = _deadline.set(None if seconds is None else clock() + seconds)
+def within(seconds: float | None, since: float | None = None) -> Iterator[None]:
+    """Everything in this block shares one deadline `seconds` from `since` (default: now;
+    None seconds: no deadline)."""
+    token = _deadline.set(None if seconds is None else (clock() if since is None else since) + seconds)
     try:
         yield
     finally:

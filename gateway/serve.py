@@ -48,6 +48,7 @@ def gunicorn_options(settings: Settings, listen: str | None, config_file: Path |
     if config_file is not None:
         namespace = runpy.run_path(str(config_file))
         options.update({k: v for k, v in namespace.items() if not k.startswith("_")})
+    options.setdefault("worker_class", "gateway.worker.ThreadWorker")  # gthread, with arrival times
     options.setdefault("bind", [settings.listen])
     options.setdefault("workers", settings.workers)
     options.setdefault("threads", settings.threads)

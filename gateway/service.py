@@ -4,15 +4,21 @@ HTTP-free and directory-free: the views hand it parsed JSON and query parameters
 pure SCIM layer (normalize, PATCH, filter), the pure mapping (resource <-> record, filter ->
 query) and calls the backend for I/O. A write is computed completely in memory first, so a
 request that fails validation has written nothing.
+
+A write that was sent and never answered (`Unavailable(in_doubt=True)`) is settled with the
+time the request has left: an add by looking its unique key up, a modify by reading the entry
+again. Found, the answer is the truth (201 with the entry, 200 with the state that holds the
+change); not found or not readable, the 503 says the outcome is unknown.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.backends.base import AlreadyExists, Backend, StoreSpec
+from gateway.backends.base import AlreadyExists, Backend, BackendError, StoreSpec, Unavailable
 from gateway.mapping import codec
 from gateway.mapping.filters import to_query
 from gateway.mapping.increments import incremental_rules, split_operations
@@ -24,6 +30,8 @@ from gateway.scim.patch import apply_patch, parse_operations
 from gateway.scim.projection import Projection
 from gateway.scim.resource import normalize, require
 from gateway.store import NOTHING, Change, Entry, Query, Record, Ref, all_of, any_of
+
+log = logging.getLogger(__name__)
 
 
 def store_spec(resource_map: ResourceMap) -> StoreSpec:
@@ -77,13 +85,28 @@ class ResourceService:
         resource = normalize(body, self.resource_type)
         self._require(resource)
         record = codec.to_record(self.map, resource)
+        unique = self._unique_query(resource)
         try:
-            entry = self.backend.create(
-                self.kind, record, self._unique_query(resource), codec.directory_attributes(self.map, None)
-            )
+            entry = self.backend.create(self.kind, record, unique, codec.directory_attributes(self.map, None))
         except AlreadyExists:
             raise uniqueness(self._taken_detail(resource)) from None
+        except Unavailable as error:
+            if not error.in_doubt or unique is None:
+                raise
+            entry = self._created_after_all(unique, error)
         return self._render([entry], None)[0]
+
+    def _created_after_all(self, unique: Query, error: Unavailable) -> Entry:
+        """The entry an add in doubt made, found by its unique key; or the in-doubt error again.
+        (Nothing held the key before the add, so what holds it now is what the add made.)"""
+        try:
+            page = self.backend.search(self.kind, unique, codec.directory_attributes(self.map, None), 1, 2)
+        except BackendError:
+            raise error from None
+        if len(page.entries) != 1:
+            raise error
+        log.warning("%s: an add in doubt was done after all (found %s)", self.kind, page.entries[0].id)
+        return page.entries[0]
 
     def patch(self, id: str, body: Any, projection: Projection | None = None, respond: bool = True) -> dict | None:
         """Apply a PATCH. Member changes go straight to the backend value by value; everything
@@ -139,7 +162,26 @@ class ResourceService:
             after = self.backend.modify(self.kind, entry, changes, new_record, attributes, unique)
         except AlreadyExists:
             raise uniqueness(self._taken_detail(new or {})) from None
+        except Unavailable as error:
+            if not error.in_doubt:
+                raise
+            after = self._modified_after_all(entry.id, changes, projection, error)
         return self._render([after], projection, known)[0] if respond else None
+
+    def _modified_after_all(
+        self, id: str, changes: list[Change], projection: Projection | None, error: Unavailable
+    ) -> Entry:
+        """The entry a modify in doubt left, if reading it again shows every change; or the error.
+        (A change not seen yet may still be done later, so that stays unknown.)"""
+        wanted = codec.directory_attributes(self.map, projection)
+        try:
+            current = self.backend.get(self.kind, id, sorted({*wanted, *(c.attribute for c in changes)}))
+        except BackendError:
+            raise error from None
+        if not all(_holds(current.attributes.get(c.attribute.lower(), []), c) for c in changes):
+            raise error
+        log.warning("%s %s: a modify in doubt was done after all", self.kind, id)
+        return current
 
     def _attributes_without_members(self) -> list[str]:
         members = {rule.key for rule in incremental_rules(self.map)}
@@ -223,6 +265,21 @@ def _with_id(value: Any, by_locator: dict[str, Ref]) -> Any:
         found = by_locator.get((value.locator or "").lower())
         return Ref(value.kind, found.id, value.locator) if found else None
     return value
+
+
+def _holds(values: list, change: Change) -> bool:
+    """Whether an attribute's values show a change done (values compared as text, case-insensitively)."""
+
+    def key(value) -> str:
+        return str((value.locator or value.id) if isinstance(value, Ref) else value).lower()
+
+    held = {key(v) for v in values}
+    given = {key(v) for v in change.values}
+    if change.op == "replace":
+        return held == given
+    if change.op == "add":
+        return given <= held
+    return not (given & held)
 
 
 def _substitute(record: Record, known: dict[Ref, Ref]) -> Record:

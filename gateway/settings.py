@@ -57,6 +57,9 @@ class Settings:
     max_body_bytes: int = 1024 * 1024
     log_level: str = "info"
     trusted_proxies: int = 0  # reverse proxies whose X-Forwarded-For is believed
+    # Seconds one request may take, every directory or API call included (gateway/deadline.py);
+    # below Entra's own client timeout, so Entra reads a 503 + Retry-After instead of giving up.
+    request_timeout: float = 15.0
 
 
 class LdapSchema(Schema):
@@ -106,6 +109,7 @@ class SettingsSchema(Schema):
     threads = fields.Int(load_default=4, validate=validate.Range(min=1, max=64))
     max_body_bytes = fields.Int(load_default=1024 * 1024, validate=validate.Range(min=1024))
     trusted_proxies = fields.Int(load_default=0, validate=validate.Range(min=0, max=10))
+    request_timeout = fields.Float(load_default=15.0, validate=validate.Range(min=1, max=50))
     log_level = fields.Str(load_default="info", validate=validate.OneOf(["debug", "info", "warning", "error"]))
     tenants = fields.List(fields.Nested(TenantSchema), required=True, validate=validate.Length(min=1))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from gateway.auth.authenticator import Authenticator
 from gateway.backends.base import Backend
+from gateway.backends.breaker import Breaker, Guarded
 from gateway.backends.ldap.backend import LdapBackend
 from gateway.backends.ldap.connection import ConnectionPool
 from gateway.backends.rest.backend import RestBackend
@@ -20,7 +21,8 @@ class Tenant:
         self.settings = settings
         self.name = settings.name
         self.mapping = mapping
-        self.backend = backend
+        # Every call behind the tenant's breaker: while the backend is down, 503 at once.
+        self.backend = Guarded(backend, Breaker(f"tenant {settings.name}'s {mapping.backend} backend"))
         self.authenticator = Authenticator(settings.name, settings.policy.auth, settings.tokens_file)
         self.services = {
             resource_map.resource_type.endpoint.strip("/"): ResourceService(

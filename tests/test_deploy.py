@@ -26,4 +26,4 @@ def test_the_gunicorn_config_loads_and_leaves_the_address_to_the_settings(tmp_pa
 
     options = gunicorn_options(Settings(), None, DEPLOY / "gunicorn.conf.py")
     assert options["bind"] == ["127.0.0.1:9"]
-    assert options["worker_class"] == "gthread" and options["control_socket_disable"] is True
+    assert options["worker_class"] == "gateway.worker.ThreadWorker" and options["control_socket_disable"] is True

@@ -13,6 +13,7 @@ from urllib.parse import unquote_plus
 from flask import Flask, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from gateway import deadline
 from gateway.settings import Settings, load_settings
 from gateway.tenant import Tenant
 from gateway.web.responses import register_error_handlers, scim_response
@@ -66,6 +67,7 @@ def create_app(settings: Settings | str | Path | None = None, tenants: list[Tena
         if tenant.authenticator.access_tokens is not None:
             prefix, name = f"{tenant.settings.base_path}/oauth", "oauth_" + blueprint_name(tenant.name)
             app.register_blueprint(token_endpoint, url_prefix=prefix, name=name)
+    app.wsgi_app = _WithDeadline(app.wsgi_app, settings.request_timeout)
     if settings.trusted_proxies:
         # The client address from X-Forwarded-For, believed through this many proxies only.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=0)
@@ -77,6 +79,20 @@ def create_app(settings: Settings | str | Path | None = None, tenants: list[Tena
         return scim_response({"status": "ok", "tenants": sorted(t.name for t in tenants)})
 
     return app
+
+
+class _WithDeadline:
+    """Every request gets one deadline, `request_timeout` from when the server saw it (or, under
+    another server than ours, from when the app got it); the backends give each call only the
+    time left (gateway/deadline.py)."""
+
+    def __init__(self, wsgi_app, seconds: float):
+        self.wsgi_app = wsgi_app
+        self.seconds = seconds
+
+    def __call__(self, environ, start_response):
+        with deadline.within(self.seconds, since=deadline.ARRIVED.get()):
+            return self.wsgi_app(environ, start_response)
 
 
 def _register_request_log(app: Flask) -> None:

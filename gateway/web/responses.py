@@ -56,7 +56,13 @@ def scim_error_for(error: BackendError) -> ScimError:
     if isinstance(error, Throttled):
         return ScimError(429, f"{error}; retry later", headers={"Retry-After": str(error.retry_after)})
     if isinstance(error, Unavailable):
-        return ScimError(503, f"{error}; retry later", headers={"Retry-After": str(_retry_after(error))})
+        headers = {"Retry-After": str(_retry_after(error))}
+        if error.in_doubt:
+            # A write was sent and its answer never came, and the time left did not tell: say so.
+            log.warning("request %s: %s; the outcome is unknown", getattr(g, "request_id", "?"), error)
+            detail = f"{error}; whether the change was made is unknown, so look it up before retrying; retry later"
+            return ScimError(503, detail, headers=headers)
+        return ScimError(503, f"{error}; retry later", headers=headers)
     return ScimError(500, str(error))
 
 

@@ -4,6 +4,11 @@ Connections are created lazily (after gunicorn forks, never before) and kept in 
 per-process pool, one per concurrent request. A connection the server closed while it sat
 idle is noticed before it is used (its socket turns readable) and replaced, so a write is
 never sent on a dead connection and never has to be blindly retried.
+
+Every step (connect, bind, each operation) gets `timeout` cut to what is left of the request's
+deadline (gateway/deadline.py), and a watchdog shuts the socket down when that time is up, so
+a frozen or trickling directory holds a thread no longer than the request may last. A write
+whose answer never came is `Unavailable(in_doubt=True)`: it may have been done.
 """
 
 from __future__ import annotations
@@ -12,8 +17,10 @@ import logging
 import math
 import os
 import select
+import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 from urllib.parse import urlparse
@@ -21,8 +28,10 @@ from urllib.parse import urlparse
 import ldap3
 from ldap3.core import exceptions as ldap_errors
 
+from gateway import deadline
 from gateway.backends.base import Unavailable
 from gateway.backends.ldap.tls import VerifiedTls
+from gateway.backends.watchdog import WATCHDOG
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -57,50 +66,68 @@ class ConnectionPool:
         parsed = urlparse(settings.url)
         ldaps = parsed.scheme.lower() == "ldaps"
         tls = VerifiedTls(settings.server_name or settings.host, settings.ca_file) if settings.encrypted else None
-        self.server = ldap3.Server(
-            settings.host,
-            port=parsed.port or (636 if ldaps else 389),
-            use_ssl=ldaps,
-            tls=tls,
-            get_info=ldap3.NONE,  # no schema fetch, ever: the map says what attributes exist
-            connect_timeout=settings.timeout,
-        )
+        self._server_options = {
+            "port": parsed.port or (636 if ldaps else 389),
+            "use_ssl": ldaps,
+            "tls": tls,
+            "get_info": ldap3.NONE,  # no schema fetch, ever: the map says what attributes exist
+        }
+        self.server = ldap3.Server(settings.host, connect_timeout=settings.timeout, **self._server_options)
         self._idle: list[ldap3.Connection] = []
         self._lock = threading.Lock()
         self._pid = os.getpid()
         self.opened = 0  # connections opened by this process, for tests and metrics
 
     def _open(self) -> ldap3.Connection:
+        timeout = deadline.bounded(self.settings.timeout, "the directory")
+        # connect_timeout belongs to the Server: one per opening, cut to the time left.
+        server = ldap3.Server(self.settings.host, connect_timeout=timeout, **self._server_options)
         connection = ldap3.Connection(
-            self.server,
+            server,
             user=self.settings.bind_dn,
             password=self.settings.password,
-            receive_timeout=max(1, math.ceil(self.settings.timeout)),  # ldap3 packs it as an int
+            receive_timeout=max(1, math.ceil(timeout)),  # ldap3 packs it as an int; _bounded cuts it finer
             raise_exceptions=False,
             return_empty_attributes=False,
         )
         try:
-            connection.open()
-            if self.settings.start_tls:
-                connection.start_tls()  # before the bind: the password only ever travels encrypted
-            if not connection.bind():
-                result = connection.result or {}
-                log.error(
-                    "LDAP bind to %s as %s refused: %s",
-                    self.settings.url,
-                    self.settings.bind_dn,
-                    result.get("description"),
-                )
-                connection.unbind()
-                raise Unavailable("the directory refused the gateway's credentials")
+            with self._bounded(connection, timeout):
+                self._connect_and_bind(connection)
         except ldap_errors.LDAPException as error:
             _discard(connection)
             # ldap3's messages name the socket or TLS failure (e.g. a certificate for another host);
             # they never carry the bind password.
             log.error("cannot reach the directory at %s: %s: %s", self.settings.url, type(error).__name__, error)
+            if deadline.remaining() is not None and deadline.remaining() < deadline.MINIMUM:
+                raise deadline.OutOfTime("the request ran out of time reaching the directory") from None
             raise Unavailable("the directory cannot be reached") from None
         self.opened += 1
         return connection
+
+    def _connect_and_bind(self, connection: ldap3.Connection) -> None:
+        connection.open()
+        if self.settings.start_tls:
+            connection.start_tls()  # before the bind: the password only ever travels encrypted
+        if not connection.bind():
+            result = connection.result or {}
+            log.error(
+                "LDAP bind to %s as %s refused: %s",
+                self.settings.url,
+                self.settings.bind_dn,
+                result.get("description"),
+            )
+            connection.unbind()
+            raise Unavailable("the directory refused the gateway's credentials")
+
+    @contextmanager
+    def _bounded(self, connection: ldap3.Connection, timeout: float) -> Iterator[None]:
+        """Every read on the connection waits at most `timeout`, and the socket is shut down when
+        it is up (a read that trickles along, or several reads, end then too)."""
+        sock = getattr(connection, "socket", None)
+        if sock is not None:
+            sock.settimeout(timeout)
+        with WATCHDOG.armed(WATCHDOG.clock() + timeout, lambda: _shut_down(connection)):
+            yield
 
     def _acquire(self) -> ldap3.Connection:
         with self._lock:
@@ -119,15 +146,26 @@ class ConnectionPool:
             self._idle.append(connection)
 
     def run(self, operation: Callable[[ldap3.Connection], T], *, idempotent: bool) -> T:
-        """Run `operation` on a pooled connection; a read that loses its connection is retried once."""
+        """Run `operation` on a pooled connection; a read that loses its connection is retried once.
+
+        A write (`idempotent=False`) whose connection failed or timed out was sent, so it may
+        have been done: `Unavailable(in_doubt=True)`."""
         for attempt in (1, 2):
             connection = self._acquire()
             try:
-                result = operation(connection)
+                with self._bounded(connection, deadline.bounded(self.settings.timeout, "the directory")):
+                    result = operation(connection)
             except (ldap_errors.LDAPCommunicationError, ldap_errors.LDAPResponseTimeoutError) as error:
                 _discard(connection)
+                left = deadline.remaining()
+                out_of_time = left is not None and left < deadline.MINIMUM
+                if not idempotent:
+                    log.warning("LDAP write sent, no answer (%s); the outcome is unknown", type(error).__name__)
+                    raise Unavailable("the directory did not answer the write in time", in_doubt=True) from None
                 log.warning("LDAP connection lost during an operation: %s", type(error).__name__)
-                if attempt == 2 or not idempotent:
+                if out_of_time:
+                    raise deadline.OutOfTime("the request ran out of time waiting for the directory") from None
+                if attempt == 2:
                     raise Unavailable("the directory did not answer") from None
                 continue
             except BaseException:
@@ -155,6 +193,16 @@ def _alive(connection: ldap3.Connection) -> bool:
     except (OSError, ValueError):
         return False
     return not readable
+
+
+def _shut_down(connection: ldap3.Connection) -> None:
+    """Wake a thread blocked reading this connection: its read returns at once, empty."""
+    sock = getattr(connection, "socket", None)
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
 
 def _discard(connection: ldap3.Connection) -> None:

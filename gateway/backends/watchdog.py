@@ -1,0 +1,67 @@
+"""One thread per process that runs an action at a given time unless it was called off first.
+
+A socket read has a timeout, but a directory that trickles a byte now and then, or an
+operation of several reads, can outlast any one timeout. The LDAP connection pool arms the
+watchdog with the request's deadline and the action "shut this socket down": whatever the
+directory does, the blocked read returns by then and the thread is free to answer 503.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+log = logging.getLogger(__name__)
+
+
+class Watchdog:
+    def __init__(self, clock: Callable[[], float] = time.monotonic):
+        self.clock = clock
+        self._alarms: list[list] = []  # heap of [when, sequence, action]; a called-off alarm's action is None
+        self._condition = threading.Condition()
+        self._sequence = itertools.count()
+        self._pid = 0
+
+    @contextmanager
+    def armed(self, when: float, action: Callable[[], None]) -> Iterator[None]:
+        """Run `action` at `when` (on the clock) if the block has not ended by then."""
+        alarm = [when, next(self._sequence), action]
+        with self._condition:
+            if self._pid != os.getpid():  # first use, or forked: the parent's thread is not ours
+                self._alarms = []
+                self._pid = os.getpid()
+                threading.Thread(target=self._watch, name="deadline-watchdog", daemon=True).start()
+            heapq.heappush(self._alarms, alarm)
+            self._condition.notify()
+        try:
+            yield
+        finally:
+            with self._condition:
+                alarm[2] = None
+
+    def _watch(self) -> None:
+        while True:
+            with self._condition:
+                while self._alarms and self._alarms[0][2] is None:
+                    heapq.heappop(self._alarms)
+                if not self._alarms:
+                    self._condition.wait()
+                    continue
+                wait = self._alarms[0][0] - self.clock()
+                if wait > 0:
+                    self._condition.wait(wait)
+                    continue
+                action = heapq.heappop(self._alarms)[2]
+            try:
+                action()
+            except Exception:  # an action must never stop the watchdog
+                log.exception("a deadline action failed")
+
+
+WATCHDOG = Watchdog()
