@@ -22,6 +22,18 @@ if [ ! -x /usr/sbin/slapd ] || ! command -v ldapsearch >/dev/null 2>&1; then
   apt-get install -y -qq slapd ldap-utils >/dev/null
 fi
 
+# The tests also run a throwaway Redis (the shared store for rate limits across workers).
+if [ -n "$extras" ] && [ ! -x /usr/bin/redis-server ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "redis-server is missing; run this as root (or: sudo apt-get install redis-server)" >&2
+    exit 1
+  fi
+  echo "installing redis-server (for the tests) ..." >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get -o DPkg::Lock::Timeout=300 install -y -qq redis-server >/dev/null \
+    || { apt-get update -qq && apt-get -o DPkg::Lock::Timeout=300 install -y -qq redis-server >/dev/null; }
+fi
+
 python=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   if ! "$python" -m venv .venv 2>/dev/null; then

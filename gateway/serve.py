@@ -9,6 +9,7 @@ workers go on with the last good one.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import runpy
 from pathlib import Path
@@ -18,6 +19,7 @@ from gunicorn.app.base import BaseApplication
 from gateway.reload import Reloader
 from gateway.settings import Settings
 from gateway.web.app import CONFIG_ENV
+from gateway.yamlfile import ConfigError, Problem
 
 
 class GatewayServer(BaseApplication):
@@ -57,8 +59,40 @@ def gunicorn_options(settings: Settings, listen: str | None, config_file: Path |
     return options
 
 
+def check_exposure(settings: Settings, listen: str | None) -> None:
+    """Refuse a listen address other hosts can reach unless the settings say why that is safe.
+
+    gunicorn answers a client that trickles its request (or sends nothing) with a thread of a
+    small pool; a reverse proxy buffers whole requests first and absorbs such clients, and
+    terminates the TLS Entra needs. Without one, a few slow sockets stall the gateway.
+    """
+    address = listen or settings.listen
+    if address.startswith(("unix:", "fd://")) or _loopback(address.rsplit(":", 1)[0].strip("[]")):
+        return
+    if settings.behind_proxy or settings.trusted_proxies or settings.accept_direct_exposure:
+        return
+    where = "--listen" if listen else "listen"
+    message = (
+        f"{where} {address} is reachable from other hosts, and nothing says a reverse proxy is in front:"
+        " without one, a few slow or silent clients can hold every worker thread (and nothing"
+        " terminates TLS). Put nginx in front (deploy/nginx.conf) and set behind_proxy: true, or"
+        " listen on 127.0.0.1; to expose the gateway directly anyway, set accept_direct_exposure: true"
+    )
+    raise ConfigError([Problem(str(settings.source), None, message)])
+
+
+def _loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def serve(settings_path: Path, listen: str | None = None, config_file: Path | None = None) -> None:
     reloader = Reloader(settings_path)
     configuration = reloader.load()  # every map loads, every backend is configured
+    check_exposure(configuration.settings, listen)
     os.environ[CONFIG_ENV] = str(configuration.settings.source)
     GatewayServer(reloader, listen, config_file).run()

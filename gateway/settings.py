@@ -35,6 +35,8 @@ from gateway.backends.rest.settings import RestSchema, RestSettings, rest_settin
 from gateway.policy import Policy, PolicyFields, PolicyProblem, load_policy
 from gateway.yamlfile import ConfigError, Problem, line_of
 
+LIMITS_STORES = ("memory", "redis", "rediss", "redis+unix", "redis+sentinel", "redis+cluster")
+
 
 @dataclass(frozen=True)
 class TenantSettings:
@@ -60,6 +62,12 @@ class Settings:
     # Seconds one request may take, every directory or API call included (gateway/deadline.py);
     # below Entra's own client timeout, so Entra reads a 503 + Retry-After instead of giving up.
     request_timeout: float = 15.0
+    # Where rate limits are counted (gateway/web/throttle.py): memory:// in each worker, or a
+    # shared store (redis://..., redis+unix:///path) so they hold across workers and replicas.
+    limits_storage: str = "memory://"
+    # A non-loopback `listen` is refused unless one of these says why it is safe (gateway/serve.py).
+    behind_proxy: bool = False
+    accept_direct_exposure: bool = False
 
 
 class LdapSchema(Schema):
@@ -110,6 +118,19 @@ class SettingsSchema(Schema):
     max_body_bytes = fields.Int(load_default=1024 * 1024, validate=validate.Range(min=1024))
     trusted_proxies = fields.Int(load_default=0, validate=validate.Range(min=0, max=10))
     request_timeout = fields.Float(load_default=15.0, validate=validate.Range(min=1, max=50))
+    limits_storage = fields.Str(load_default="memory://")
+    behind_proxy = fields.Bool(load_default=False)
+    accept_direct_exposure = fields.Bool(load_default=False)
+
+    @validates("limits_storage")
+    def check_limits_storage(self, value: str, **kwargs) -> None:
+        scheme = value.split("://", 1)[0]
+        if "://" not in value or scheme not in LIMITS_STORES:
+            raise ValidationError(
+                "memory:// (each worker counts for itself) or a shared store: redis://host:6379,"
+                " rediss://host:6380, redis+unix:///run/redis/redis.sock, redis+sentinel://host:26379/name"
+            )
+
     log_level = fields.Str(load_default="info", validate=validate.OneOf(["debug", "info", "warning", "error"]))
     tenants = fields.List(fields.Nested(TenantSchema), required=True, validate=validate.Length(min=1))
 

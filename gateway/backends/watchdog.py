@@ -31,6 +31,14 @@ class Watchdog:
     @contextmanager
     def armed(self, when: float, action: Callable[[], None]) -> Iterator[None]:
         """Run `action` at `when` (on the clock) if the block has not ended by then."""
+        alarm = self.arm(when, action)
+        try:
+            yield
+        finally:
+            self.cancel(alarm)
+
+    def arm(self, when: float, action: Callable[[], None]) -> list:
+        """Run `action` at `when` unless `cancel` is called with what this returns first."""
         alarm = [when, next(self._sequence), action]
         with self._condition:
             if self._pid != os.getpid():  # first use, or forked: the parent's thread is not ours
@@ -39,11 +47,11 @@ class Watchdog:
                 threading.Thread(target=self._watch, name="deadline-watchdog", daemon=True).start()
             heapq.heappush(self._alarms, alarm)
             self._condition.notify()
-        try:
-            yield
-        finally:
-            with self._condition:
-                alarm[2] = None
+        return alarm
+
+    def cancel(self, alarm: list) -> None:
+        with self._condition:
+            alarm[2] = None
 
     def _watch(self) -> None:
         while True:

@@ -30,12 +30,13 @@ from gateway.tokens import StoredToken, digest, mint, write_tokens
 REPO = Path(__file__).resolve().parents[2]
 
 
-def write_settings(state: Path, connection: str, mapping: Path, base_path: str) -> Path:
+def write_settings(state: Path, connection: str, mapping: Path, base_path: str, exposed: bool = False) -> Path:
     """The settings file: one tenant, its map, and the connection block of its downstream."""
     settings = state / "settings.yaml"
     settings.write_text(
         "# Written by the quick start on every run.\n"
-        "tenants:\n"
+        + ("accept_direct_exposure: true  # --host: a demo reachable from other hosts, on purpose\n" if exposed else "")
+        + "tenants:\n"
         "  - name: quickstart\n"
         f"    base_path: {base_path}\n"
         f"    mapping: {mapping}\n"
@@ -149,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         server.start()
         connection = ldap_connection(server) if isinstance(server, Slapd) else rest_connection(server)
-        settings = write_settings(args.state, connection, mapping, "/scim/v2")
+        exposed = args.host not in ("127.0.0.1", "localhost", "::1")
+        settings = write_settings(args.state, connection, mapping, "/scim/v2", exposed)
         token = fresh_token(args.state)
         # Ctrl-C reaches us only (the child has a session of its own); we stop the children in order.
         gateway = children.spawn(

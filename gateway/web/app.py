@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import re
@@ -20,6 +21,7 @@ from gateway.web.responses import register_error_handlers, scim_response
 from gateway.web.throttle import Throttle
 from gateway.web.token_endpoint import token_endpoint
 from gateway.web.views import scim
+from gateway.worker import request_read
 
 CONFIG_ENV = "SCIM_GATEWAY_CONFIG"
 # Query parameters whose values never reach the log (a client may put a credential in the URL).
@@ -33,7 +35,7 @@ class Gateway:
     def __init__(self, settings: Settings, tenants: list[Tenant]):
         self.settings = settings
         self.tenants = {blueprint_name(t.name): t for t in tenants}
-        self.throttle = Throttle()  # made here, in the worker: `limits` keeps a timer thread
+        self.throttle = Throttle(settings.limits_storage)  # made here, in the worker: `limits` keeps a timer thread
 
     def tenant_for(self, blueprint: str | None) -> Tenant:
         return self.tenants[(blueprint or "").removeprefix("oauth_")]
@@ -67,7 +69,7 @@ def create_app(settings: Settings | str | Path | None = None, tenants: list[Tena
         if tenant.authenticator.access_tokens is not None:
             prefix, name = f"{tenant.settings.base_path}/oauth", "oauth_" + blueprint_name(tenant.name)
             app.register_blueprint(token_endpoint, url_prefix=prefix, name=name)
-    app.wsgi_app = _WithDeadline(app.wsgi_app, settings.request_timeout)
+    app.wsgi_app = _WithDeadline(app.wsgi_app, settings.request_timeout, settings.max_body_bytes)
     if settings.trusted_proxies:
         # The client address from X-Forwarded-For, believed through this many proxies only.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=0)
@@ -76,7 +78,9 @@ def create_app(settings: Settings | str | Path | None = None, tenants: list[Tena
 
     @app.get("/healthz")
     def health():
-        return scim_response({"status": "ok", "tenants": sorted(t.name for t in tenants)})
+        # Never a call downstream: what this worker's breakers last saw ("down": 503 at once).
+        backends = {t.name: "down" if t.backend.breaker.down else "up" for t in tenants}
+        return scim_response({"status": "ok", "tenants": sorted(backends), "backends": backends})
 
     return app
 
@@ -86,13 +90,25 @@ class _WithDeadline:
     another server than ours, from when the app got it); the backends give each call only the
     time left (gateway/deadline.py)."""
 
-    def __init__(self, wsgi_app, seconds: float):
+    def __init__(self, wsgi_app, seconds: float, max_body_bytes: int):
         self.wsgi_app = wsgi_app
         self.seconds = seconds
+        self.max_body_bytes = max_body_bytes
 
     def __call__(self, environ, start_response):
+        _read_body_now(environ, self.max_body_bytes)
         with deadline.within(self.seconds, since=deadline.ARRIVED.get()):
             return self.wsgi_app(environ, start_response)
+
+
+def _read_body_now(environ: dict, limit: int) -> None:
+    """Read the body before anything else, and tell the server the request is read (under our
+    gunicorn worker a request must be read within a time limit, gateway/worker.py). A body
+    larger than the limit is left for Flask to refuse (413) without reading it."""
+    length = environ.get("CONTENT_LENGTH") or ""
+    if length.isdigit() and 0 < int(length) <= limit:
+        environ["wsgi.input"] = io.BytesIO(environ["wsgi.input"].read(int(length)))
+    request_read()
 
 
 def _register_request_log(app: Flask) -> None:
