@@ -14,8 +14,9 @@ worker_class = "gateway.worker.ThreadWorker"
 workers = 2
 threads = 4
 
-# An LDAP write plus its post-read stays well under a second; 60 s leaves room for a slow
-# directory before gunicorn kills the worker (the directory timeout in the settings is 10 s).
+# An LDAP write plus its post-read stays well under a second; every request ends within the
+# settings' request_timeout (15 s by default, 50 s at most) plus a second, so 60 s only catches
+# a worker that is truly stuck.
 timeout = 60
 graceful_timeout = 20
 # Entra keeps connections open between requests; outlive a typical reverse proxy's idle timeout.

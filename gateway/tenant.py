@@ -26,7 +26,7 @@ class Tenant:
         self.authenticator = Authenticator(settings.name, settings.policy.auth, settings.tokens_file)
         self.services = {
             resource_map.resource_type.endpoint.strip("/"): ResourceService(
-                resource_map, backend, settings.policy.limits
+                resource_map, self.backend, settings.policy.limits
             )
             for resource_map in mapping.resource_maps.values()
         }

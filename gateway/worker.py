@@ -6,8 +6,8 @@
 - A new connection waits for its first bytes in the poller, not in a thread, and is closed if
   it sends nothing within SILENT_TIMEOUT: silent connections cost a file descriptor, never a
   thread. (gunicorn's own gthread lends each new connection a thread for up to 5 s first.)
-- Reading a request (line, headers and body) must end within READ_TIMEOUT of its first bytes,
-  or its socket is shut down: a client that trickles a byte now and then (slowloris) holds a
+- Reading a request (line, headers and body) must end within READ_TIMEOUT of a thread starting
+  to read it, or its socket is shut down: a client that trickles a byte now and then (slowloris) holds a
   thread that long at most. The app says when it has read the request (`request_read`).
 
 Behind a reverse proxy none of this is needed (it buffers whole requests); it keeps a gateway
@@ -72,7 +72,8 @@ class ThreadWorker(GunicornThreadWorker):
 
     def handle(self, conn):
         arrived = getattr(conn, "gateway_arrived", None) or time.monotonic()
-        alarm = WATCHDOG.arm(arrived + READ_TIMEOUT, partial(_shut_down, conn.sock))
+        # The read clock starts now, when a thread reads (the wait for a thread is not the client's).
+        alarm = WATCHDOG.arm(time.monotonic() + READ_TIMEOUT, partial(_shut_down, conn.sock))
         arrival = deadline.ARRIVED.set(arrived)
         reading = _reading.set(alarm)
         try:

@@ -42,6 +42,7 @@ class Answer:
     seconds: float
     detail: str = ""
     retry_after: str | None = None
+    finished: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -83,10 +84,10 @@ class Gateway:
         raise AssertionError(f"the gateway did not answer a lookup of {user}")
 
 
-def _settings(folder: Path, tenant: str) -> Path:
+def _settings(folder: Path, tenant: str, request_timeout: float) -> Path:
     settings = folder / "settings.yaml"
     settings.write_text(
-        f"request_timeout: {REQUEST_TIMEOUT}\n"
+        f"request_timeout: {request_timeout}\n"
         "tenants:\n"
         "  - name: faults\n"
         "    base_path: /scim/v2\n"
@@ -97,9 +98,9 @@ def _settings(folder: Path, tenant: str) -> Path:
 
 
 @contextmanager
-def serve(folder: Path, tenant: str) -> Iterator[Gateway]:
+def serve(folder: Path, tenant: str, request_timeout: float = REQUEST_TIMEOUT) -> Iterator[Gateway]:
     """A real `scim-gateway serve` with the shipped gunicorn settings (2 workers x 4 threads)."""
-    settings = _settings(folder, tenant)
+    settings = _settings(folder, tenant, request_timeout)
     token = TokenFile(folder / "tokens.yaml").add("entra")
     port = free_port()
     log = folder / "gateway.log"
@@ -157,18 +158,21 @@ def own_slapd(tmp_path) -> Iterator[Slapd]:
     server.stop()
 
 
-@pytest.fixture
-def ldap_gateway(own_slapd, tmp_path) -> Iterator[Gateway]:
-    tenant = (
+def ldap_tenant(slapd: Slapd, call_timeout: float = CALL_TIMEOUT) -> str:
+    return (
         f"    mapping: {OPENLDAP_MAP}\n"
         "    ldap:\n"
-        f"      url: {own_slapd.url}\n"
+        f"      url: {slapd.url}\n"
         f"      bind_dn: {SERVICE_DN}\n"
-        f"      password_file: {own_slapd.service_password_file}\n"
-        f"      timeout: {CALL_TIMEOUT}\n"
+        f"      password_file: {slapd.service_password_file}\n"
+        f"      timeout: {call_timeout}\n"
         "      retry_after: 5\n"
     )
-    with serve(tmp_path, tenant) as gateway:
+
+
+@pytest.fixture
+def ldap_gateway(own_slapd, tmp_path) -> Iterator[Gateway]:
+    with serve(tmp_path, ldap_tenant(own_slapd)) as gateway:
         yield gateway
 
 
