@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from gateway import deadline
 from gateway.backends.base import Unavailable
 
 log = logging.getLogger(__name__)
@@ -99,6 +100,9 @@ class Guarded:
             return found
 
         def call(*args, **kwargs):
+            # A request that spent its time before this call (waiting for a thread) says nothing
+            # about the backend: refused without counting.
+            deadline.bounded(deadline.MINIMUM, "the directory or API")
             probe = self.breaker.admit()
             try:
                 result = found(*args, **kwargs)

@@ -113,3 +113,10 @@ def test_the_watchdog_wakes_a_read_that_would_block_forever_and_leaves_alone_wha
     finally:
         left.close()
         right.close()
+
+
+def test_a_request_out_of_time_before_the_call_is_refused_without_counting_against_the_backend():
+    guarded, backend, _ = _guarded()
+    with deadline.within(0), pytest.raises(deadline.OutOfTime):
+        guarded.get("users", "1", [])
+    assert (backend.calls, guarded.breaker.failures) == (0, 0)
