@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.backends.base import AlreadyExists, Backend, StoreSpec
+from gateway.backends.base import AlreadyExists, Backend, StoreSpec, Target
 from gateway.mapping import codec
 from gateway.mapping.filters import to_query
 from gateway.mapping.increments import incremental_rules, split_operations
@@ -26,8 +26,10 @@ from gateway.scim.resource import normalize, require
 from gateway.store import NOTHING, Change, Entry, Query, Record, Ref, all_of, any_of
 
 
-def store_spec(resource_map: ResourceMap) -> StoreSpec:
+def store_spec(resource_map: ResourceMap) -> StoreSpec[Target]:
     """What the backend needs to know of a resource map."""
+    if resource_map.target is None:
+        raise ValueError(f"the {resource_map.name} map has no backend section")  # the loader refuses such a map
     return StoreSpec(
         kind=resource_map.name,
         target=resource_map.target,
@@ -35,8 +37,7 @@ def store_spec(resource_map: ResourceMap) -> StoreSpec:
         created_attribute=resource_map.created_attribute,
         modified_attribute=resource_map.modified_attribute,
         references={rule.key: rule.reference for rule in resource_map.rules if rule.reference},
-        multi_valued=resource_map.multi_valued_attributes
-        | getattr(resource_map.target, "incremental_attributes", frozenset()),
+        multi_valued=resource_map.multi_valued_attributes | resource_map.target.incremental_attributes,
         names=resource_map.attribute_names,
         written=frozenset(resource_map.written_attributes),
     )

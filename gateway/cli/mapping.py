@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from gateway.backends.previews import NoPreview
+from gateway.backends.base import NoPreview
 from gateway.mapping.audit import audit
 from gateway.mapping.loader import load_mapping
 from gateway.preview import PreviewRefused, preview_request, run_examples

@@ -77,10 +77,9 @@ class _Auditor:
                 )
 
     def indexes(self) -> None:
-        target = self.map.target
-        indexed = getattr(target, "indexed", None)
-        if indexed is None:
-            return  # a backend without indexes (REST)
+        if self.map.target is None:
+            return
+        indexed = self.map.target.indexed
         looked_up = self.looked_up()
         line = self.map.lines.get("indexes")
         if indexed(self.map.id_attribute) is None:

@@ -1,7 +1,9 @@
 """Checks across the lines of a resource map, once each line compiled on its own.
 
-Nothing is written twice, nothing is read back twice, unique paths are stored, and the DN
-template only uses attributes the map writes. Each problem is (where in the file, message).
+Nothing is written twice, nothing is read back twice, unique paths are stored, and the
+backend's own section agrees with the lines (an LDAP DN template only uses attributes the map
+writes; a REST section looks up only fields the map stores). Each problem is (where in the
+file, message).
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ def consistency_problems(name: str, backend: str, noun: str, resource_map: Resou
         *_computed_twice(name, resource_map),
         *_unique(name, resource_map),
         *_backend_section(name, backend, resource_map),
-        *_dn_template(name, backend, resource_map),
     ]
 
 
@@ -80,22 +81,7 @@ def _unique(name: str, resource_map: ResourceMap) -> Iterator[tuple[tuple, str]]
 
 
 def _backend_section(name: str, backend: str, resource_map: ResourceMap) -> Iterator[tuple[tuple, str]]:
-    """A backend's section may check itself against the rules: (path inside it, message)."""
-    target = resource_map.target
-    if target is not None and hasattr(target, "problems_with"):
-        for where, message in target.problems_with(resource_map):
+    """The backend's section checks itself against the rules: (path inside it, message)."""
+    if resource_map.target is not None:
+        for where, message in resource_map.target.problems_with(resource_map):
             yield ((name, backend, *where), message)
-
-
-def _dn_template(name: str, backend: str, resource_map: ResourceMap) -> Iterator[tuple[tuple, str]]:
-    target = resource_map.target
-    if target is None or not hasattr(target, "placeholders_in_dn"):
-        return
-    written = resource_map.written_attributes
-    for placeholder in target.placeholders_in_dn():
-        if placeholder not in written:
-            yield (
-                (name, backend, "dn"),
-                f"the DN template uses {{{placeholder}}}, which the map never writes: "
-                f"map a SCIM attribute to {placeholder} or compute it under computed: or defaults:",
-            )

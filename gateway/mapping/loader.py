@@ -17,7 +17,8 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from gateway import yamlfile
-from gateway.backends.targets import BackendSyntax, backend_syntax
+from gateway.backends.base import BackendKind, Target
+from gateway.backends.registry import DEFAULT, KINDS, backend_kind
 from gateway.mapping import entra
 from gateway.mapping.consistency import consistency_problems
 from gateway.mapping.model import Computed, Example, Family, Mapping, ResourceMap, Rule, ScimTarget, Template
@@ -52,8 +53,6 @@ class ResourceMapSchema(Schema):
     id = fields.Str()
     created = fields.Str()
     last_modified = fields.Str()
-    ldap = fields.Dict()
-    rest = fields.Dict()
     attributes = fields.Dict(keys=fields.Str(), values=fields.Raw(), required=True)
     computed = fields.Dict(keys=fields.Str(), values=fields.Raw())
     defaults = fields.Dict(keys=fields.Str(), values=fields.Raw())
@@ -64,12 +63,16 @@ class ResourceMapSchema(Schema):
 
 @cache
 def _schemas(backend: str) -> tuple[type[Schema], type[Schema]]:
-    """The rule and resource-map schemas with attribute names checked the backend's way:
-    LDAP attribute names for `ldap`, JSON field names (dotted when nested) for `rest`."""
-    name = backend_syntax(backend).attribute_name()
+    """The rule and resource-map schemas with attribute names checked the backend's way
+    (LDAP attribute names, JSON field names dotted when nested), and its own section."""
+    kind = backend_kind(backend)
+    name = validate.Regexp(kind.attribute_pattern, error="{input!r} is not " + f"{kind.a_noun} name")
     rule = type("RuleSchema", (RuleSchema,), {"attribute": fields.Str(validate=name)})
-    names = {key: fields.Str(validate=name) for key in ("id", "created", "last_modified")}
+    names: dict[str, fields.Field] = {key: fields.Str(validate=name) for key in ("id", "created", "last_modified")}
     names |= {key: fields.Dict(keys=fields.Str(validate=name), values=fields.Raw()) for key in ("computed", "defaults")}
+    # Each kind's section is loaded by its own target_schema (_Compiler.target); a map may
+    # carry the sections of other kinds too, unread.
+    names |= {other: fields.Dict() for other in KINDS}
     return rule, type("ResourceMapSchema", (ResourceMapSchema,), names)
 
 
@@ -90,7 +93,7 @@ class MappingSchema(Schema):
         unknown = RAISE
 
     version = fields.Int(required=True, validate=validate.Equal(1, error="this gateway reads map version 1"))
-    backend = fields.Str(load_default="ldap", validate=validate.OneOf(["ldap", "rest"]))
+    backend = fields.Str(load_default=DEFAULT, validate=validate.OneOf(list(KINDS)))
     users = fields.Dict(required=True)
     groups = fields.Dict()
     examples = fields.List(fields.Nested(ExampleSchema))
@@ -123,7 +126,7 @@ class _Compiler:
         self.document = document
         self.source = source
         self.backend = backend
-        self.syntax: BackendSyntax = backend_syntax(backend)
+        self.kind: BackendKind = backend_kind(backend)
         self.rule_schema, self.resource_map_schema = _schemas(backend)
         self.problems: list[Problem] = []
 
@@ -142,7 +145,7 @@ class _Compiler:
         section = self.marshmallow(self.resource_map_schema(), raw, (name,))
         if section is None:
             return None
-        target, target_class = self.target(name, section)
+        target = self.target(name, section)
         provisional = ResourceType(
             core.name, f"/{core.name}s", core, self.extensions(section["attributes"], known_extensions)
         )
@@ -166,9 +169,9 @@ class _Compiler:
             name=name,
             resource_type=resource_type,
             rules=tuple(rules),
-            id_attribute=section.get("id") or getattr(target_class, "DEFAULT_ID", "id"),
-            created_attribute=section.get("created") or getattr(target_class, "DEFAULT_CREATED", None),
-            modified_attribute=section.get("last_modified") or getattr(target_class, "DEFAULT_MODIFIED", None),
+            id_attribute=section.get("id") or self.kind.default_id,
+            created_attribute=section.get("created") or self.kind.default_created,
+            modified_attribute=section.get("last_modified") or self.kind.default_modified,
             defaults=tuple(defaults),
             target=target,
             computed=tuple(computed),
@@ -181,18 +184,16 @@ class _Compiler:
                 "indexes": line_of(self.document, (name, self.backend, "indexes")),
             },
         )
-        for where, message in consistency_problems(name, self.backend, self.syntax.noun, resource_map):
+        for where, message in consistency_problems(name, self.backend, self.kind.noun, resource_map):
             self.problem(where, message)
         return resource_map
 
-    def target(self, name: str, section: dict):
-        schema_class = self.syntax.target_schema
+    def target(self, name: str, section: dict) -> Target | None:
         raw = section.get(self.backend)
         if raw is None:
-            self.problem((name,), f"{name} needs {self.syntax.section} for the {self.backend} backend")
-            return None, None
-        target = self.marshmallow(schema_class(unknown=RAISE), raw, (name, self.backend))
-        return (target, type(target)) if target is not None else (None, None)
+            self.problem((name,), f"{name} needs {self.kind.section} for the {self.backend} backend")
+            return None
+        return self.marshmallow(self.kind.target_schema(unknown=RAISE), raw, (name, self.backend))
 
     def extensions(self, attributes: dict, known) -> tuple:
         """The extensions the map's paths use: known ones, plus custom `urn:...:Name:2.0:User:attr`."""
@@ -225,7 +226,7 @@ class _Compiler:
         if isinstance(spec, str):
             spec = {"attribute": spec}
         if not isinstance(spec, dict):
-            self.problem(where, f"'{path_text}' maps to {self.syntax.a_noun} name or to a mapping with 'attribute:'")
+            self.problem(where, f"'{path_text}' maps to {self.kind.a_noun} name or to a mapping with 'attribute:'")
             return None
         options = self.marshmallow(self.rule_schema(), spec, where)
         if options is None:
@@ -240,7 +241,7 @@ class _Compiler:
         elif options.get("disable") == "ppolicy-lock":
             attribute = attribute or "pwdAccountLockedTime"
         if attribute is None:
-            self.problem(where, f"'{path_text}' needs 'attribute:' (the {self.syntax.noun} that holds it)")
+            self.problem(where, f"'{path_text}' needs 'attribute:' (the {self.kind.noun} that holds it)")
             return None
         if options.get("reference") and transform != Chain(Identity(scim_type)):
             self.problem(where, "a reference is stored as the DN it points at: it takes no transform")
@@ -274,10 +275,10 @@ class _Compiler:
                 where, 'a wildcard maps to attribute names made from each SCIM name, e.g. attribute: "custom{name}"'
             )
             return None
-        if not re.match(self.syntax.attribute_pattern, template.replace("{name}", "x")) or template.strip() == "{name}":
+        if not re.match(self.kind.attribute_pattern, template.replace("{name}", "x")) or template.strip() == "{name}":
             self.problem(
                 (*where, "attribute"),
-                f'{template!r} must make {self.syntax.noun} names and have a fixed part, e.g. "custom{{name}}"',
+                f'{template!r} must make {self.kind.noun} names and have a fixed part, e.g. "custom{{name}}"',
             )
             return None
         options = self.marshmallow(RuleSchema(), {k: v for k, v in spec.items() if k != "attribute"}, where)
@@ -285,7 +286,7 @@ class _Compiler:
             return None
         transform = compile_chain(options, "string", False, lambda at, text: self.problem((*where, *at), text))
         line = line_of(self.document, where)
-        return Family(extension.id, pattern[:-1], template, transform, line, path_text, self.syntax.attribute_pattern)
+        return Family(extension.id, pattern[:-1], template, transform, line, path_text, self.kind.attribute_pattern)
 
     # --- computed attributes, rules and Entra's attribute list ------------------------------
 

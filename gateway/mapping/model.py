@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gateway.mapping.transforms import Chain
 from gateway.scim.schema import ResourceType
+
+if TYPE_CHECKING:
+    from gateway.backends.base import Target
 
 
 @dataclass(frozen=True)
@@ -142,7 +145,7 @@ class ResourceMap:
     created_attribute: str | None = None
     modified_attribute: str | None = None
     defaults: tuple[Computed, ...] = ()
-    target: Any = None  # the backend's own settings for this resource (base DN, DN template, ...)
+    target: Target | None = None  # the backend's own section for this resource (base DN, DN template, ...)
     computed: tuple[Computed, ...] = ()
     families: tuple[Family, ...] = ()
     required: tuple[ScimTarget, ...] = ()  # beyond the schema's own (userName, displayName)

@@ -10,7 +10,8 @@ import pytest
 
 from gateway.backends.base import AlreadyExists, Backend, NotFound, UnknownReference
 from gateway.backends.ldap.backend import LdapBackend
-from gateway.backends.ldap.connection import ConnectionPool, LdapSettings
+from gateway.backends.ldap.connection import ConnectionPool
+from gateway.backends.ldap.settings import LdapSettings
 from gateway.backends.rest.backend import RestBackend
 from gateway.backends.rest.settings import AuthSettings, RestSettings
 from gateway.backends.rest.transport import Transport

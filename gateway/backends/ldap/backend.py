@@ -20,7 +20,7 @@ from collections.abc import Iterable
 
 import ldap3
 
-from gateway.backends.base import AlreadyExists, NotFound, StoreSpec, UnknownReference
+from gateway.backends.base import AlreadyExists, NotFound, UnknownReference
 from gateway.backends.ldap import controls, memberships, results
 from gateway.backends.ldap.compose import (
     all_filters,
@@ -32,7 +32,7 @@ from gateway.backends.ldap.connection import ConnectionPool
 from gateway.backends.ldap.integrity import Referrers
 from gateway.backends.ldap.paging import Pager, scope
 from gateway.backends.ldap.plan import ModifyPlan, plan_add, plan_modify
-from gateway.backends.ldap.target import LdapTarget
+from gateway.backends.ldap.target import LdapSpec
 from gateway.store import AnyOf, Change, Entry, Match, Page, Query, Record, Ref
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ REMEMBERED_DNS = 10_000
 
 
 class LdapBackend:
-    def __init__(self, pool: ConnectionPool, specs: dict[str, StoreSpec]):
+    def __init__(self, pool: ConnectionPool, specs: dict[str, LdapSpec]):
         self.pool = pool
         self.specs = specs
         self.referrers = Referrers(specs)
@@ -53,7 +53,7 @@ class LdapBackend:
 
     def get(self, kind: str, id: str, attributes: list[str]) -> Entry:
         spec = self.specs[kind]
-        target = _target(spec)
+        target = spec.target
         search_filter = all_filters(target.scope_filter, render_filter(Match(spec.id_attribute, "eq", id)))
 
         def run(connection: ldap3.Connection) -> list[dict]:
@@ -70,7 +70,7 @@ class LdapBackend:
 
     def search(self, kind: str, query: Query, attributes: list[str], start: int, count: int) -> Page:
         spec = self.specs[kind]
-        target = _target(spec)
+        target = spec.target
         locators = self._locators(_refs_in_query(query), missing_ok=True)
         search_filter = all_filters(target.scope_filter, render_filter(query, locators))
         wanted = _wanted(spec, attributes)
@@ -91,7 +91,7 @@ class LdapBackend:
 
     def create(self, kind: str, record: Record, unique: Query | None, attributes: list[str]) -> Entry:
         spec = self.specs[kind]
-        target = _target(spec)
+        target = spec.target
         locators = self._locators(_refs_in_record(record))
         if unique is not None:
             self._ensure_unique(spec, unique, exclude=None)
@@ -210,7 +210,7 @@ class LdapBackend:
         results.check(connection)
         return results.post_read(connection) if post else None
 
-    def _read_at(self, connection: ldap3.Connection, spec: StoreSpec, dn: str, attributes: list[str] | None) -> dict:
+    def _read_at(self, connection: ldap3.Connection, spec: LdapSpec, dn: str, attributes: list[str] | None) -> dict:
         connection.search(dn, "(objectClass=*)", ldap3.BASE, attributes=_wanted(spec, attributes))
         results.check(connection)
         found = results.entries(connection)
@@ -225,8 +225,8 @@ class LdapBackend:
                 "could not undo the rename of %s back to %s: %s", dn, old_dn, connection.result.get("description")
             )
 
-    def _ensure_unique(self, spec: StoreSpec, unique: Query, exclude: str | None) -> None:
-        target = _target(spec)
+    def _ensure_unique(self, spec: LdapSpec, unique: Query, exclude: str | None) -> None:
+        target = spec.target
         search_filter = all_filters(target.scope_filter, render_filter(unique))
 
         def run(connection: ldap3.Connection) -> list[dict]:
@@ -282,15 +282,15 @@ class LdapBackend:
                 raise UnknownReference(kind, missing)
             for ref in by_id:
                 resolved[ref] = Ref(kind, ref.id, found[ref.id.lower()][0])
-            found = self._lookup(spec, [r.locator for r in by_dn], _target(spec).dn_attribute)
+            found = self._lookup(spec, [r.locator for r in by_dn], spec.target.dn_attribute)
             for ref in by_dn:
                 hit = found.get(_dn_key(ref.locator))
                 resolved[ref] = Ref(kind, hit[1] if hit else None, ref.locator)
         return resolved
 
-    def _lookup(self, spec: StoreSpec, keys: list[str], attribute: str) -> dict[str, tuple[str, str]]:
+    def _lookup(self, spec: LdapSpec, keys: list[str], attribute: str) -> dict[str, tuple[str, str]]:
         """{key: (dn, id)} for entries whose `attribute` is one of `keys` (ids lower-cased, DNs normalized)."""
-        target = _target(spec)
+        target = spec.target
         by_dn = attribute == target.dn_attribute
         result: dict[str, tuple[str, str]] = {}
         unique_keys = list(dict.fromkeys(keys))
@@ -335,11 +335,7 @@ def _dn_key(dn: str) -> str:
     return repr(normalized_dn(dn))
 
 
-def _target(spec: StoreSpec) -> LdapTarget:
-    return spec.target  # type: ignore[return-value]
-
-
-def _wanted(spec: StoreSpec, attributes: list[str] | None) -> list[str]:
+def _wanted(spec: LdapSpec, attributes: list[str] | None) -> list[str]:
     extra = [spec.id_attribute, spec.created_attribute, spec.modified_attribute]
     return sorted({*(attributes or []), *(a for a in extra if a)}, key=str.lower)
 

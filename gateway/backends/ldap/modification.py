@@ -13,19 +13,19 @@ from __future__ import annotations
 
 import ldap3
 
-from gateway.backends.base import StoreSpec, UnknownReference
+from gateway.backends.base import UnknownReference
 from gateway.backends.ldap import controls, results
 from gateway.backends.ldap.compose import normalized_dn
-from gateway.backends.ldap.target import LdapTarget
+from gateway.backends.ldap.target import LdapSpec
 from gateway.store import Change, Record, Ref, Value
 
 OPS = {"replace": ldap3.MODIFY_REPLACE, "add": ldap3.MODIFY_ADD, "delete": ldap3.MODIFY_DELETE}
 
 
 class Modification:
-    def __init__(self, spec: StoreSpec, changes: list[Change], locators: dict[Ref, str]):
+    def __init__(self, spec: LdapSpec, changes: list[Change], locators: dict[Ref, str]):
         self.spec = spec
-        self.target: LdapTarget = spec.target  # type: ignore[assignment]
+        self.target = spec.target
         self.locators = locators
         self.changes = [Change(c.attribute, c.op, tuple(self.ldap_values(c.values))) for c in changes]
         self.changes = [c for c in self.changes if c.values or c.op == "replace"]

@@ -12,18 +12,20 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterable
 
-from gateway.backends.base import NotFound, StoreSpec
+from gateway.backends.base import NotFound
 from gateway.backends.ldap.compose import all_filters, render_filter
 from gateway.backends.ldap.memberships import GroupChange
 from gateway.backends.ldap.plan import AddPlan, ModifyPlan, plan_add, plan_modify
-from gateway.backends.ldap.target import LdapTarget
+from gateway.backends.ldap.target import LdapSpec
 from gateway.store import Change, Entry, Page, Query, Record, Ref
 
 NEW_ID = "new-entry-id"  # the directory assigns the real one (entryUUID)
 
 
 class LdapPreview:
-    def __init__(self, specs: dict[str, StoreSpec]):
+    current_id = "current-entry-id"  # the entry a previewed PATCH starts from
+
+    def __init__(self, specs: dict[str, LdapSpec]):
         self.specs = specs
         self.entries: dict[tuple[str, str], Entry] = {}
         self.blocks: list[str] = []
@@ -99,10 +101,10 @@ class LdapPreview:
 
     # --- helpers -------------------------------------------------------------------------------
 
-    def _uniqueness(self, spec: StoreSpec, unique: Query | None, own_dn: str | None = None) -> None:
+    def _uniqueness(self, spec: LdapSpec, unique: Query | None, own_dn: str | None = None) -> None:
         if unique is None:
             return
-        target: LdapTarget = spec.target  # type: ignore[assignment]
+        target = spec.target
         search = all_filters(target.scope_filter, render_filter(unique))
         other = "another entry" if own_dn else "any entry"
         self.blocks.append(f"# first: a search below {target.base} for {search}; if {other} matches: 409\n")
@@ -135,7 +137,7 @@ def _stored(record: Record, plan: AddPlan) -> Record:
     return stored
 
 
-def _visible(spec: StoreSpec, entry: Entry) -> Entry:
+def _visible(spec: LdapSpec, entry: Entry) -> Entry:
     """The entry as the backend answers: placeholder values hidden, as results.to_entry does."""
     hidden = {name.lower(): value.lower() for name, value in spec.target.placeholders.items()}
     attributes = {

@@ -27,7 +27,6 @@ from gateway.backends.base import (
     AlreadyExists,
     BackendError,
     NotFound,
-    StoreSpec,
     UnknownReference,
 )
 from gateway.backends.rest.paging import everything, window
@@ -41,8 +40,8 @@ from gateway.backends.rest.records import (
     read_record,
     write_fields,
 )
-from gateway.backends.rest.target import Action, Operation, RestTarget
-from gateway.backends.rest.transport import NO_BODY, Reply, Transport
+from gateway.backends.rest.target import Action, Operation, RestSpec, RestTarget
+from gateway.backends.rest.transport import NO_BODY, Reply, Sender
 from gateway.store import AnyOf, Change, Entry, Page, Query, Record, Ref, Value
 
 MAX_MATCHES = 1000  # records a filtered search may find before the gateway calls the filter too broad
@@ -60,7 +59,7 @@ class PlannedCall:
 
 
 class RestBackend:
-    def __init__(self, transport: Transport, specs: dict[str, StoreSpec], dry_run: bool = False):
+    def __init__(self, transport: Sender, specs: dict[str, RestSpec], dry_run: bool = False):
         self.transport = transport
         self.specs = specs
         self.planned: list[PlannedCall] | None = [] if dry_run else None
@@ -69,7 +68,7 @@ class RestBackend:
 
     def get(self, kind: str, id: str, attributes: list[str]) -> Entry:
         spec = self.specs[kind]
-        target = _target(spec)
+        target = spec.target
         if not id or not target.accepts_id(id):
             raise NotFound(_no_such(spec, id))
         try:
@@ -83,7 +82,7 @@ class RestBackend:
 
     def search(self, kind: str, query: Query, attributes: list[str], start: int, count: int) -> Page:
         spec = self.specs[kind]
-        target = _target(spec)
+        target = spec.target
         how = plan(query, spec, target)
         if how.everything:
             total, documents = window(self.transport, target.list, start, count)
@@ -91,7 +90,7 @@ class RestBackend:
         found = [entry for entry in self._find(spec, target, how) if matches(query, entry.attributes)]
         return Page(len(found), found[start - 1 : start - 1 + count])
 
-    def _find(self, spec: StoreSpec, target: RestTarget, how: Plan) -> list[Entry]:
+    def _find(self, spec: RestSpec, target: RestTarget, how: Plan) -> list[Entry]:
         """The records the API returns for a plan (a superset of the matches, checked by the caller)."""
         if how.id is not None:
             try:
@@ -115,7 +114,7 @@ class RestBackend:
 
     def create(self, kind: str, record: Record, unique: Query | None, attributes: list[str]) -> Entry:
         spec = self.specs[kind]
-        target = _target(spec)
+        target = spec.target
         if unique is not None:
             self._ensure_unique(spec, unique, exclude=None)
         fields = write_fields(record, spec, target, record.keys(), nulls=False)
@@ -133,7 +132,7 @@ class RestBackend:
         unique: Query | None = None,
     ) -> Entry:
         spec = self.specs[kind]
-        target = _target(spec)
+        target = spec.target
         if unique is not None:
             self._ensure_unique(spec, unique, exclude=entry.id)
         if not entry.attributes:
@@ -155,7 +154,7 @@ class RestBackend:
 
     def delete(self, kind: str, id: str) -> None:
         spec = self.specs[kind]
-        target = _target(spec)
+        target = spec.target
         if not id or not target.accepts_id(id):
             raise NotFound(_no_such(spec, id))
         try:
@@ -163,7 +162,7 @@ class RestBackend:
         except NotFound:
             raise NotFound(_no_such(spec, id)) from None
 
-    def _act(self, spec: StoreSpec, target: RestTarget, entry: Entry, record: Record) -> Entry:
+    def _act(self, spec: RestSpec, target: RestTarget, entry: Entry, record: Record) -> Entry:
         """Call disable (or enable) when the record must be in its state and the entry is not."""
         for action in target.actions:
             if _in_state(record, action) and not _in_state(entry.attributes, action):
@@ -174,14 +173,14 @@ class RestBackend:
                 entry = self._written(spec, action, reply, entry.id, entry.attributes | state)
         return entry
 
-    def _ensure_unique(self, spec: StoreSpec, unique: Query, exclude: str | None) -> None:
-        target = _target(spec)
+    def _ensure_unique(self, spec: RestSpec, unique: Query, exclude: str | None) -> None:
+        target = spec.target
         for alternative in unique.items if isinstance(unique, AnyOf) else (unique,):
             for entry in self._find(spec, target, plan(alternative, spec, target)):
                 if entry.id != exclude and matches(alternative, entry.attributes):
                     raise AlreadyExists("another record in the API already has that value")
 
-    def _written(self, spec: StoreSpec, operation: Operation, reply: Reply, id: str | None, intended: Record) -> Entry:
+    def _written(self, spec: RestSpec, operation: Operation, reply: Reply, id: str | None, intended: Record) -> Entry:
         """The entry after a write: from the API's answer, or read back when the answer has none.
 
         `intended` is what the write was meant to leave; a dry run, which sent nothing, answers that.
@@ -230,9 +229,7 @@ class RestBackend:
         body = NO_BODY if operation.body is None else body
         if self.planned is not None and operation.method != "GET":
             self.planned.append(
-                PlannedCall(
-                    operation.method, self.transport.settings.base_url + path, None if body is NO_BODY else body
-                )
+                PlannedCall(operation.method, self.transport.base_url + path, None if body is NO_BODY else body)
             )
             return Reply(NOT_SENT, None)
         return self.transport.request(
@@ -243,7 +240,7 @@ class RestBackend:
             gone_is_done=operation.method == "DELETE",
         )
 
-    def _entry(self, spec: StoreSpec, document: dict) -> Entry:
+    def _entry(self, spec: RestSpec, document: dict) -> Entry:
         record = read_record(document, spec)
         ids = record.get(spec.id_attribute.lower())
         if not ids:
@@ -258,15 +255,11 @@ class RestBackend:
         )
 
     @staticmethod
-    def _typed_id(spec: StoreSpec, target: RestTarget, id: str) -> Any:
+    def _typed_id(spec: RestSpec, target: RestTarget, id: str) -> Any:
         return json_value(id, target.type_of(spec.id_attribute), spec.id_attribute)
 
 
-def _target(spec: StoreSpec) -> RestTarget:
-    return spec.target  # type: ignore[return-value]
-
-
-def _no_such(spec: StoreSpec, id: str) -> str:
+def _no_such(spec: RestSpec, id: str) -> str:
     return f"no {spec.kind[:-1]} with id {id!r}"
 
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates, validates_schema
+
+from gateway.backends.base import StoreSpec
 
 FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z_][A-Za-z0-9_-]*)*$")
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
@@ -22,6 +24,9 @@ ID = "{id}"
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 IDEMPOTENT = frozenset({"GET", "PUT", "DELETE"})
 TYPES = ("string", "integer", "number", "boolean")
+
+if TYPE_CHECKING:
+    from gateway.mapping.model import ResourceMap
 
 
 @dataclass(frozen=True)
@@ -84,7 +89,14 @@ class RestTarget:
     types: tuple[tuple[str, str], ...] = ()  # JSON types of non-string fields
     id_pattern: str | None = None  # ids the API can have; any other id is "not found" without a call
 
-    DEFAULT_ID = "id"
+    @property
+    def incremental_attributes(self) -> frozenset[str]:
+        """An API writes whole fields: no attribute needs value-by-value changes."""
+        return frozenset()
+
+    def indexed(self, attribute: str) -> bool | None:
+        """An API finds records its own way (its `search:` lookups); mapping check has nothing to add."""
+        return True
 
     def lookup(self, name: str) -> Lookup | None:
         return next((item for item in self.search if item.field.lower() == name.lower()), None)
@@ -104,7 +116,7 @@ class RestTarget:
     def accepts_id(self, id: str) -> bool:
         return self.id_pattern is None or re.fullmatch(self.id_pattern, id) is not None
 
-    def problems_with(self, resource_map: Any) -> list[tuple[tuple, str]]:
+    def problems_with(self, resource_map: ResourceMap) -> list[tuple[tuple, str]]:
         """Fields this section names must be fields the map stores (called by the map loader)."""
         known = {rule.key for rule in resource_map.rules} | {resource_map.id_attribute.lower()}
         written = resource_map.written_attributes
@@ -138,6 +150,9 @@ class RestTarget:
                         )
                     )
         return problems
+
+
+RestSpec = StoreSpec[RestTarget]  # a StoreSpec whose section is a `rest:` one
 
 
 # --- schemas -----------------------------------------------------------------------------------
