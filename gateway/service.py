@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.backends.base import AlreadyExists, Backend, StoreSpec, Target
+from gateway.backends.base import AlreadyExists, Backend, StoreSpec, Target, Update
 from gateway.mapping import codec
 from gateway.mapping.filters import to_query
 from gateway.mapping.increments import incremental_rules, split_operations
@@ -23,7 +23,7 @@ from gateway.scim.limits import DEFAULT_LIMITS, Limits
 from gateway.scim.patch import apply_patch, parse_operations
 from gateway.scim.projection import Projection
 from gateway.scim.resource import normalize, require
-from gateway.store import NOTHING, Change, Entry, Query, Record, Ref, all_of, any_of
+from gateway.store import NOTHING, Change, Entry, Query, Record, Ref, all_of, references
 
 
 def store_spec(resource_map: ResourceMap) -> StoreSpec[Target]:
@@ -78,10 +78,9 @@ class ResourceService:
         resource = normalize(body, self.resource_type)
         self._require(resource)
         record = codec.to_record(self.map, resource)
+        self._ensure_unique(resource, None)
         try:
-            entry = self.backend.create(
-                self.kind, record, self._unique_query(resource), codec.directory_attributes(self.map, None)
-            )
+            entry = self.backend.create(self.kind, record, codec.directory_attributes(self.map, None))
         except AlreadyExists:
             raise uniqueness(self._taken_detail(resource)) from None
         return self._render([entry], None)[0]
@@ -121,23 +120,22 @@ class ResourceService:
         """Diff old and new (when there are), add the member changes, resolve every reference
         in one backend call, and send it all as one modify."""
         new_record = codec.to_record(self.map, new) if new is not None else None
-        refs = [v for c in member_changes for v in c.values if isinstance(v, Ref)]
-        refs += [v for values in (new_record or {}).values() for v in values if isinstance(v, Ref)]
+        refs = references(c.values for c in member_changes) + references((new_record or {}).values())
         pending = [r for r in refs if not (r.id and r.locator)]
         known = self.backend.resolve(pending) if pending else {}
         changes = [Change(c.attribute, c.op, tuple(known.get(v, v) for v in c.values)) for c in member_changes]
-        unique = None
-        if new is not None:
+        if new_record is not None:
             new_record = _substitute(new_record, known)
             changes = codec.diff(codec.to_record(self.map, old), new_record, self.multi_valued) + changes
-            unique = self._unique_query(new) if self._unique_changed(old, new) else None
         if not changes:
             if not respond:
                 return None
             return self._render([entry], projection, known)[0] if new is not None else self.get(entry.id, projection)
+        if old is not None and new is not None and self._unique_changed(old, new):
+            self._ensure_unique(new, entry.id)
         attributes = codec.directory_attributes(self.map, projection) if respond else None
         try:
-            after = self.backend.modify(self.kind, entry, changes, new_record, attributes, unique)
+            after = self.backend.modify(self.kind, Update(entry, tuple(changes), new_record), attributes)
         except AlreadyExists:
             raise uniqueness(self._taken_detail(new or {})) from None
         return self._render([after], projection, known)[0] if respond else None
@@ -147,12 +145,6 @@ class ResourceService:
         return [a for a in codec.directory_attributes(self.map, None) if a.lower() not in members]
 
     # --- helpers -------------------------------------------------------------------------------
-
-    def _resolve(self, record: Record) -> dict[Ref, Ref]:
-        """Every Ref in a record, completed in one backend call (ids -> DNs and DNs -> ids)."""
-        refs = [v for values in record.values() for v in values if isinstance(v, Ref)]
-        pending = [r for r in refs if not (r.id and r.locator)]
-        return self.backend.resolve(pending) if pending else {}
 
     def _render(
         self, entries: list[Entry], projection: Projection | None, known: dict[Ref, Ref] | None = None
@@ -200,13 +192,15 @@ class ResourceService:
             found.extend((str(target), value) for value in codec.read_scim(resource, target) if value not in (None, ""))
         return found
 
-    def _unique_query(self, resource: dict) -> Query | None:
-        """`userName eq "x" or emails[type eq "work"].value eq "y"` through the map, for the uniqueness check."""
-        clauses = [
+    def _ensure_unique(self, resource: dict, own_id: str | None) -> None:
+        """409 uniqueness when another entry holds a value no other may share (userName, the map's
+        `unique:`), found the way Entra's own lookups are: `userName eq "x"` through the map."""
+        queries = [
             to_query(self.map, parse_filter(f"{path} eq {json.dumps(value)}"))
             for path, value in self._unique_values(resource)
         ]
-        return any_of(*clauses) if clauses else None
+        if taken(self.backend, self.kind, queries, own_id):
+            raise uniqueness(self._taken_detail(resource))
 
     def _unique_changed(self, old: dict, new: dict) -> bool:
         def folded(resource: dict) -> set[tuple[str, str]]:
@@ -217,6 +211,18 @@ class ResourceService:
     def _taken_detail(self, resource: dict) -> str:
         names = [f"{path} {value!r}" for path, value in self._unique_values(resource)]
         return f"{' or '.join(names) or 'the name'} is already taken by another {self.resource_type.name.lower()}"
+
+
+def taken(backend: Backend, kind: str, queries: list[Query], own_id: str | None) -> bool:
+    """Does an entry other than `own_id` match one of the queries? One search each, in order, until
+    one does: every backend can answer `attribute eq value`, not every one an `or` of them."""
+    for query in queries:
+        if query == NOTHING:
+            continue  # a value the map cannot store cannot be taken
+        page = backend.search(kind, query, [], 1, 2)
+        if any(own_id is None or entry.id.lower() != own_id.lower() for entry in page.entries):
+            return True
+    return False
 
 
 def _with_id(value: Any, by_locator: dict[str, Ref]) -> Any:

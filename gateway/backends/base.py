@@ -60,6 +60,26 @@ class StoreSpec(Generic[T]):
         return self.names.get(key, key)
 
 
+@dataclass(frozen=True)
+class Update:
+    """One write to an existing entry, stated once: `changes` take `before` to `after`.
+
+    `before` is the entry as the service read it, and `after` the whole record it must hold
+    afterwards (a backend that renames by value, or can only replace a whole record, needs it).
+    A PATCH that only adds or removes members is sent without reading the entry first (a group
+    may have 100,000 of them): then `before` carries only the id, `after` is None, and the
+    changes are value by value.
+    """
+
+    before: Entry
+    changes: tuple[Change, ...]
+    after: Record | None = None
+
+    @property
+    def id(self) -> str:
+        return self.before.id
+
+
 class BackendError(Exception):
     """Base class; the message is safe to show to a SCIM client (no secrets, no internals)."""
 
@@ -113,8 +133,8 @@ class Backend(Protocol):
 
     specs: dict[str, StoreSpec[Any]]
 
-    def create(self, kind: str, record: Record, unique: Query | None, attributes: list[str]) -> Entry:
-        """Add an entry; AlreadyExists if `unique` matches anything (or the name is taken)."""
+    def create(self, kind: str, record: Record, attributes: list[str]) -> Entry:
+        """Add an entry; AlreadyExists if its name is taken. The service has checked uniqueness."""
 
     def get(self, kind: str, id: str, attributes: list[str]) -> Entry:
         """One entry by id; reference values come back as Refs with a locator and no id."""
@@ -122,16 +142,9 @@ class Backend(Protocol):
     def search(self, kind: str, query: Query, attributes: list[str], start: int, count: int) -> Page:
         """Entries matching `query`, from the 1-based `start`, at most `count`, with the total."""
 
-    def modify(
-        self,
-        kind: str,
-        entry: Entry,
-        changes: list[Change],
-        record: Record,
-        attributes: list[str],
-        unique: Query | None = None,
-    ) -> Entry:
-        """Apply changes (renaming when the naming values changed); return the entry after."""
+    def modify(self, kind: str, update: Update, attributes: list[str] | None) -> Entry:
+        """Apply the update (renaming when the naming values changed); return the entry after,
+        with `attributes` (None: the caller needs no answer, only the id is certain)."""
 
     def delete(self, kind: str, id: str) -> None: ...
 

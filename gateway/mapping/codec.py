@@ -13,7 +13,7 @@ from gateway.mapping.model import Computed, Family, ResourceMap, Rule, ScimTarge
 from gateway.scim.errors import invalid_value
 from gateway.scim.projection import Projection
 from gateway.scim.resource import container
-from gateway.store import Change, Entry, Record, Ref, Value
+from gateway.store import Change, Entry, Record, Ref, Value, same_value
 
 
 def _matches_selector(element: Any, selector: tuple[tuple[str, Any], ...]) -> bool:
@@ -244,16 +244,8 @@ def diff(old: Record, new: Record, multi_valued: set[str]) -> list[Change]:
 def _same_values(before: list[Value], after: list[Value]) -> bool:
     if len(before) != len(after):
         return False
-    return all(_same(a, b, case_fold=False) for a, b in zip(before, after, strict=False))
-
-
-def _same(left: Value, right: Value, case_fold: bool = True) -> bool:
-    if isinstance(left, Ref):
-        return left.same(right)
-    if case_fold and isinstance(left, str) and isinstance(right, str):
-        return left.lower() == right.lower()
-    return left == right
+    return all(same_value(a, b, case_fold=False) for a, b in zip(before, after, strict=False))
 
 
 def _contains(values: list[Value], value: Value) -> bool:
-    return any(_same(v, value) for v in values)
+    return any(same_value(v, value) for v in values)

@@ -1,7 +1,7 @@
 """The LDAP backend: records in, LDAP operations out, with as few round trips as LDAP allows.
 
-- create: one add, whose post-read control returns entryUUID and the timestamps, after one
-  search for uniqueness.
+- create: one add, whose post-read control returns entryUUID and the timestamps (the service
+  has searched for uniqueness first).
 - get: one search by the id attribute, for exactly the attributes asked for.
 - search: simple paged results (paging.py).
 - modify: one modify with post-read. The entry's DN comes from the read that preceded it or
@@ -20,7 +20,7 @@ from collections.abc import Iterable
 
 import ldap3
 
-from gateway.backends.base import AlreadyExists, NotFound, UnknownReference
+from gateway.backends.base import AlreadyExists, NotFound, UnknownReference, Update
 from gateway.backends.ldap import controls, memberships, results
 from gateway.backends.ldap.compose import (
     all_filters,
@@ -33,7 +33,7 @@ from gateway.backends.ldap.integrity import Referrers
 from gateway.backends.ldap.paging import Pager, scope
 from gateway.backends.ldap.plan import ModifyPlan, plan_add, plan_modify
 from gateway.backends.ldap.target import LdapSpec
-from gateway.store import AnyOf, Change, Entry, Match, Page, Query, Record, Ref
+from gateway.store import AnyOf, Entry, Match, Page, Query, Record, Ref
 
 log = logging.getLogger(__name__)
 
@@ -89,12 +89,10 @@ class LdapBackend:
 
     # --- writes --------------------------------------------------------------------------------
 
-    def create(self, kind: str, record: Record, unique: Query | None, attributes: list[str]) -> Entry:
+    def create(self, kind: str, record: Record, attributes: list[str]) -> Entry:
         spec = self.specs[kind]
         target = spec.target
         locators = self._locators(_refs_in_record(record))
-        if unique is not None:
-            self._ensure_unique(spec, unique, exclude=None)
         plan = plan_add(spec, record, locators)
         dn, values, group_changes = plan.dn, plan.attributes, plan.group_changes
 
@@ -118,25 +116,16 @@ class LdapBackend:
 
         return self._remember(kind, self.pool.run(run, idempotent=False))
 
-    def modify(
-        self,
-        kind: str,
-        entry: Entry,
-        changes: list[Change],
-        record: Record | None,
-        attributes: list[str] | None,
-        unique: Query | None = None,
-    ) -> Entry:
-        """Apply `changes`; `record` (the whole new record) decides a rename, `attributes` the
-        post-read (None: the caller needs no answer). `entry.locator` may be empty."""
+    def modify(self, kind: str, update: Update, attributes: list[str] | None) -> Entry:
+        """Apply the update; its `after` decides a rename, `attributes` the post-read (None: the
+        caller needs no answer). A blind update's entry has no locator: it is remembered or found."""
         spec = self.specs[kind]
-        locators = self._locators([v for c in changes for v in c.values if isinstance(v, Ref)])
-        if unique is not None:
-            self._ensure_unique(spec, unique, exclude=entry.id)
+        entry = update.before
+        locators = self._locators([v for c in update.changes for v in c.values if isinstance(v, Ref)])
         for attempt in (1, 2):
             dn = entry.locator or self._locate(kind, entry.id, fresh=attempt == 2)
             try:
-                after = self._modify_at(spec, entry, dn, changes, record, attributes, locators)
+                after = self._modify_at(spec, update, dn, attributes, locators)
             except results.StaleLocator:
                 if entry.locator or attempt == 2:
                     raise NotFound(f"no {kind[:-1]} with id {entry.id!r}") from None
@@ -144,11 +133,13 @@ class LdapBackend:
             return self._remember(kind, after)
         raise AssertionError("unreachable")
 
-    def _modify_at(self, spec, entry, dn, changes, record, attributes, locators) -> Entry:
-        plan = plan_modify(spec, dn, changes, record, locators)
+    def _modify_at(
+        self, spec: LdapSpec, update: Update, dn: str, attributes: list[str] | None, locators: dict[Ref, str]
+    ) -> Entry:
+        plan = plan_modify(spec, dn, list(update.changes), update.after, locators)
         new_dn, renamed, modification, group_changes = plan.new_dn, plan.renamed, plan.modification, plan.group_changes
         post = [controls.post_read(_wanted(spec, attributes))] if attributes is not None else []
-        guard = controls.assertion(render_filter(Match(spec.id_attribute, "eq", entry.id)))
+        guard = controls.assertion(render_filter(Match(spec.id_attribute, "eq", update.id)))
 
         def run(connection: ldap3.Connection) -> Entry:
             current = dn
@@ -177,7 +168,7 @@ class LdapBackend:
         if renamed:
             self.referrers.renamed(self.pool, spec.kind, dn, new_dn)
         if not after.id:
-            after.id = entry.id
+            after.id = update.id
         return after
 
     def delete(self, kind: str, id: str) -> None:
@@ -224,22 +215,6 @@ class LdapBackend:
             log.error(
                 "could not undo the rename of %s back to %s: %s", dn, old_dn, connection.result.get("description")
             )
-
-    def _ensure_unique(self, spec: LdapSpec, unique: Query, exclude: str | None) -> None:
-        target = spec.target
-        search_filter = all_filters(target.scope_filter, render_filter(unique))
-
-        def run(connection: ldap3.Connection) -> list[dict]:
-            connection.search(target.base, search_filter, scope(target), attributes=[spec.id_attribute], size_limit=2)
-            results.check(connection, allow={4})
-            return results.entries(connection)
-
-        for raw in self.pool.run(run, idempotent=True):
-            if (
-                exclude is None
-                or (results.first(raw["attributes"], spec.id_attribute) or "").lower() != exclude.lower()
-            ):
-                raise AlreadyExists("another entry already has that value")
 
     # --- where entries are -----------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """The REST backend: records in, calls to a legacy HTTP API out, as the map's `rest:` section says.
 
-- create: one lookup by each unique field (Entra's userName), one POST, and the disable call
-  when the new record must start disabled.
+- create: one POST (after the service's uniqueness lookups, which are searches), and the
+  disable call when the new record must start disabled.
 - get: one GET by id; none at all for an id the map's `id_pattern` rules out.
 - search: a plain list reads only the window asked for, through the API's own paging
   (paging.py); a filter becomes one read by id or one lookup, and what comes back is checked
@@ -23,12 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from gateway.backends.base import (
-    AlreadyExists,
-    BackendError,
-    NotFound,
-    UnknownReference,
-)
+from gateway.backends.base import BackendError, NotFound, UnknownReference, Update
 from gateway.backends.rest.paging import everything, window
 from gateway.backends.rest.query import Plan, matches, plan
 from gateway.backends.rest.records import (
@@ -42,7 +37,7 @@ from gateway.backends.rest.records import (
 )
 from gateway.backends.rest.target import Action, Operation, RestSpec, RestTarget
 from gateway.backends.rest.transport import NO_BODY, Reply, Sender
-from gateway.store import AnyOf, Change, Entry, Page, Query, Record, Ref, Value
+from gateway.store import Entry, Page, Query, Record, Ref, applied
 
 MAX_MATCHES = 1000  # records a filtered search may find before the gateway calls the filter too broad
 DRY_RUN_ID = "(new)"  # the id a dry run gives a record it did not create
@@ -112,44 +107,38 @@ class RestBackend:
 
     # --- writes --------------------------------------------------------------------------------
 
-    def create(self, kind: str, record: Record, unique: Query | None, attributes: list[str]) -> Entry:
+    def create(self, kind: str, record: Record, attributes: list[str]) -> Entry:
         spec = self.specs[kind]
         target = spec.target
-        if unique is not None:
-            self._ensure_unique(spec, unique, exclude=None)
         fields = write_fields(record, spec, target, record.keys(), nulls=False)
         reply = self._call(target.create, body=fill_body(target.create.body, fields))
         entry = self._written(spec, target.create, reply, None, _bodily(record, target))
         return self._act(spec, target, entry, record)
 
-    def modify(
-        self,
-        kind: str,
-        entry: Entry,
-        changes: list[Change],
-        record: Record | None,
-        attributes: list[str] | None,
-        unique: Query | None = None,
-    ) -> Entry:
+    def modify(self, kind: str, update: Update, attributes: list[str] | None) -> Entry:
         spec = self.specs[kind]
         target = spec.target
-        if unique is not None:
-            self._ensure_unique(spec, unique, exclude=entry.id)
-        if not entry.attributes:
+        entry = update.before
+        if update.after is None:
             # Value-by-value changes (members) sent without a read; an API writes whole fields.
             entry = self.get(kind, entry.id, [])
-        changed = _changed_values(entry.attributes, changes)
-        base = record if record is not None else {k: v for k, v in entry.attributes.items() if k in spec.written}
+        # The new values of every changed attribute: member changes arrive as just the ids added
+        # or removed, and apply to the values the API holds now.
+        now = applied(entry.attributes, update.changes)
+        changed = {key: now[key] for key in dict.fromkeys(c.attribute.lower() for c in update.changes)}
+        base = update.after
+        if base is None:
+            base = {k: v for k, v in entry.attributes.items() if k in spec.written}
         desired = base | changed
         after = entry
         if set(changed) - target.action_fields:
-            update = target.update
+            call = target.update
             # PUT replaces the record: every field the map writes goes along, cleared ones as null.
-            keys = set(changed) if update.partial else set(desired)
+            keys = set(changed) if call.partial else set(desired)
             fields = write_fields(desired, spec, target, keys, nulls=True)
-            body = fill_body(update.body, fields, self._typed_id(spec, target, entry.id))
-            reply = self._call(update, id=entry.id, body=body)
-            after = self._written(spec, update, reply, entry.id, entry.attributes | _bodily(desired, target))
+            body = fill_body(call.body, fields, self._typed_id(spec, target, entry.id))
+            reply = self._call(call, id=entry.id, body=body)
+            after = self._written(spec, call, reply, entry.id, entry.attributes | _bodily(desired, target))
         return self._act(spec, target, after, desired)
 
     def delete(self, kind: str, id: str) -> None:
@@ -172,13 +161,6 @@ class RestBackend:
                 state = {name.lower(): [value] for name, value in action.when}
                 entry = self._written(spec, action, reply, entry.id, entry.attributes | state)
         return entry
-
-    def _ensure_unique(self, spec: RestSpec, unique: Query, exclude: str | None) -> None:
-        target = spec.target
-        for alternative in unique.items if isinstance(unique, AnyOf) else (unique,):
-            for entry in self._find(spec, target, plan(alternative, spec, target)):
-                if entry.id != exclude and matches(alternative, entry.attributes):
-                    raise AlreadyExists("another record in the API already has that value")
 
     def _written(self, spec: RestSpec, operation: Operation, reply: Reply, id: str | None, intended: Record) -> Entry:
         """The entry after a write: from the API's answer, or read back when the answer has none.
@@ -273,31 +255,6 @@ def _id_from_location(location: str | None) -> str | None:
         return None
     last = urlsplit(location).path.rstrip("/").rsplit("/", 1)[-1]
     return unquote(last) or None
-
-
-def _changed_values(current: Record, changes: list[Change]) -> Record:
-    """The new values of every changed attribute: replaces as given, adds and deletes applied to
-    the values the API holds now (member changes arrive as just the ids added or removed)."""
-    result: Record = {}
-    for change in changes:
-        key = change.attribute.lower()
-        values = result.get(key, list(current.get(key, [])))
-        if change.op == "replace":
-            values = list(change.values)
-        elif change.op == "add":
-            values = values + [v for v in change.values if not any(_same(v, held) for held in values)]
-        else:
-            values = [held for held in values if not any(_same(v, held) for v in change.values)]
-        result[key] = values
-    return result
-
-
-def _same(left: Value, right: Value) -> bool:
-    if isinstance(left, Ref) or isinstance(right, Ref):
-        left_id = left.id or left.locator if isinstance(left, Ref) else left
-        right_id = right.id or right.locator if isinstance(right, Ref) else right
-        return str(left_id).lower() == str(right_id).lower()
-    return str(left).lower() == str(right).lower()
 
 
 def _bodily(record: Record, target: RestTarget) -> Record:

@@ -13,12 +13,12 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from gateway.backends.base import NotFound
+from gateway.backends.base import NotFound, Update
 from gateway.backends.rest.backend import DRY_RUN_ID, RestBackend
 from gateway.backends.rest.records import fill_path, set_field, write_fields
 from gateway.backends.rest.target import RestSpec
 from gateway.backends.rest.transport import NO_BODY, Reply
-from gateway.store import Change, Entry, Page, Query, Record, Ref
+from gateway.store import Entry, Page, Query, Record, Ref
 
 
 class _Offline:
@@ -99,13 +99,11 @@ class RestPreview:
     def search(self, kind: str, query: Query, attributes: list[str], start: int, count: int) -> Page:
         return self.backend.search(kind, query, attributes, start, count)
 
-    def create(self, kind: str, record: Record, unique: Query | None, attributes: list[str]) -> Entry:
-        return self._keep(kind, self.backend.create(kind, record, unique, attributes))
+    def create(self, kind: str, record: Record, attributes: list[str]) -> Entry:
+        return self._keep(kind, self.backend.create(kind, record, attributes))
 
-    def modify(
-        self, kind: str, entry: Entry, changes: list[Change], record: Record | None, attributes, unique=None
-    ) -> Entry:
-        return self._keep(kind, self.backend.modify(kind, entry, changes, record, attributes, unique))
+    def modify(self, kind: str, update: Update, attributes: list[str] | None) -> Entry:
+        return self._keep(kind, self.backend.modify(kind, update, attributes))
 
     def delete(self, kind: str, id: str) -> None:
         self.backend.delete(kind, id)
