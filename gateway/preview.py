@@ -59,6 +59,7 @@ def preview_request(mapping: Mapping, kind: str, body: Any, current: dict | None
             current_id = backend.current_id
             backend.seed(kind, current_id, codec.to_record(resource_map, start))
             response = service.patch(current_id, body)
+            assert response is not None  # a PATCH that responds answers the resource
         else:
             response = service.create(body)
     except ScimError as error:

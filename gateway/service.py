@@ -9,6 +9,7 @@ request that fails validation has written nothing.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +24,7 @@ from gateway.scim.limits import DEFAULT_LIMITS, Limits
 from gateway.scim.patch import apply_patch, parse_operations
 from gateway.scim.projection import Projection
 from gateway.scim.resource import normalize, require
-from gateway.store import NOTHING, Change, Entry, Query, Record, Ref, all_of, references
+from gateway.store import NOTHING, Change, Entry, Query, Record, Ref, Value, all_of, references
 
 
 def store_spec(resource_map: ResourceMap) -> StoreSpec[Target]:
@@ -65,7 +66,9 @@ class ResourceService:
         entry = self.backend.get(self.kind, id, codec.directory_attributes(self.map, projection))
         return self._render([entry], projection)[0]
 
-    def list(self, filter_text: str | None, start: int, count: int, projection: Projection | None = None) -> ListResult:
+    def query(
+        self, filter_text: str | None, start: int, count: int, projection: Projection | None = None
+    ) -> ListResult:
         query = to_query(self.map, parse_filter(filter_text, self.limits)) if filter_text else all_of()
         if query == NOTHING:
             return ListResult(0, start, [])
@@ -103,7 +106,9 @@ class ResourceService:
         self._require(new)
         entry = self.backend.get(self.kind, id, codec.directory_attributes(self.map, None))
         old = codec.to_resource(self.map, entry)
-        return self._write(entry, old, new, projection)
+        response = self._write(entry, old, new, projection)
+        assert response is not None  # a write that responds answers the resource
+        return response
 
     def delete(self, id: str) -> None:
         self.backend.delete(self.kind, id)
@@ -114,7 +119,7 @@ class ResourceService:
         old: dict | None,
         new: dict | None,
         projection: Projection | None,
-        member_changes: list[Change] = (),
+        member_changes: Sequence[Change] = (),
         respond: bool = True,
     ) -> dict | None:
         """Diff old and new (when there are), add the member changes, resolve every reference
@@ -123,8 +128,8 @@ class ResourceService:
         refs = references(c.values for c in member_changes) + references((new_record or {}).values())
         pending = [r for r in refs if not (r.id and r.locator)]
         known = self.backend.resolve(pending) if pending else {}
-        changes = [Change(c.attribute, c.op, tuple(known.get(v, v) for v in c.values)) for c in member_changes]
-        if new_record is not None:
+        changes = [Change(c.attribute, c.op, _substitute_values(c.values, known)) for c in member_changes]
+        if old is not None and new_record is not None:
             new_record = _substitute(new_record, known)
             changes = codec.diff(codec.to_record(self.map, old), new_record, self.multi_valued) + changes
         if not changes:
@@ -156,7 +161,7 @@ class ResourceService:
         for entry in entries:
             for values in entry.attributes.values():
                 for value in values:
-                    if isinstance(value, Ref) and not value.id and value.locator.lower() not in by_locator:
+                    if isinstance(value, Ref) and not value.id and (value.locator or "").lower() not in by_locator:
                         pending.append(value)
         if pending:
             by_locator.update(
@@ -233,4 +238,8 @@ def _with_id(value: Any, by_locator: dict[str, Ref]) -> Any:
 
 
 def _substitute(record: Record, known: dict[Ref, Ref]) -> Record:
-    return {name: [known.get(v, v) if isinstance(v, Ref) else v for v in values] for name, values in record.items()}
+    return {name: list(_substitute_values(values, known)) for name, values in record.items()}
+
+
+def _substitute_values(values: Iterable[Value], known: dict[Ref, Ref]) -> tuple[Value, ...]:
+    return tuple(known.get(v, v) if isinstance(v, Ref) else v for v in values)

@@ -19,6 +19,9 @@ if TYPE_CHECKING:  # the map a target checks itself against; a type, never impor
     from gateway.mapping.model import ResourceMap
 
 
+Problems = list[tuple[tuple, str]]  # what a map section says is wrong: (path inside it, message)
+
+
 class Target(Protocol):
     """A map's section for its backend, for one resource (`users.ldap:`, `users.rest:`), as the
     backend kind's `target_schema` loads it. The mapping layer asks it only these questions."""
@@ -32,7 +35,7 @@ class Target(Protocol):
         """Can the backend find by this attribute without reading everything? None: the map does not say."""
         ...
 
-    def problems_with(self, resource_map: ResourceMap) -> list[tuple[tuple, str]]:
+    def problems_with(self, resource_map: ResourceMap) -> Problems:
         """The section checked against the map's lines: (path inside the section, message)."""
         ...
 
@@ -200,7 +203,8 @@ class BackendKind(Generic[S]):
     what: str  # what it talks to, for messages: "LDAP", "a REST API"
     settings_schema: type[Schema]  # the tenant's block
     load_settings: Callable[[dict, Path], S]  # the validated block -> settings; ValueError says what is wrong
-    target_schema: type[Schema]  # a resource's section of the map; loads a Target
+    target_schema: type[Schema]  # a resource's section of the map; loads a target_class
+    target_class: type[Target]  # what the section loads into (the type check holds it to Target)
     make: Callable[[S, dict[str, StoreSpec[Any]]], Backend]
     attribute_pattern: str  # a regular expression every attribute name of a record must match
     noun: str  # what the map's right-hand side is called in messages: "directory attribute"

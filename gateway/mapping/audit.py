@@ -44,9 +44,11 @@ class _Auditor:
 
     def rules_at(self, target: ScimTarget) -> list[Rule]:
         found = [rule for rule in self.map.rules if same_path(rule.target) == same_path(target)]
-        if not found and target.sub is None and self.map.family_for(target.urn, target.attribute):
-            found = [self.map.family_for(target.urn, target.attribute).rule(target.attribute)]
-        return [rule for rule in found if rule is not None]
+        family = self.map.family_for(target.urn, target.attribute) if target.sub is None else None
+        if not found and family is not None:
+            rule = family.rule(target.attribute)
+            found = [rule] if rule is not None else []
+        return found
 
     def entra_attributes(self) -> None:
         line = self.map.lines.get("entra_attributes") or self.map.lines.get("attributes")
@@ -100,7 +102,9 @@ class _Auditor:
 
     def looked_up(self) -> list[tuple[str, str]]:
         """(directory attribute, why it is searched) for every lookup Entra's requests cause."""
-        found: dict[str, str] = {self.map.id_attribute.lower(): (self.map.id_attribute, "every read by id searches")}
+        found: dict[str, tuple[str, str]] = {
+            self.map.id_attribute.lower(): (self.map.id_attribute, "every read by id searches")
+        }
         paths = [(p, "Entra looks up by") for p in entra.FILTERED_PATHS.get(self.map.name, ())]
         paths += [(str(t), "the uniqueness check looks up") for t in self.map.unique]
         for path, why in paths:

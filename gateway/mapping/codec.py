@@ -7,6 +7,7 @@ change even when the directory holds values the map does not show (a second `mai
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from gateway.mapping.model import Computed, Family, ResourceMap, Rule, ScimTarget, Template
@@ -224,7 +225,7 @@ def _read_families(resource_map: ResourceMap, entry: Entry, projection: Projecti
             break
 
 
-def diff(old: Record, new: Record, multi_valued: set[str]) -> list[Change]:
+def diff(old: Record, new: Record, multi_valued: AbstractSet[str]) -> list[Change]:
     """The changes that turn `old` into `new`; multi-valued attributes change value by value."""
     changes = []
     for attribute in sorted(set(old) | set(new)):

@@ -62,21 +62,22 @@ def split_operations(resource_map: ResourceMap, operations: list[Operation]) -> 
 
 
 def _change(rule: Rule, op: str, value: Any, value_filter: Filter | None) -> Change:
+    kind = rule.reference or ""  # an incremental rule is a reference (members)
     if value_filter is not None:
         if op != "remove":
             raise invalid_path(
                 f"{rule.target.attribute}[filter] can only be removed; add or replace the values instead"
             )
-        return Change(rule.key, "delete", tuple(Ref(rule.reference, id) for id in _ids_in_filter(value_filter, rule)))
+        return Change(rule.key, "delete", tuple(Ref(kind, id) for id in _ids_in_filter(value_filter, rule)))
     ids = _ids(value, rule)
     if op == "add":
-        return Change(rule.key, "add", tuple(Ref(rule.reference, id) for id in ids))
+        return Change(rule.key, "add", tuple(Ref(kind, id) for id in ids))
     if op == "remove" and ids:
         # Entra without the flag: a value list removes only those members, never all of them.
-        return Change(rule.key, "delete", tuple(Ref(rule.reference, id) for id in ids))
+        return Change(rule.key, "delete", tuple(Ref(kind, id) for id in ids))
     if op == "remove":
         return Change(rule.key, "replace", ())
-    return Change(rule.key, "replace", tuple(Ref(rule.reference, id) for id in ids))
+    return Change(rule.key, "replace", tuple(Ref(kind, id) for id in ids))
 
 
 def _ids(value: Any, rule: Rule) -> list[str]:

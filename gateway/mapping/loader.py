@@ -116,9 +116,10 @@ def compile_mapping(document: Any, source: str) -> Mapping:
     groups = compiler.resource_map("groups", GROUP, (), top["groups"]) if "groups" in top else None
     maps = {"users": users, **({"groups": groups} if "groups" in top else {})}
     examples = compiler.examples(top.get("examples", []), maps)
-    if compiler.problems:
+    if compiler.problems or users is None:
         raise ConfigError(compiler.problems)
-    return Mapping(source, top["backend"], users, groups, maps, examples)
+    resource_maps = {name: resource_map for name, resource_map in maps.items() if resource_map is not None}
+    return Mapping(source, top["backend"], users, groups, resource_maps, examples)
 
 
 class _Compiler:
@@ -133,7 +134,8 @@ class _Compiler:
     def problem(self, where: tuple, message: str) -> None:
         self.problems.append(Problem(self.source, line_of(self.document, where), message))
 
-    def marshmallow(self, schema: Schema, raw: Any, where: tuple) -> dict | None:
+    def marshmallow(self, schema: Schema, raw: Any, where: tuple) -> Any:
+        """What the schema loads (a dict, or what its post_load builds); None after a problem."""
         try:
             return schema.load(raw)
         except ValidationError as error:
@@ -193,7 +195,10 @@ class _Compiler:
         if raw is None:
             self.problem((name,), f"{name} needs {self.kind.section} for the {self.backend} backend")
             return None
-        return self.marshmallow(self.kind.target_schema(unknown=RAISE), raw, (name, self.backend))
+        target = self.marshmallow(self.kind.target_schema(unknown=RAISE), raw, (name, self.backend))
+        if target is not None and not isinstance(target, self.kind.target_class):
+            raise TypeError(f"the {self.backend} section loads a {type(target).__name__}")  # a kind's own mistake
+        return target
 
     def extensions(self, attributes: dict, known) -> tuple:
         """The extensions the map's paths use: known ones, plus custom `urn:...:Name:2.0:User:attr`."""
@@ -232,6 +237,8 @@ class _Compiler:
         if options is None:
             return None
         attribute_def = resource_type.attribute(target.urn, target.attribute)
+        if attribute_def is None:  # scim_target resolved it: never
+            raise ValueError(f"{target} is not an attribute of {resource_type.name}")
         sub_def = attribute_def.sub(target.sub) if target.sub else None
         scim_type = (sub_def or attribute_def).type
         transform = compile_chain(options, scim_type, target.multi, lambda at, text: self.problem((*where, *at), text))
@@ -339,7 +346,7 @@ class _Compiler:
 
     def entra_paths(self, name: str, resource_type: ResourceType, section: dict) -> tuple[ScimTarget, ...]:
         texts = section.get("entra_attributes", ["default"])
-        found = []
+        found: list[ScimTarget] = []
         for index, text in enumerate(texts):
             if text == "default":
                 found.extend(scim_target(resource_type, p) for p in entra.DEFAULTS[name])

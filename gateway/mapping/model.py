@@ -151,7 +151,7 @@ class ResourceMap:
     required: tuple[ScimTarget, ...] = ()  # beyond the schema's own (userName, displayName)
     unique: tuple[ScimTarget, ...] = ()  # beyond the schema's own
     entra_paths: tuple[ScimTarget, ...] = ()  # what Entra's attribute mapping sends (mapping check)
-    lines: dict[str, int] = field(default_factory=dict)  # where its keys are in the file ("attributes": 12)
+    lines: dict[str, int | None] = field(default_factory=dict)  # where its keys are in the file ("attributes": 12)
 
     def rules_for(self, urn: str | None, attribute: str, sub: str | None = None) -> list[Rule]:
         """Rules whose SCIM path is this attribute (and this sub-attribute, if given)."""

@@ -14,6 +14,7 @@ then the encoder; reading runs them backwards. Each part also says
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -25,6 +26,7 @@ from gateway.store import (
     Exists,
     Match,
     Query,
+    Value,
     all_of,
     any_of,
     negate,
@@ -206,7 +208,7 @@ class Split:
             return []
         return [piece for piece in str(value).split(self.separator) if piece]
 
-    def to_scim(self, values: list[str]) -> Any:
+    def to_scim(self, values: Sequence[str]) -> Any:
         return self.separator.join(values) if values else None
 
     def query(self, attribute: str, op: str, value: Any) -> Query:
@@ -276,22 +278,26 @@ class Chain:
     def loss(self) -> str | None:
         return next((part.loss for part in self.parts if part.loss), None)
 
-    def to_directory(self, value: Any) -> list[str]:
+    def to_directory(self, value: Any) -> list[Value]:
         for step in self.steps:
             value = step.to_directory(value)
         written = self.encoder.to_directory(value)
         if written is None:
             return []
-        return written if isinstance(written, list) else [written]
+        return list(written) if isinstance(written, list) else [written]
 
-    def to_scim(self, values: list[str]) -> Any:
+    def to_scim(self, values: Sequence[Value]) -> Any:
         """The SCIM value for an attribute's directory values (one, or all of them for split)."""
-        value = self.encoder.to_scim(values) if self.splits else self.encoder.to_scim(values[0] if values else None)
+        texts = [v if isinstance(v, str) else str(v) for v in values]  # what a directory stores is text
+        if isinstance(self.encoder, Split):
+            value = self.encoder.to_scim(texts)
+        else:
+            value = self.encoder.to_scim(texts[0] if texts else None)
         for step in reversed(self.steps):
             value = step.to_scim(value)
         return value
 
-    def when_missing(self) -> list[str]:
+    def when_missing(self) -> list[Value]:
         missing = getattr(self.encoder, "when_missing", None)
         value = missing() if missing else None
         return [] if value is None else [value]

@@ -145,6 +145,8 @@ def _apply(resource: dict, op: str, path: PatchPath, value: Any, resource_type: 
 
 def _apply_sub(holder: dict, op: str, resolved: Resolved, value: Any) -> None:
     attribute, sub = resolved.attribute, resolved.sub
+    if sub is None:
+        raise TypeError(f"{resolved} names no sub-attribute")  # callers only pass one that does
     where = str(resolved)
     if attribute.multi_valued:
         elements = holder.get(attribute.name) or []

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, overload
 
 from gateway.scim.errors import invalid_path, invalid_syntax, invalid_value
 from gateway.scim.filter import AttrPath, parse_attr_path
@@ -60,6 +60,14 @@ def resolve(resource_type: ResourceType, path: AttrPath, *, strict_sub: bool = T
         if sub is None and strict_sub:
             raise invalid_path(f"'{path}': {attribute.name} has no sub-attribute '{path.sub}'")
     return Resolved(urn, attribute, sub)
+
+
+@overload
+def container(resource: dict, urn: str | None, create: Literal[True]) -> dict: ...
+
+
+@overload
+def container(resource: dict, urn: str | None, create: bool = False) -> dict | None: ...
 
 
 def container(resource: dict, urn: str | None, create: bool = False) -> dict | None:

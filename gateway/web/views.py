@@ -72,7 +72,7 @@ def list_resources(resource: str):
     start = max(1, _int_arg("startIndex", 1))
     count = min(MAX_COUNT, max(0, _int_arg("count", DEFAULT_COUNT)))
     projection = _projection(service)
-    result = service.list(request.args.get("filter"), start, count, projection)
+    result = service.query(request.args.get("filter"), start, count, projection)
     return scim_response(
         {
             "schemas": [LIST_RESPONSE],

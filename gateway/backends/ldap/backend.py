@@ -249,18 +249,18 @@ class LdapBackend:
         pending = [r for r in dict.fromkeys(refs) if not (r.id and r.locator)]
         for kind in {r.kind for r in pending}:
             spec = self.specs[kind]
-            by_id = [r for r in pending if r.kind == kind and r.id]
-            by_dn = [r for r in pending if r.kind == kind and not r.id and r.locator]
-            found = self._lookup(spec, [r.id for r in by_id], spec.id_attribute)
-            missing = [r.id for r in by_id if r.id.lower() not in found]
+            by_id = [(r, r.id) for r in pending if r.kind == kind and r.id]
+            by_dn = [(r, r.locator) for r in pending if r.kind == kind and not r.id and r.locator]
+            found = self._lookup(spec, [id for _, id in by_id], spec.id_attribute)
+            missing = [id for _, id in by_id if id.lower() not in found]
             if missing:
                 raise UnknownReference(kind, missing)
-            for ref in by_id:
-                resolved[ref] = Ref(kind, ref.id, found[ref.id.lower()][0])
-            found = self._lookup(spec, [r.locator for r in by_dn], spec.target.dn_attribute)
-            for ref in by_dn:
-                hit = found.get(_dn_key(ref.locator))
-                resolved[ref] = Ref(kind, hit[1] if hit else None, ref.locator)
+            for ref, id in by_id:
+                resolved[ref] = Ref(kind, id, found[id.lower()][0])
+            found = self._lookup(spec, [dn for _, dn in by_dn], spec.target.dn_attribute)
+            for ref, dn in by_dn:
+                hit = found.get(_dn_key(dn))
+                resolved[ref] = Ref(kind, hit[1] if hit else None, dn)
         return resolved
 
     def _lookup(self, spec: LdapSpec, keys: list[str], attribute: str) -> dict[str, tuple[str, str]]:
@@ -290,20 +290,24 @@ class LdapBackend:
         if not wanted:
             return {}
         try:
-            return {ref: full.locator for ref, full in self.resolve(wanted).items()}
+            return _located(self.resolve(wanted))
         except UnknownReference:
             if not missing_ok:
                 raise
-            known = {}
+            known: dict[Ref, str] = {}
             for ref in wanted:  # a filter on an unknown id simply matches nothing
                 try:
-                    known.update({r: f.locator for r, f in self.resolve([ref]).items()})
+                    known.update(_located(self.resolve([ref])))
                 except UnknownReference:
                     continue
             return known
 
     def close(self) -> None:
         self.pool.close()
+
+
+def _located(resolved: dict[Ref, Ref]) -> dict[Ref, str]:
+    return {ref: full.locator for ref, full in resolved.items() if full.locator}
 
 
 def _dn_key(dn: str) -> str:

@@ -9,6 +9,7 @@ themselves, atomically; this is the slower, best-effort substitute.
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 import ldap3
 
@@ -40,9 +41,7 @@ class Referrers:
     def _rewrite(self, pool: ConnectionPool, kind: str, old_dn: str, new_dn: str | None) -> None:
         for spec, attribute in self.by_kind.get(kind, []):
             pool.run(
-                lambda connection, spec=spec, attribute=attribute: _rewrite_references(
-                    connection, spec, attribute, old_dn, new_dn
-                ),
+                partial(_rewrite_references, spec=spec, attribute=attribute, old_dn=old_dn, new_dn=new_dn),
                 idempotent=True,
             )
 

@@ -10,7 +10,7 @@ from gateway.backends.ldap.backend import LdapBackend
 from gateway.backends.ldap.connection import ConnectionPool
 from gateway.backends.ldap.preview import LdapPreview
 from gateway.backends.ldap.settings import LdapSchema, LdapSettings, ldap_settings
-from gateway.backends.ldap.target import ATTRIBUTE_NAME, LdapTargetSchema
+from gateway.backends.ldap.target import ATTRIBUTE_NAME, LdapTarget, LdapTargetSchema
 
 
 def _make(settings: LdapSettings, specs: dict[str, StoreSpec[Any]]) -> LdapBackend:
@@ -23,6 +23,7 @@ LDAP: BackendKind[LdapSettings] = BackendKind(
     settings_schema=LdapSchema,
     load_settings=ldap_settings,
     target_schema=LdapTargetSchema,
+    target_class=LdapTarget,
     make=_make,
     attribute_pattern=ATTRIBUTE_NAME.pattern,
     noun="directory attribute",

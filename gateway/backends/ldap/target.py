@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates
 
-from gateway.backends.base import StoreSpec
+from gateway.backends.base import Problems, StoreSpec
 
 ATTRIBUTE_NAME = re.compile(r"^(?:[A-Za-z][A-Za-z0-9-]*|\d+(?:\.\d+)+)$")
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
@@ -54,7 +54,7 @@ class LdapTarget:
             return None
         return attribute.lower() in {name.lower() for name in self.indexes}
 
-    def problems_with(self, resource_map: ResourceMap) -> list[tuple[tuple, str]]:
+    def problems_with(self, resource_map: ResourceMap) -> Problems:
         """The DN template only uses attributes the map writes (called by the map loader)."""
         written = resource_map.written_attributes
         return [

@@ -97,11 +97,13 @@ class RestBackend:
             params = dict(target.list.params) | by_param
             return [self._entry(spec, d) for d in everything(self.transport, target.list, params, MAX_MATCHES)]
         lookup, value = how.lookups[0]
+        call = lookup.operation
+        assert call is not None  # a lookup without a query parameter has a call of its own
         try:
-            reply = self._call(lookup.operation, value=value)
+            reply = self._call(call, value=value)
         except NotFound:
             return []
-        found = reply.body if lookup.operation.record is None else get_field(reply.body, lookup.operation.record)
+        found = reply.body if call.record is None else get_field(reply.body, call.record)
         documents = found if isinstance(found, list) else [found]
         return [self._entry(spec, d) for d in documents if isinstance(d, dict)]
 
@@ -158,7 +160,7 @@ class RestBackend:
                 fields = {name: value for name, value in action.when}
                 body = fill_body(action.body, fields, self._typed_id(spec, target, entry.id))
                 reply = self._call(action, id=entry.id, body=body)
-                state = {name.lower(): [value] for name, value in action.when}
+                state: Record = {name.lower(): [value] for name, value in action.when}
                 entry = self._written(spec, action, reply, entry.id, entry.attributes | state)
         return entry
 

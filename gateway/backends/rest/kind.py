@@ -9,7 +9,7 @@ from gateway.backends.base import BackendKind, StoreSpec
 from gateway.backends.rest.backend import RestBackend
 from gateway.backends.rest.preview import RestPreview
 from gateway.backends.rest.settings import RestSchema, RestSettings, rest_settings
-from gateway.backends.rest.target import FIELD_NAME, RestTargetSchema
+from gateway.backends.rest.target import FIELD_NAME, RestTarget, RestTargetSchema
 from gateway.backends.rest.transport import Transport
 
 
@@ -23,6 +23,7 @@ REST: BackendKind[RestSettings] = BackendKind(
     settings_schema=RestSchema,
     load_settings=rest_settings,
     target_schema=RestTargetSchema,
+    target_class=RestTarget,
     make=_make,
     attribute_pattern=FIELD_NAME.pattern,
     noun="API field",

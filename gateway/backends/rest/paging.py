@@ -17,7 +17,8 @@ from gateway.backends.rest.transport import Sender
 
 def window(transport: Sender, listing: ListOperation, start: int, count: int) -> tuple[int, list[dict]]:
     """The total, and records start..start+count-1 (1-based) of the plain list."""
-    position, found, total = start - 1, [], None
+    found: list[dict] = []
+    position, total = start - 1, None
     params = dict(listing.params)
     while len(found) < count:
         page, total = _page(transport, listing, params, position, count - len(found))

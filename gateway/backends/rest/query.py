@@ -87,10 +87,8 @@ def _compare(stored: Value, op: str, wanted: Value) -> bool:
         moment = _moment(stored)
         if moment is None:
             return False
-        left, right = moment, _aware(wanted)
-    else:
-        left, right = str(stored).lower(), str(wanted).lower()
-    return holds(left, op, right)
+        return holds(moment, op, _aware(wanted))
+    return holds(str(stored).lower(), op, str(wanted).lower())
 
 
 def _moment(value: Value) -> datetime | None:

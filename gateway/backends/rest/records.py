@@ -29,11 +29,10 @@ def get_field(document: Any, name: str) -> Any:
     for part in name.split("."):
         if not isinstance(node, dict):
             return None
-        if part not in node:
-            part = next((key for key in node if key.lower() == part.lower()), None)
-            if part is None:
-                return None
-        node = node[part]
+        key = part if part in node else next((k for k in node if k.lower() == part.lower()), None)
+        if key is None:
+            return None
+        node = node[key]
     return node
 
 

@@ -10,12 +10,13 @@ body; the backend URL-encodes whatever it puts into a path.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates, validates_schema
 
-from gateway.backends.base import StoreSpec
+from gateway.backends.base import Problems, StoreSpec
 
 FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z_][A-Za-z0-9_-]*)*$")
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
@@ -116,11 +117,11 @@ class RestTarget:
     def accepts_id(self, id: str) -> bool:
         return self.id_pattern is None or re.fullmatch(self.id_pattern, id) is not None
 
-    def problems_with(self, resource_map: ResourceMap) -> list[tuple[tuple, str]]:
+    def problems_with(self, resource_map: ResourceMap) -> Problems:
         """Fields this section names must be fields the map stores (called by the map loader)."""
         known = {rule.key for rule in resource_map.rules} | {resource_map.id_attribute.lower()}
         written = resource_map.written_attributes
-        problems = []
+        problems: Problems = []
         for lookup in self.search:
             if lookup.field.lower() not in known:
                 problems.append(
@@ -163,6 +164,11 @@ def _check_field(name: str) -> None:
         raise ValidationError(f"{name!r} is not an API field name (letters, digits, _ and -; dots for nested fields)")
 
 
+def _check_fields(names: Iterable[str]) -> None:
+    for name in names:
+        _check_field(name)
+
+
 def _check_path(path: str, allowed: set[str], required: set[str]) -> None:
     if not path.startswith("/"):
         raise ValidationError(
@@ -198,7 +204,7 @@ class _OperationSchema(Schema):
     body = fields.Raw(allow_none=True)
     record = fields.Str()
     idempotent = fields.Bool()
-    partial = fields.Bool()
+    partial_ = fields.Bool(data_key="partial", attribute="partial")  # `partial` is the Schema's own
     when = fields.Dict(keys=fields.Str(), values=fields.Raw())
 
     @validates("method")
@@ -246,7 +252,7 @@ class OperationField(fields.Field):
         checks = {
             "path": lambda: _check_path(loaded["path"], placeholders, placeholders),
             "body": lambda: _check_body(loaded.get("body", body), {"record"} | (placeholders & {"id"})),
-            "when": lambda: [_check_field(name) for name in loaded.get("when", {})],
+            "when": lambda: _check_fields(loaded.get("when", {})),
         }
         for key, check in checks.items():
             try:
@@ -351,7 +357,7 @@ class RestTargetSchema(Schema):
 
     @validates_schema
     def check_names(self, data: dict, **kwargs) -> None:
-        problems = {}
+        problems: dict[str, dict] = {}
         for section in ("search", "types"):
             for name in data.get(section, {}):
                 try:
