@@ -93,10 +93,13 @@ class SettingsSchema(Schema):
 def load_settings(path: Path | str) -> Settings:
     path = Path(path).resolve()
     document = yamlfile.load(path)
+    schema = SettingsSchema()
     try:
-        data = SettingsSchema().load(document or {})
+        data = schema.load(document or {})
     except ValidationError as error:
-        raise ConfigError(yamlfile.problems_from_marshmallow(error.messages, document, str(path))) from None
+        raise ConfigError(
+            yamlfile.problems_from_marshmallow(error.messages, document, str(path), schema=schema)
+        ) from None
     problems: list[Problem] = []
     tenants = []
     seen_paths: dict[str, str] = {}

@@ -43,7 +43,7 @@ class AuthFailure(Exception):
 
 class Authenticator:
     def __init__(self, tenant_name: str, settings, tokens_file):
-        self.settings = settings  # AuthSettings
+        self.settings = settings  # TenantAuthSettings
         self.file = TokenFile(tokens_file)
         self.access_tokens = AccessTokens(settings.oauth, tenant_name) if settings.oauth else None
         self.entra = EntraJwt(settings.entra_jwt) if settings.entra_jwt else None

@@ -107,10 +107,11 @@ def load_mapping(path: Path | str) -> Mapping:
 def compile_mapping(document: Any, source: str) -> Mapping:
     if not isinstance(document, dict):
         raise ConfigError([Problem(source, None, "a map is a YAML mapping with version, users (and groups)")])
+    schema = MappingSchema()
     try:
-        top = MappingSchema().load(document)
+        top = schema.load(document)
     except ValidationError as error:
-        raise ConfigError(yamlfile.problems_from_marshmallow(error.messages, document, source)) from None
+        raise ConfigError(yamlfile.problems_from_marshmallow(error.messages, document, source, schema=schema)) from None
     compiler = _Compiler(document, source, top["backend"])
     users = compiler.resource_map("users", USER, (ENTERPRISE,), top["users"])
     groups = compiler.resource_map("groups", GROUP, (), top["groups"]) if "groups" in top else None
@@ -139,7 +140,9 @@ class _Compiler:
         try:
             return schema.load(raw)
         except ValidationError as error:
-            problems = yamlfile.problems_from_marshmallow(error.messages, self.document, self.source, where)
+            problems = yamlfile.problems_from_marshmallow(
+                error.messages, self.document, self.source, where, schema=schema
+            )
             self.problems.extend(_with_known_keys(p, schema) for p in problems)
             return None
 

@@ -13,7 +13,7 @@ from gateway.backends.ldap.backend import LdapBackend
 from gateway.backends.ldap.connection import ConnectionPool
 from gateway.backends.ldap.settings import LdapSettings
 from gateway.backends.rest.backend import RestBackend
-from gateway.backends.rest.settings import AuthSettings, RestSettings
+from gateway.backends.rest.settings import ApiAuthSettings, RestSettings
 from gateway.backends.rest.transport import Transport
 from gateway.mapping import codec
 from gateway.mapping.filters import to_query
@@ -100,7 +100,7 @@ def store(request) -> Store:
         hr_api = request.getfixturevalue("hr_api")
         request.getfixturevalue("employees")  # emptied
         users = load_mapping(HR_MAP).users
-        settings = RestSettings(hr_api.url, AuthSettings("api_key", hr_api.api_key), timeout=5, retry_budget=2)
+        settings = RestSettings(hr_api.url, ApiAuthSettings("api_key", hr_api.api_key), timeout=5, retry_budget=2)
         backend = RestBackend(Transport(settings), {"users": store_spec(users)})
     yield Store(request.param, backend, users)
     backend.close()

@@ -8,7 +8,7 @@ import pytest
 from gateway.backends.base import BackendError, InvalidData, NotFound, UnsupportedQuery, Update
 from gateway.backends.rest import backend as rest_backend
 from gateway.backends.rest.backend import RestBackend
-from gateway.backends.rest.settings import AuthSettings, RestSettings
+from gateway.backends.rest.settings import ApiAuthSettings, RestSettings
 from gateway.backends.rest.transport import Transport
 from gateway.mapping import codec
 from gateway.mapping.filters import to_query
@@ -54,7 +54,7 @@ users:
 
 def _backend(text: str = PEOPLE_MAP) -> tuple[RestBackend, object]:
     users = compile_mapping(loads(text, "m.yaml"), "m.yaml").users
-    transport = Transport(RestSettings(BASE, AuthSettings("api_key", "k3y-k3y"), retry_budget=0))
+    transport = Transport(RestSettings(BASE, ApiAuthSettings("api_key", "k3y-k3y"), retry_budget=0))
     return RestBackend(transport, {"users": store_spec(users)}), users
 
 
@@ -129,7 +129,7 @@ def test_a_patch_update_sends_only_the_changed_fields_nested_and_cleared_as_null
 
 def test_a_put_update_sends_the_whole_record(requests_mock, hr_map_users):
     backend = RestBackend(
-        Transport(RestSettings(BASE, AuthSettings("api_key", "k"))), {"users": store_spec(hr_map_users)}
+        Transport(RestSettings(BASE, ApiAuthSettings("api_key", "k"))), {"users": store_spec(hr_map_users)}
     )
     put = requests_mock.put(f"{BASE}/employees/7", json={"emp_id": 7, "login": "eve", "status": "A"})
     record = codec.to_record(
@@ -190,7 +190,7 @@ def test_a_lookup_call_of_its_own_finds_one_record_or_none(requests_mock):
 
 
 def test_an_id_outside_the_id_pattern_is_not_found_without_a_call(requests_mock, hr_map_users):
-    backend = RestBackend(Transport(RestSettings(BASE, AuthSettings("none"))), {"users": store_spec(hr_map_users)})
+    backend = RestBackend(Transport(RestSettings(BASE, ApiAuthSettings("none"))), {"users": store_spec(hr_map_users)})
     with pytest.raises(NotFound, match="no user with id 'cf4d78e8'"):
         backend.get("users", "cf4d78e8", [])
     with pytest.raises(NotFound):
@@ -236,7 +236,7 @@ def test_groups_whose_members_are_an_array_of_ids_take_entras_member_patches(req
     from gateway.service import ResourceService
 
     mapping = compile_mapping(loads(GROUPS_MAP, "m.yaml"), "m.yaml")
-    transport = Transport(RestSettings(BASE, AuthSettings("none")))
+    transport = Transport(RestSettings(BASE, ApiAuthSettings("none")))
     backend = RestBackend(transport, {name: store_spec(m) for name, m in mapping.resource_maps.items()})
     groups = ResourceService(mapping.groups, backend)
     requests_mock.get(f"{BASE}/teams/7", json={"team_id": 7, "name": "Ops", "member_ids": [1]})
@@ -260,7 +260,7 @@ def test_a_dry_run_reads_the_api_but_only_records_the_writes_it_would_send(reque
     from gateway.service import ResourceService
 
     backend = RestBackend(
-        Transport(RestSettings(BASE, AuthSettings("api_key", "k"))), {"users": store_spec(hr_map_users)}, dry_run=True
+        Transport(RestSettings(BASE, ApiAuthSettings("api_key", "k"))), {"users": store_spec(hr_map_users)}, dry_run=True
     )
     users = ResourceService(hr_map_users, backend)
     lookup = requests_mock.get(f"{BASE}/employees", json={"total": 0, "items": []})

@@ -21,19 +21,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from gateway.declared import schema_of, setting
 
 
 @dataclass(frozen=True)
 class LdapSettings:
-    url: str
-    bind_dn: str
-    password: str  # never logged; repr hides it
-    timeout: float = 10.0
-    retry_after: int = 30
-    start_tls: bool = False
-    ca_file: str | None = None  # default: the system's CAs
-    server_name: str | None = None  # the name the certificate must carry; default: the URL's host
+    url: str = setting(field=fields.Str(validate=validate.Regexp(r"^ldaps?://", error="an ldap:// or ldaps:// URL")))
+    bind_dn: str = setting(field=fields.Str())
+    password: str = ""  # from password_file or password_env; never logged, repr hides it
+    timeout: float = setting(10.0, fields.Float(validate=validate.Range(min=0.1, max=300)))
+    retry_after: int = setting(30, fields.Int(validate=validate.Range(min=1, max=86400)))
+    start_tls: bool = setting(False, fields.Bool())
+    ca_file: str | None = setting(None, fields.Str())  # default: the system's CAs
+    # the name the certificate must carry; default: the URL's host
+    server_name: str | None = setting(None, fields.Str())
 
     def __repr__(self) -> str:
         return f"LdapSettings(url={self.url!r}, bind_dn={self.bind_dn!r}, password=***)"
@@ -47,25 +50,20 @@ class LdapSettings:
         return self.start_tls or urlparse(self.url).scheme.lower() == "ldaps"
 
 
-class LdapSchema(Schema):
-    class Meta:
-        unknown = RAISE
+class _LdapInputs(Schema):
+    """The keys of the `ldap:` block that are not settings themselves."""
 
-    url = fields.Str(required=True, validate=validate.Regexp(r"^ldaps?://", error="an ldap:// or ldaps:// URL"))
-    bind_dn = fields.Str(required=True)
     password_file = fields.Str()
     password_env = fields.Str()
-    timeout = fields.Float(load_default=10.0, validate=validate.Range(min=0.1, max=300))
-    retry_after = fields.Int(load_default=30, validate=validate.Range(min=1, max=86400))
-    start_tls = fields.Bool(load_default=False)
-    ca_file = fields.Str()
-    server_name = fields.Str()  # the name the certificate must carry, if not the URL's host
     allow_plaintext = fields.Bool(load_default=False)
 
     @validates_schema
     def one_password_source(self, data: dict, **kwargs) -> None:
         if ("password_file" in data) == ("password_env" in data):
             raise ValidationError("give exactly one of password_file or password_env (never the password itself)")
+
+
+LdapSchema = schema_of(LdapSettings, base=_LdapInputs)
 
 
 def ldap_settings(raw: dict, folder: Path) -> LdapSettings:

@@ -16,7 +16,7 @@ import requests
 from requests.auth import AuthBase, HTTPBasicAuth
 
 from gateway.backends.base import Unavailable
-from gateway.backends.rest.settings import AuthSettings
+from gateway.backends.rest.settings import ApiAuthSettings
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class ClientCredentials(Credential):
     so a call never leaves with a token about to expire; `invalidate` drops one the API refused.
     """
 
-    def __init__(self, settings: AuthSettings, post: Callable[..., requests.Response], timeout: float):
+    def __init__(self, settings: ApiAuthSettings, post: Callable[..., requests.Response], timeout: float):
         self.settings = settings
         self.post = post
         self.timeout = timeout
@@ -132,7 +132,7 @@ class ClientCredentials(Credential):
         return token, lifetime if lifetime > 0 else DEFAULT_LIFETIME
 
 
-def make_auth(settings: AuthSettings, post: Callable[..., requests.Response], timeout: float) -> Credential:
+def make_auth(settings: ApiAuthSettings, post: Callable[..., requests.Response], timeout: float) -> Credential:
     if settings.type == "api_key":
         return ApiKey(settings.header, settings.secret)
     if settings.type == "basic":

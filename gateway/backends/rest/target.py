@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates, validates_schema
 
 from gateway.backends.base import Problems, StoreSpec
+from gateway.declared import schema_of, setting
 
 FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z_][A-Za-z0-9_-]*)*$")
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
@@ -51,12 +52,14 @@ class Action(Operation):
 
 @dataclass(frozen=True)
 class Paging:
-    style: str = "offset"  # offset: a 0-based position; page: page numbers; none: all at once
-    offset: str = "offset"
-    limit: str = "limit"
-    page: str = "page"
-    first_page: int = 1
-    size: int = 100  # the most records the API returns in one answer
+    # offset: a 0-based position; page: page numbers; none: all at once
+    style: str = setting("offset", fields.Str(validate=validate.OneOf(["offset", "page", "none"])))
+    offset: str = setting("offset", fields.Str())  # the query parameters that carry them
+    limit: str = setting("limit", fields.Str())
+    page: str = setting("page", fields.Str())
+    first_page: int = setting(1, fields.Int(validate=validate.Range(min=0, max=1)))
+    # the most records the API returns in one answer
+    size: int = setting(100, fields.Int(validate=validate.Range(min=1, max=10000)))
 
 
 @dataclass(frozen=True)
@@ -274,20 +277,13 @@ class OperationField(fields.Field):
         return Operation(**options)
 
 
-class _PagingSchema(Schema):
-    class Meta:
-        unknown = RAISE
-
-    style = fields.Str(load_default="offset", validate=validate.OneOf(["offset", "page", "none"]))
-    offset = fields.Str(load_default="offset")
-    limit = fields.Str(load_default="limit")
-    page = fields.Str(load_default="page")
-    first_page = fields.Int(load_default=1, validate=validate.Range(min=0, max=1))
-    size = fields.Int(load_default=100, validate=validate.Range(min=1, max=10000))
-
+class _PagingBuilt(Schema):
     @post_load
     def build(self, data: dict, **kwargs) -> Paging:
         return Paging(**data)
+
+
+_PagingSchema = schema_of(Paging, base=_PagingBuilt)
 
 
 class _ListSchema(Schema):
