@@ -16,6 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from gateway.operators import same
+
 
 @dataclass(frozen=True)
 class Ref:
@@ -76,9 +78,7 @@ def same_value(left: Value, right: Value, case_fold: bool = True) -> bool:
         left = left.id or left.locator or ""
     if isinstance(right, Ref):
         right = right.id or right.locator or ""
-    if case_fold and isinstance(left, str) and isinstance(right, str):
-        return left.lower() == right.lower()
-    return left == right
+    return same(left, right, case_exact=not case_fold)
 
 
 def applied(record: Record, changes: Iterable[Change]) -> Record:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from gateway.operators import COMPARISONS, same
 from gateway.scim.errors import invalid_filter, invalid_value
 from gateway.store import (
     EVERYTHING,
@@ -33,18 +34,9 @@ from gateway.store import (
 )
 
 PPOLICY_LOCKED = "000001010000Z"  # ppolicy's "locked by an administrator, until unlocked"
-ALL_OPS = frozenset({"eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le"})
 EQUALITY = frozenset({"eq", "ne"})
 ISO_8601 = "%Y-%m-%dT%H:%M:%SZ"
 GENERALIZED_TIME = "%Y%m%d%H%M%SZ"
-
-
-def _same(left: Any, right: Any) -> bool:
-    if isinstance(left, str) and isinstance(right, str):
-        return left.lower() == right.lower()
-    if isinstance(left, bool) or isinstance(right, bool):
-        return left is right
-    return left == right
 
 
 def _equality(attribute: str, op: str, directory_value: str | None) -> Query:
@@ -63,7 +55,7 @@ class Identity:
     """The value as it is; booleans as LDAP's TRUE/FALSE."""
 
     scim_type: str = "string"
-    ops = ALL_OPS
+    ops = COMPARISONS
     loss = None
 
     def to_directory(self, value: Any) -> str | None:
@@ -107,7 +99,7 @@ class ValueMap:
         if value is None:
             return None
         for scim_value, directory_value in self.pairs:
-            if _same(scim_value, value):
+            if same(scim_value, value):
                 return directory_value
         if self.has_default:
             return self.default
@@ -117,7 +109,7 @@ class ValueMap:
     def to_scim(self, value: str | None) -> Any:
         for scim_value, directory_value in self.pairs:
             if (directory_value is None and value is None) or (
-                directory_value is not None and value is not None and _same(directory_value, value)
+                directory_value is not None and value is not None and same(directory_value, value)
             ):
                 return scim_value
         return None if value is None else self.read_default
@@ -130,11 +122,11 @@ class ValueMap:
         known = [d for _, d in self.pairs if d is not None]
         options: list[Query] = []
         for scim_value, directory_value in self.pairs:
-            if _same(scim_value, value):
+            if same(scim_value, value):
                 options.append(
                     negate(Exists(attribute)) if directory_value is None else Match(attribute, "eq", directory_value)
                 )
-        if self.read_default is not None and _same(self.read_default, value):
+        if self.read_default is not None and same(self.read_default, value):
             options.append(all_of(Exists(attribute), negate(any_of(*(Match(attribute, "eq", d) for d in known)))))
         matched = any_of(*options) if options else NOTHING
         return negate(matched) if op == "ne" else matched
@@ -144,7 +136,7 @@ class ValueMap:
         first_by_directory: dict[str, Any] = {}
         for scim_value, directory_value in self.pairs:
             key = (directory_value or "").lower()
-            if key in first_by_directory and not _same(first_by_directory[key], scim_value):
+            if key in first_by_directory and not same(first_by_directory[key], scim_value):
                 if directory_value is None:
                     continue  # "absent" often stands for one value and reads as it: the ppolicy lock
                 return (
@@ -239,7 +231,7 @@ class Case:
     """lower or upper case on the way in; read back as stored."""
 
     mode: str  # "lower" or "upper"
-    ops = ALL_OPS
+    ops = COMPARISONS
 
     def to_directory(self, value: Any) -> Any:
         if not isinstance(value, str):

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal, overload
 
-from gateway.scim.errors import invalid_path, invalid_syntax, invalid_value
+from gateway.scim.errors import ScimError, invalid_path, invalid_syntax, invalid_value
 from gateway.scim.filter import AttrPath, parse_attr_path
 from gateway.scim.schema import Attribute, ResourceType
 
@@ -172,7 +172,7 @@ def normalize(body: Any, resource_type: ResourceType) -> dict:
             continue
         try:
             resolved = resolve(resource_type, parse_attr_path(key), strict_sub=False)
-        except Exception:  # an attribute the schema does not know: RFC 7643 lets us ignore it
+        except ScimError:  # an attribute the schema does not know: RFC 7643 lets us ignore it
             continue
         if resolved.attribute.mutability == "readOnly":
             continue

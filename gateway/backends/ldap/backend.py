@@ -33,7 +33,7 @@ from gateway.backends.ldap.integrity import Referrers
 from gateway.backends.ldap.paging import Pager, scope
 from gateway.backends.ldap.plan import ModifyPlan, plan_add, plan_modify
 from gateway.backends.ldap.target import LdapSpec
-from gateway.store import AnyOf, Entry, Match, Page, Query, Record, Ref
+from gateway.store import AllOf, AnyOf, Entry, Match, Negate, Page, Query, Record, Ref, references
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ class LdapBackend:
     def create(self, kind: str, record: Record, attributes: list[str]) -> Entry:
         spec = self.specs[kind]
         target = spec.target
-        locators = self._locators(_refs_in_record(record))
+        locators = self._locators(references(record.values()))
         plan = plan_add(spec, record, locators)
         dn, values, group_changes = plan.dn, plan.attributes, plan.group_changes
 
@@ -121,7 +121,7 @@ class LdapBackend:
         caller needs no answer). A blind update's entry has no locator: it is remembered or found."""
         spec = self.specs[kind]
         entry = update.before
-        locators = self._locators([v for c in update.changes for v in c.values if isinstance(v, Ref)])
+        locators = self._locators(references(c.values for c in update.changes))
         for attempt in (1, 2):
             dn = entry.locator or self._locate(kind, entry.id, fresh=attempt == 2)
             try:
@@ -322,9 +322,8 @@ def _wanted(spec: LdapSpec, attributes: list[str] | None) -> list[str]:
 def _refs_in_query(query: Query) -> list[Ref]:
     if isinstance(query, Match):
         return [query.value] if isinstance(query.value, Ref) else []
-    inner = getattr(query, "items", None) or ([query.inner] if hasattr(query, "inner") else [])
-    return [ref for item in inner for ref in _refs_in_query(item)]
-
-
-def _refs_in_record(record: Record) -> list[Ref]:
-    return [v for values in record.values() for v in values if isinstance(v, Ref)]
+    if isinstance(query, AllOf | AnyOf):
+        return [ref for item in query.items for ref in _refs_in_query(item)]
+    if isinstance(query, Negate):
+        return _refs_in_query(query.inner)
+    return []
