@@ -1,26 +1,26 @@
 """Map YAML -> a compiled, fully checked Mapping. Every problem is reported with file and line.
 
-Two passes: marshmallow checks the shape of the document (keys, types, allowed values), then
-`_Compiler` checks the meaning (every SCIM path exists, every attribute name is valid for the
-map's backend, nothing is written twice, transforms fit their attribute, the DN template only
-uses attributes the map writes). The grammar of one attribute line lives in spec.py.
+Two passes: marshmallow checks the shape of the document against the grammar (grammar.py:
+keys, types, allowed values; spec.py: one attribute line), then `_Compiler` checks the
+meaning (every SCIM path exists, every attribute name is valid for the map's backend, nothing
+is written twice, transforms fit their attribute, the backend's section agrees with the lines).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow import RAISE, Schema, ValidationError
 
 from gateway import yamlfile
 from gateway.backends.base import BackendKind, Target
-from gateway.backends.registry import DEFAULT, KINDS, backend_kind
+from gateway.backends.registry import backend_kind
 from gateway.mapping import entra
 from gateway.mapping.consistency import consistency_problems
+from gateway.mapping.grammar import MappingSchema, section_schemas
 from gateway.mapping.model import Computed, Example, Family, Mapping, ResourceMap, Rule, ScimTarget, Template
 from gateway.mapping.spec import ComputedSchema, RuleSchema, compile_chain
 from gateway.mapping.transforms import Chain, Identity
@@ -42,61 +42,6 @@ from gateway.scim.schema import (
 from gateway.yamlfile import ConfigError, Problem, line_of
 
 WILDCARD = "*"
-
-
-class ResourceMapSchema(Schema):
-    """A `users:` or `groups:` section; attribute names are checked the backend's way (_schemas)."""
-
-    class Meta:
-        unknown = RAISE
-
-    id = fields.Str()
-    created = fields.Str()
-    last_modified = fields.Str()
-    attributes = fields.Dict(keys=fields.Str(), values=fields.Raw(), required=True)
-    computed = fields.Dict(keys=fields.Str(), values=fields.Raw())
-    defaults = fields.Dict(keys=fields.Str(), values=fields.Raw())
-    required = fields.List(fields.Str())
-    unique = fields.List(fields.Str())
-    entra_attributes = fields.List(fields.Str())
-
-
-@cache
-def _schemas(backend: str) -> tuple[type[Schema], type[Schema]]:
-    """The rule and resource-map schemas with attribute names checked the backend's way
-    (LDAP attribute names, JSON field names dotted when nested), and its own section."""
-    kind = backend_kind(backend)
-    name = validate.Regexp(kind.attribute_pattern, error="{input!r} is not " + f"{kind.a_noun} name")
-    rule = type("RuleSchema", (RuleSchema,), {"attribute": fields.Str(validate=name)})
-    names: dict[str, fields.Field] = {key: fields.Str(validate=name) for key in ("id", "created", "last_modified")}
-    names |= {key: fields.Dict(keys=fields.Str(validate=name), values=fields.Raw()) for key in ("computed", "defaults")}
-    # Each kind's section is loaded by its own target_schema (_Compiler.target); a map may
-    # carry the sections of other kinds too, unread.
-    names |= {other: fields.Dict() for other in KINDS}
-    return rule, type("ResourceMapSchema", (ResourceMapSchema,), names)
-
-
-class ExampleSchema(Schema):
-    class Meta:
-        unknown = RAISE
-
-    name = fields.Str(required=True)
-    resource = fields.Str(load_default="users", validate=validate.OneOf(["users", "groups"]))
-    request = fields.Dict(required=True)
-    current = fields.Dict()
-    expect = fields.Dict()
-    error = fields.Str()
-
-
-class MappingSchema(Schema):
-    class Meta:
-        unknown = RAISE
-
-    version = fields.Int(required=True, validate=validate.Equal(1, error="this gateway reads map version 1"))
-    backend = fields.Str(load_default=DEFAULT, validate=validate.OneOf(list(KINDS)))
-    users = fields.Dict(required=True)
-    groups = fields.Dict()
-    examples = fields.List(fields.Nested(ExampleSchema))
 
 
 def load_mapping(path: Path | str) -> Mapping:
@@ -129,7 +74,7 @@ class _Compiler:
         self.source = source
         self.backend = backend
         self.kind: BackendKind = backend_kind(backend)
-        self.rule_schema, self.resource_map_schema = _schemas(backend)
+        self.rule_schema, self.resource_map_schema = section_schemas(backend)
         self.problems: list[Problem] = []
 
     def problem(self, where: tuple, message: str) -> None:

@@ -8,7 +8,8 @@ from marshmallow import Schema, ValidationError, fields
 from gateway import yamlfile
 from gateway.backends.ldap.settings import LdapSchema, LdapSettings
 from gateway.backends.rest.settings import RestSchema, RestSettings
-from gateway.backends.rest.target import Paging, _PagingSchema
+from gateway.backends.rest.target import Paging
+from gateway.backends.rest.target_schema import _PagingSchema
 from gateway.declared import schema_of, setting
 
 

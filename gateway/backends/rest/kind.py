@@ -9,7 +9,8 @@ from gateway.backends.base import BackendKind, StoreSpec
 from gateway.backends.rest.backend import RestBackend
 from gateway.backends.rest.preview import RestPreview
 from gateway.backends.rest.settings import RestSchema, RestSettings, rest_settings
-from gateway.backends.rest.target import FIELD_NAME, RestTarget, RestTargetSchema
+from gateway.backends.rest.target import FIELD_NAME, RestTarget
+from gateway.backends.rest.target_schema import RestTargetSchema
 from gateway.backends.rest.transport import Transport
 
 
