@@ -17,7 +17,7 @@ from typing import TextIO
 from gateway.backends.base import NoPreview
 from gateway.mapping.audit import audit
 from gateway.mapping.loader import load_mapping
-from gateway.preview import PreviewRefused, preview_request, run_examples
+from gateway.request_preview import PreviewRefused, preview_request, run_examples
 from gateway.scim.schema import CORE_GROUP
 
 

@@ -21,7 +21,7 @@ from gateway.backends.registry import backend_kind
 from gateway.mapping import entra
 from gateway.mapping.consistency import consistency_problems
 from gateway.mapping.grammar import MappingSchema, section_schemas
-from gateway.mapping.model import Computed, Example, Family, Mapping, ResourceMap, Rule, ScimTarget, Template
+from gateway.mapping.model import Computed, Example, Family, Mapping, ResourceMap, Rule, ScimPath, Template
 from gateway.mapping.spec import ComputedSchema, RuleSchema, compile_chain
 from gateway.mapping.transforms import Chain, Identity
 from gateway.scim.errors import ScimError
@@ -110,7 +110,7 @@ class _Compiler:
         computed = self.computed_section(name, "computed", provisional, section.get("computed", {}))
         defaults = self.computed_section(name, "defaults", provisional, section.get("defaults", {}))
         required = self.paths(name, "required", provisional, section.get("required", []))
-        used = {r.target.urn for r in rules} | {f.urn for f in families} | {t.urn for t in required}
+        used = {r.path.urn for r in rules} | {f.urn for f in families} | {t.urn for t in required}
         used |= {path.urn for item in (*computed, *defaults) for template in item.templates for path in template.paths}
         resource_type = ResourceType(
             provisional.name, provisional.endpoint, core, tuple(e for e in provisional.extensions if e.id in used)
@@ -172,7 +172,7 @@ class _Compiler:
     def rule(self, name: str, resource_type: ResourceType, path_text: str, spec: Any) -> Rule | None:
         where = (name, "attributes", path_text)
         try:
-            target = scim_target(resource_type, path_text)
+            path = scim_path(resource_type, path_text)
         except ScimError as error:
             self.problem(where, error.detail)
             return None
@@ -184,12 +184,12 @@ class _Compiler:
         options = self.marshmallow(self.rule_schema(), spec, where)
         if options is None:
             return None
-        attribute_def = resource_type.attribute(target.urn, target.attribute)
-        if attribute_def is None:  # scim_target resolved it: never
-            raise ValueError(f"{target} is not an attribute of {resource_type.name}")
-        sub_def = attribute_def.sub(target.sub) if target.sub else None
+        attribute_def = resource_type.attribute(path.urn, path.attribute)
+        if attribute_def is None:  # scim_path resolved it: never
+            raise ValueError(f"{path} is not an attribute of {resource_type.name}")
+        sub_def = attribute_def.sub(path.sub) if path.sub else None
         scim_type = (sub_def or attribute_def).type
-        transform = compile_chain(options, scim_type, target.multi, lambda at, text: self.problem((*where, *at), text))
+        transform = compile_chain(options, scim_type, path.multi, lambda at, text: self.problem((*where, *at), text))
         attribute = options.get("attribute")
         if isinstance(options.get("disable"), dict):
             attribute = options["disable"].get("attribute", attribute)
@@ -203,7 +203,7 @@ class _Compiler:
         if options["read_only"] and options["read"] != "exact":
             self.problem((*where, "read"), "read_only: true is never written, so read: can only be exact")
         return Rule(
-            target=target,
+            path=path,
             attribute=attribute,
             transform=transform,
             reference=options.get("reference"),
@@ -274,7 +274,7 @@ class _Compiler:
             paths = []
             for placeholder in template.names():
                 try:
-                    paths.append(scim_target(resource_type, placeholder))
+                    paths.append(scim_path(resource_type, placeholder))
                 except ScimError as error:
                     self.problem(where, f"{{{placeholder}}}: {error.detail}")
                     return None
@@ -283,30 +283,30 @@ class _Compiler:
         line = line_of(self.document, where)
         return Computed(attribute.lower(), tuple(templates), transform, key == "defaults", line, attribute)
 
-    def paths(self, name: str, key: str, resource_type: ResourceType, texts: list[str]) -> tuple[ScimTarget, ...]:
+    def paths(self, name: str, key: str, resource_type: ResourceType, texts: list[str]) -> tuple[ScimPath, ...]:
         found = []
         for index, text in enumerate(texts):
             try:
-                found.append(scim_target(resource_type, text))
+                found.append(scim_path(resource_type, text))
             except ScimError as error:
                 self.problem((name, key, index), f"{key}: {error.detail}")
         return tuple(found)
 
-    def entra_paths(self, name: str, resource_type: ResourceType, section: dict) -> tuple[ScimTarget, ...]:
+    def entra_paths(self, name: str, resource_type: ResourceType, section: dict) -> tuple[ScimPath, ...]:
         texts = section.get("entra_attributes", ["default"])
-        found: list[ScimTarget] = []
+        found: list[ScimPath] = []
         for index, text in enumerate(texts):
             if text == "default":
-                found.extend(scim_target(resource_type, p) for p in entra.DEFAULTS[name])
+                found.extend(scim_path(resource_type, p) for p in entra.DEFAULTS[name])
                 continue
             try:
-                found.append(scim_target(resource_type, text))
+                found.append(scim_path(resource_type, text))
             except ScimError as error:
                 if not text.lower().startswith("urn:"):
                     self.problem((name, "entra_attributes", index), f"entra_attributes: {error.detail}")
                     continue
                 urn, _, attribute = text.rpartition(":")  # an extension this map does not store at all
-                found.append(ScimTarget(urn, attribute, text=text))
+                found.append(ScimPath(urn, attribute, text=text))
         return tuple(found)
 
     def examples(self, raw: list[dict], maps: dict[str, ResourceMap | None]) -> tuple[Example, ...]:
@@ -344,8 +344,8 @@ def _with_known_keys(problem: Problem, schema: Schema) -> Problem:
     )
 
 
-def scim_target(resource_type: ResourceType, text: str) -> ScimTarget:
-    """Compile a map path such as `emails[type eq "work"].value` into a ScimTarget."""
+def scim_path(resource_type: ResourceType, text: str) -> ScimPath:
+    """Compile a map path such as `emails[type eq "work"].value` into a ScimPath."""
     patch_path = parse_patch_path(text)
     resolved = resolve(resource_type, patch_path.attr)
     attribute = resolved.attribute
@@ -365,4 +365,4 @@ def scim_target(resource_type: ResourceType, text: str) -> ScimTarget:
         # `roles[primary eq "True"]`: the selector holds typed values, as elements do after coerce()
         selector = tuple(sorted((coerce(template, element, text) or {}).items()))
     multi = attribute.multi_valued and not selector
-    return ScimTarget(resolved.urn, attribute.name, sub, selector, multi, text)
+    return ScimPath(resolved.urn, attribute.name, sub, selector, multi, text)

@@ -162,7 +162,7 @@ def _schemas() -> dict[str, dict]:
     for service in g.tenant.services.values():
         stored: dict[str | None, set] = {}
         for rule in service.map.rules:
-            stored.setdefault(rule.target.urn, set()).add((rule.target.attribute, rule.target.sub))
+            stored.setdefault(rule.path.urn, set()).add((rule.path.attribute, rule.path.sub))
         resource_type = service.resource_type
         found[resource_type.core.id] = discovery.schema_json(resource_type.core, stored.get(None, set()))
         for extension in resource_type.extensions:

@@ -1,6 +1,6 @@
 """What a create or an update will send, decided before anything is sent. Pure.
 
-The LDAP backend sends these plans; `mapping preview` (preview.py) prints them as LDIF. One
+The LDAP backend sends these plans; `mapping preview` (ldap/preview.py) prints them as LDIF. One
 place decides the DN of a new entry, whether an update renames or moves it (a value its DN is
 built from changed, e.g. the department that chooses its OU), which changes the modDN already
 makes, and which changes land on groups instead (memberships); so the preview cannot drift

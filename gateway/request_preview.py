@@ -126,10 +126,10 @@ def _round_trip(mapping: Mapping, example: Example, response: dict) -> list[str]
     for rule in resource_map.rules:
         if rule.reference:
             continue
-        before, after = codec.read_scim(sent, rule.target), codec.read_scim(response, rule.target)
+        before, after = codec.read_scim(sent, rule.path), codec.read_scim(response, rule.path)
         if before and before != after:
             found.append(
-                f"Entra sends {rule.target} {before[0]!r} and would read back "
+                f"Entra sends {rule.path} {before[0]!r} and would read back "
                 f"{after[0] if after else None!r}, so it will re-send it every cycle"
             )
     return found
