@@ -69,10 +69,10 @@ def create_app(settings: Settings | str | Path | None = None, tenants: list[Tena
         if tenant.authenticator.access_tokens is not None:
             prefix, name = f"{tenant.settings.base_path}/oauth", "oauth_" + blueprint_name(tenant.name)
             app.register_blueprint(token_endpoint, url_prefix=prefix, name=name)
-    app.wsgi_app = _WithDeadline(app.wsgi_app, settings.request_timeout, settings.max_body_bytes)
+    app.wsgi_app = _WithDeadline(app.wsgi_app, settings.request_timeout, settings.max_body_bytes)  # type: ignore[method-assign]
     if settings.trusted_proxies:
         # The client address from X-Forwarded-For, believed through this many proxies only.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=0)
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=0)  # type: ignore[method-assign]  # Flask's documented way
     register_error_handlers(app)
     _register_request_log(app)
 

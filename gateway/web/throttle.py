@@ -46,7 +46,8 @@ class Throttle:
                 return None
             return self._wait(item, keys)
         except Exception as error:  # the store is down: count nothing rather than refuse everyone
-            return self._unavailable(error)
+            self._unavailable(error)
+            return None
 
     def exhausted(self, rate: str | None, *keys: str) -> int | None:
         """The seconds to wait if the counter is full already (counts nothing)."""
@@ -56,7 +57,8 @@ class Throttle:
         try:
             return None if self.limiter.test(item, *keys) else self._wait(item, keys)
         except Exception as error:
-            return self._unavailable(error)
+            self._unavailable(error)
+            return None
 
     def _wait(self, item, keys: tuple[str, ...]) -> int:
         reset = self.limiter.get_window_stats(item, *keys).reset_time
@@ -66,4 +68,3 @@ class Throttle:
         if time.monotonic() - self._warned > 60:  # once a minute, not once a request
             self._warned = time.monotonic()
             log.error("the rate limit store does not answer (%s); requests are not counted", type(error).__name__)
-        return None

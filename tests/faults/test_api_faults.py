@@ -32,7 +32,9 @@ def test_a_killed_api_is_503_and_served_again_after_it_restarts(own_hr_api, rest
 
     clients = run_clients(rest_gateway, 8, kill_and_restart)
     answers = rest_gateway.answers
-    assert {a.status for a in answers} <= {200, 201, 503}
-    assert any(a.status == 503 for a in answers) and max(a.seconds for a in answers) <= PROMISE
+    assert {a.status for a in answers} <= {200, 201, 503}, [a for a in answers if a.status not in (200, 201, 503)]
+    assert any(a.status == 503 for a in answers)
+    slowest = max(answers, key=lambda a: a.seconds)
+    assert slowest.seconds <= PROMISE, slowest
     assert rest_gateway.send("GET", "/Users?count=1").status == 200
     check_data(rest_gateway, clients)

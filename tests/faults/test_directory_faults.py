@@ -35,7 +35,9 @@ def test_a_killed_directory_is_503_at_once_and_served_again_soon_after_it_restar
 
     clients = run_clients(ldap_gateway, 8, kill_and_restart)
     answers = ldap_gateway.answers
-    assert {a.status for a in answers} <= {200, 201, 503}
-    assert any(a.status == 503 for a in answers) and max(a.seconds for a in answers) <= PROMISE
+    assert {a.status for a in answers} <= {200, 201, 503}, [a for a in answers if a.status not in (200, 201, 503)]
+    assert any(a.status == 503 for a in answers)
+    slowest = max(answers, key=lambda a: a.seconds)
+    assert slowest.seconds <= PROMISE, slowest
     assert ldap_gateway.send("GET", "/Users?count=1").status == 200  # back (the breaker probes every 2 s)
     check_data(ldap_gateway, clients)

@@ -45,9 +45,9 @@ def _patch_concurrently(client: Client, id: str) -> list[int]:
 
 
 @pytest.mark.parametrize("update", ["PUT", "PATCH"])
-def test_ten_concurrent_patches_of_one_employee_all_survive_with_etags(make_rest_client, employees, update):
+def test_ten_concurrent_patches_of_one_employee_all_survive_with_etags(make_client, employees, update):
     assert "update:\n      method: PATCH" in PATCH_MAP
-    client = make_rest_client(HR_MAP if update == "PUT" else PATCH_MAP)
+    client = make_client(HR_MAP if update == "PUT" else PATCH_MAP)
     id = client.create_user("dee@contoso.com")["id"]
     assert _patch_concurrently(client, id) == [200] * len(TEN_FIELDS)
     employee = employees.by_login("dee@contoso.com")
@@ -56,11 +56,11 @@ def test_ten_concurrent_patches_of_one_employee_all_survive_with_etags(make_rest
     }
 
 
-def test_without_etags_a_patch_update_still_keeps_every_field(make_rest_client, tmp_path):
+def test_without_etags_a_patch_update_still_keeps_every_field(make_client, tmp_path):
     """An API without optimistic concurrency: PATCH sends only the changed field, so writers of
     different fields never undo each other (writers of one field: the last one wins)."""
     with HrApi(tmp_path / "plain", etags=False, rate=100000, burst=100000) as plain:
-        client = make_rest_client(PATCH_MAP, server=plain)
+        client = make_client(PATCH_MAP, server=plain)
         id = client.create_user("eli@contoso.com")["id"]
         assert _patch_concurrently(client, id) == [200] * len(TEN_FIELDS)
         employee = client.get(f"/Users/{id}").get_json()

@@ -19,16 +19,21 @@ class Doubtful:
     specs: dict = {}
 
     def __init__(self):
-        self.found: list[Entry] = []
+        self.found: list[Entry] = []  # what a search finds once the write was sent
+        self.sent = False
         self.read_fails = False
 
-    def create(self, kind, record, unique, attributes):
+    def create(self, kind, record, attributes):
+        self.sent = True
         raise IN_DOUBT
 
-    def modify(self, kind, entry, changes, record, attributes, unique=None):
+    def modify(self, kind, update, attributes):
+        self.sent = True
         raise IN_DOUBT
 
     def search(self, kind, query, attributes, start, count):
+        if not self.sent:
+            return Page(0, [])  # the service's uniqueness lookup, before the add
         if self.read_fails:
             raise Unavailable("still frozen")
         return Page(len(self.found), self.found)

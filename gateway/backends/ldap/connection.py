@@ -21,7 +21,6 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import TypeVar
 from urllib.parse import urlparse
 
@@ -30,34 +29,12 @@ from ldap3.core import exceptions as ldap_errors
 
 from gateway import deadline
 from gateway.backends.base import Unavailable
+from gateway.backends.ldap.settings import LdapSettings
 from gateway.backends.ldap.tls import VerifiedTls
 from gateway.backends.watchdog import WATCHDOG
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class LdapSettings:
-    url: str
-    bind_dn: str
-    password: str  # never logged; repr hides it
-    timeout: float = 10.0
-    retry_after: int = 30
-    start_tls: bool = False
-    ca_file: str | None = None  # default: the system's CAs
-    server_name: str | None = None  # the name the certificate must carry; default: the URL's host
-
-    def __repr__(self) -> str:
-        return f"LdapSettings(url={self.url!r}, bind_dn={self.bind_dn!r}, password=***)"
-
-    @property
-    def host(self) -> str:
-        return urlparse(self.url).hostname or "127.0.0.1"
-
-    @property
-    def encrypted(self) -> bool:
-        return self.start_tls or urlparse(self.url).scheme.lower() == "ldaps"
 
 
 class ConnectionPool:
@@ -98,7 +75,8 @@ class ConnectionPool:
             # ldap3's messages name the socket or TLS failure (e.g. a certificate for another host);
             # they never carry the bind password.
             log.error("cannot reach the directory at %s: %s: %s", self.settings.url, type(error).__name__, error)
-            if deadline.remaining() is not None and deadline.remaining() < deadline.MINIMUM:
+            left = deadline.remaining()
+            if left is not None and left < deadline.MINIMUM:
                 raise deadline.OutOfTime("the request ran out of time reaching the directory") from None
             raise Unavailable("the directory cannot be reached") from None
         self.opened += 1
