@@ -6,9 +6,10 @@
 - A new connection waits for its first bytes in the poller, not in a thread, and is closed if
   it sends nothing within SILENT_TIMEOUT: silent connections cost a file descriptor, never a
   thread. (gunicorn's own gthread lends each new connection a thread for up to 5 s first.)
-- Reading a request (line, headers and body) must end within READ_TIMEOUT of a thread starting
-  to read it, or its socket is shut down: a client that trickles a byte now and then (slowloris) holds a
-  thread that long at most. The app says when it has read the request (`request_read`).
+- Reading a request (line, headers and body) must end within READ_TIMEOUT of its first bytes
+  (and, if it waited that long for a thread, within READ_AFTER_WAIT of a thread starting on
+  it), or its socket is shut down: a client that trickles a byte now and then (slowloris) holds
+  a thread that long at most. The app says when it has read the request (`request_read`).
 
 Behind a reverse proxy none of this is needed (it buffers whole requests); it keeps a gateway
 exposed by mistake, or a proxy that does not buffer, from being stalled by a few sockets.
@@ -30,6 +31,7 @@ from gateway.backends.watchdog import WATCHDOG
 
 SILENT_TIMEOUT = 10.0  # seconds a new connection may stay silent
 READ_TIMEOUT = 10.0  # seconds from a request's first bytes to having read all of it
+READ_AFTER_WAIT = 1.0  # seconds to read a request that waited longer than that for a thread
 _reading: ContextVar[list | None] = ContextVar("reading", default=None)
 
 
@@ -72,8 +74,10 @@ class ThreadWorker(GunicornThreadWorker):
 
     def handle(self, conn):
         arrived = getattr(conn, "gateway_arrived", None) or time.monotonic()
-        # The read clock starts now, when a thread reads (the wait for a thread is not the client's).
-        alarm = WATCHDOG.arm(time.monotonic() + READ_TIMEOUT, partial(_shut_down, conn.sock))
+        # The read clock runs from the first bytes; a request that waited for a thread gets at
+        # least READ_AFTER_WAIT more (a real client's request is in the socket buffer by then).
+        until = max(arrived + READ_TIMEOUT, time.monotonic() + READ_AFTER_WAIT)
+        alarm = WATCHDOG.arm(until, partial(_shut_down, conn.sock))
         arrival = deadline.ARRIVED.set(arrived)
         reading = _reading.set(alarm)
         try:
