@@ -5,7 +5,7 @@ whole member list to apply "add these two" would make every PATCH cost as much a
 big, so these operations never go through read-patch-diff: each becomes an add or delete of
 exactly the values it names. Pure: operations in, Changes out.
 
-The forms (entra-wire.md 2.5):
+The forms (docs/entra-wire.md#group-members):
   {"op":"Add","path":"members","value":[{"$ref":null,"value":"id"}]}           -> add id
   {"op":"Remove","path":"members","value":[{"value":"id"}]}                    -> delete id (only)
   {"op":"remove","path":"members[value eq \"id\"]"}                            -> delete id

@@ -2,7 +2,7 @@
 
 Pure: a resource and the request body in, a new resource out; the input is never changed, so
 a PATCH that fails half-way has changed nothing. Entra's quirks, each with its source in
-`shared/entra-wire.md` section 2, are handled here and nowhere else:
+`docs/entra-wire.md#patch-as-entra-sends-it`, are handled here and nowhere else:
   - `op` in any case (`Add`, `Replace`, `Remove`);
   - booleans as "True"/"False" strings (coerced by the schema type);
   - no-path ops whose value object has dotted or URN-qualified keys;
