@@ -56,13 +56,15 @@ def _int_arg(name: str, default: int) -> int:
         raise invalid_value(f"{name} must be an integer, not {text!r}") from None
 
 
+def _tenant_url() -> str:
+    return f"{request.host_url.rstrip('/')}{g.tenant.settings.base_path}"
+
+
 def _located(resource: dict, service: ResourceService) -> dict:
     """meta.location, when the response carries meta at all."""
     if "meta" in resource:
         endpoint = service.resource_type.endpoint.strip("/")
-        resource["meta"]["location"] = (
-            f"{request.host_url.rstrip('/')}{g.tenant.settings.base_path}/{endpoint}/{resource['id']}"
-        )
+        resource["meta"]["location"] = f"{_tenant_url()}/{endpoint}/{resource['id']}"
     return resource
 
 
@@ -127,7 +129,14 @@ def delete_resource(resource: str, id: str):
 
 @scim.get("/ServiceProviderConfig")
 def service_provider_config():
-    return scim_response(discovery.service_provider_config(MAX_COUNT))
+    auth = g.tenant.settings.policy.auth
+    schemes = discovery.authentication_schemes(
+        tokens=auth.tokens,
+        basic=auth.basic,
+        oauth_token_url=f"{_tenant_url()}/oauth/token" if auth.oauth else None,
+        entra_tenant_id=auth.entra_jwt.tenant_id if auth.entra_jwt else None,
+    )
+    return scim_response(discovery.service_provider_config(MAX_COUNT, schemes))
 
 
 @scim.get("/ResourceTypes")
