@@ -20,7 +20,7 @@ from typing import Any
 from gateway.mapping.model import ResourceMap, Rule
 from gateway.scim.errors import invalid_path, invalid_value
 from gateway.scim.filter import Compare, Filter, Or
-from gateway.scim.patch import Operation
+from gateway.scim.patch import Operation, whole_extension
 from gateway.scim.resource import resolve
 from gateway.store import Change, Ref
 
@@ -49,6 +49,9 @@ def split_operations(resource_map: ResourceMap, operations: list[Operation]) -> 
                     changes.append(_change(rule, operation.op, value, None))
             if kept:
                 remaining.append(Operation(operation.op, None, kept))
+            continue
+        if whole_extension(resource_map.resource_type, operation.path) is not None:
+            remaining.append(operation)  # read-patch-diff applies it, attribute by attribute
             continue
         resolved = resolve(resource_map.resource_type, operation.path.attr)
         rule = by_attribute.get((resolved.urn, resolved.attribute.name.lower()))

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, current_app, g, request
 
 from gateway.scim import discovery
-from gateway.scim.errors import invalid_value, not_found
+from gateway.scim.errors import invalid_value, method_not_allowed, not_found
 from gateway.scim.limits import parse_json
 from gateway.scim.projection import Projection
 from gateway.scim.schema import LIST_RESPONSE
@@ -125,6 +125,26 @@ def delete_resource(resource: str, id: str):
 
 
 # --- discovery -------------------------------------------------------------------------------
+
+READ_ONLY = ["GET", "HEAD", "OPTIONS"]
+
+
+def write_to_discovery(rest: str = ""):
+    """Discovery is read-only (RFC 7644 section 4). Without these routes a POST would be taken
+    for a create on a resource type named `ServiceProviderConfig`, and answered 404."""
+    endpoint = request.path.removeprefix(g.tenant.settings.base_path).strip("/").split("/")[0]
+    raise method_not_allowed(f"{request.method} is not allowed on {request.path}: /{endpoint} is read-only", READ_ONLY)
+
+
+for _endpoint in ("ServiceProviderConfig", "ResourceTypes", "Schemas"):  # static paths win over /<resource>
+    for _rule in (f"/{_endpoint}", f"/{_endpoint}/<path:rest>"):
+        scim.add_url_rule(
+            _rule,
+            "write_to_discovery",
+            write_to_discovery,
+            methods=["POST", "PUT", "PATCH", "DELETE"],
+            provide_automatic_options=False,
+        )
 
 
 @scim.get("/ServiceProviderConfig")
