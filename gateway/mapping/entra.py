@@ -1,10 +1,9 @@
-"""What Entra ID sends by default (docs/entra-wire.md#default-attribute-mapping), for `mapping check`.
+"""What Entra ID sends by default, for `mapping check` (docs/entra-wire.md#default-attribute-mapping).
 
 Every attribute of Entra's default mapping that a map drops, or cannot give back exactly as
-it was sent, is PATCHed again on every provisioning cycle (about every 40 minutes):
-docs/entra-wire.md#updates-must-read-back-unchanged.
-A map names what its application's attribute mapping really sends with `entra_attributes:`;
-without it, these defaults are assumed.
+it was sent, is PATCHed again on every provisioning cycle, about every 40 minutes
+(docs/entra-wire.md#updates-must-read-back-unchanged). A map names what its application's
+attribute mapping really sends with `entra_attributes:`; without it, these defaults are assumed.
 """
 
 from __future__ import annotations
