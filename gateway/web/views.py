@@ -132,8 +132,7 @@ READ_ONLY = ["GET", "HEAD", "OPTIONS"]
 def write_to_discovery(rest: str = ""):
     """Discovery is read-only (RFC 7644 section 4). Without these routes a POST would be taken
     for a create on a resource type named `ServiceProviderConfig`, and answered 404."""
-    endpoint = request.path.removeprefix(g.tenant.settings.base_path).strip("/").split("/")[0]
-    raise method_not_allowed(f"{request.method} is not allowed on {request.path}: /{endpoint} is read-only", READ_ONLY)
+    raise method_not_allowed(f"{request.method} is not allowed on {request.path}: discovery is read-only", READ_ONLY)
 
 
 for _endpoint in ("ServiceProviderConfig", "ResourceTypes", "Schemas"):  # static paths win over /<resource>
