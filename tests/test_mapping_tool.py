@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from pathlib import Path
@@ -9,10 +10,12 @@ from pathlib import Path
 import pytest
 
 from gateway.backends.base import BackendError, NotFound, Unavailable, UnknownReference, UnsupportedQuery
+from gateway.backends.ldap.kind import LDAP
 from gateway.backends.ldap.preview import LdapPreview
+from gateway.backends.registry import KINDS
 from gateway.cli import main
 from gateway.mapping.loader import load_mapping
-from gateway.preview import preview_request, run_examples
+from gateway.request_preview import preview_request, run_examples
 from gateway.scim.errors import ScimError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -169,7 +172,7 @@ def test_preview_refuses_with_the_status_the_server_would_answer_not_always_400(
         def create(self, *args, **kwargs):
             raise error
 
-    monkeypatch.setattr("gateway.preview.preview_backend", lambda backend, specs: Refusing(specs))
+    monkeypatch.setitem(KINDS, "ldap", dataclasses.replace(LDAP, preview=Refusing))
     with pytest.raises(ScimError) as refused:
         preview_request(load_mapping(OPENLDAP), "users", {"userName": "someone"})
     assert refused.value.summary().startswith(summary)

@@ -35,9 +35,8 @@ def _error(error: ScimError) -> Response:
 
 def tenant_retry_after() -> int:
     """How long the tenant tells a client to wait when something it depends on is down."""
-    settings = getattr(g.get("tenant"), "settings", None)
-    connection = getattr(settings, "ldap", None) or getattr(settings, "rest", None)
-    return getattr(connection, "retry_after", DEFAULT_RETRY_AFTER)
+    tenant = g.get("tenant")
+    return tenant.retry_after if tenant is not None else DEFAULT_RETRY_AFTER
 
 
 def register_error_handlers(app: Flask) -> None:
