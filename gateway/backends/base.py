@@ -88,7 +88,10 @@ class BackendError(Exception):
 
 
 class NotFound(BackendError):
-    pass
+    @classmethod
+    def no_such(cls, kind: str, id: str) -> NotFound:
+        """An id that names nothing of this kind, said one way: "no user with id '42'"."""
+        return cls(f"no {kind[:-1]} with id {id!r}")
 
 
 class AlreadyExists(BackendError):
