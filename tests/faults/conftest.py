@@ -76,6 +76,16 @@ class Gateway:
         self.answers.append(answer)
         return answer
 
+    def served_again(self, within: float = 10.0) -> bool:
+        """Whether a read is answered 200 within `within` seconds (each worker's breaker probes
+        every two seconds, so a worker that saw the failure answers 503 until its probe)."""
+        until = time.monotonic() + within
+        while time.monotonic() < until:
+            if self.send("GET", "/Users?count=1").status == 200:
+                return True
+            time.sleep(0.2)
+        return False
+
     def find(self, user: str) -> list[dict]:
         """Users by userName, as Entra looks them up (retried until the gateway answers)."""
         for _ in range(100):

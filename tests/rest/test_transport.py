@@ -97,6 +97,22 @@ def test_a_post_that_never_connected_is_not_in_doubt(requests_mock, fake_time):
     assert not raised.value.in_doubt
 
 
+def test_a_write_whose_first_try_may_have_arrived_stays_in_doubt_whatever_the_retries_meet(requests_mock, fake_time):
+    dropped = requests.ConnectionError("Connection aborted: RemoteDisconnected")  # sent, then the API died
+    requests_mock.put(f"{BASE}/employees/7", [{"exc": dropped}, {"exc": _refused()}])
+    with pytest.raises(Unavailable) as raised:
+        _transport(fake_time, budget=0.5).request("PUT", "/employees/7", body={}, idempotent=True)
+    assert raised.value.in_doubt
+    requests_mock.put(f"{BASE}/employees/8", [{"exc": requests.ReadTimeout}, {"status_code": 503}])
+    with pytest.raises(Unavailable) as raised:
+        _transport(fake_time, budget=0.5).request("PUT", "/employees/8", body={}, idempotent=True)
+    assert raised.value.in_doubt
+    requests_mock.get(f"{BASE}/employees/9", [{"exc": dropped}, {"exc": _refused()}])
+    with pytest.raises(Unavailable) as raised:
+        _transport(fake_time, budget=0.5).request("GET", "/employees/9", idempotent=True)
+    assert not raised.value.in_doubt  # a read changes nothing
+
+
 def test_every_call_gets_only_the_time_left_of_the_request_and_no_retry_past_it(requests_mock, fake_time):
     requests_mock.get(f"{BASE}/employees/7", exc=requests.ReadTimeout)
     with deadline.within(0.5), pytest.raises(Unavailable):

@@ -89,3 +89,15 @@ def test_holds_compares_values_as_text_and_references_by_locator():
     assert not _holds(["Chef", "Cook"], Change("title", "replace", ("Chef",)))
     assert _holds([Ref("users", None, dn.upper())], Change("member", "add", (Ref("users", "id-a", dn),)))
     assert _holds([], Change("member", "delete", (Ref("users", "id-a", dn),)))
+
+
+def test_the_503_of_a_write_in_doubt_says_the_outcome_is_unknown():
+    from gateway.scim.errors import scim_error_for
+
+    error = scim_error_for(IN_DOUBT, 17)
+    assert (error.status, error.headers["Retry-After"]) == (503, "17")
+    assert error.to_json()["detail"] == (
+        "the directory did not answer the write in time; whether the change was made is unknown,"
+        " so look it up before retrying; retry later"
+    )
+    assert "unknown" not in scim_error_for(Unavailable("the directory cannot be reached"), 17).to_json()["detail"]

@@ -146,17 +146,25 @@ class Transport:
 
         attempt = 0
         token_renewed = False
+        # A write attempt that may have reached the API without its answer reaching us: if no
+        # later attempt is answered, whether the write was done is unknown.
+        maybe_done = False
         while True:
             attempt += 1
             try:
                 response = self._send(method, path, params, body, headers)
             except requests.RequestException as error:
+                maybe_done = maybe_done or (method != "GET" and _maybe_received(error))
                 wait = _backoff(attempt)
                 if _may_resend(error, idempotent) and in_time(wait):
                     log.warning("API %s %s failed (%s); retrying in %.1fs", method, path, type(error).__name__, wait)
                     self.sleep(wait)
                     continue
-                raise self._unreachable(error, method, path) from None
+                raise self._unreachable(error, method, path, maybe_done) from None
+            except deadline.OutOfTime as error:
+                if maybe_done:
+                    raise _in_doubt(error, method, path) from None
+                raise
             status = response.status_code
             if status == 401 and isinstance(self.auth, ClientCredentials) and not token_renewed:
                 # A token revoked or expired early; a refused request was not processed.
@@ -170,7 +178,10 @@ class Transport:
                     log.warning("API %s %s answered %s; retrying in %.1fs", method, path, status, wait)
                     self.sleep(wait)
                     continue
-                raise self._refusal(response, method, path, hint)
+                refusal = self._refusal(response, method, path, hint)
+                if maybe_done and isinstance(refusal, Unavailable):
+                    raise _in_doubt(refusal, method, path)
+                raise refusal
             if status == 404 and gone_is_done and attempt > 1:
                 return Reply(204, None, response.headers)
             if status == 412 and headers and "If-Match" in headers:
@@ -260,17 +271,14 @@ class Transport:
         log.error("API %s %s answered %s%s", method, path, status, detail)
         return BackendError(f"the API answered {status} to {method} {path}{detail}")
 
-    def _unreachable(self, error: requests.RequestException, method: str, path: str) -> BackendError:
+    def _unreachable(self, error: requests.RequestException, method: str, path: str, in_doubt: bool) -> BackendError:
         host = urlsplit(self.settings.base_url).netloc
+        if in_doubt:
+            # A try left and its answer did not come back: the write may have been done, or not.
+            return _in_doubt(error, method, path)
         if isinstance(error, requests.exceptions.SSLError):
             log.error("API %s: the TLS certificate of %s could not be verified (ca_file?)", method, host)
             return Unavailable(f"the API's TLS certificate could not be verified ({host})")
-        sent = isinstance(error, (requests.Timeout, requests.ConnectionError)) and not _may_resend(error, False)
-        in_doubt = sent and method != "GET"
-        if in_doubt:
-            # The call left and its answer did not come back: it may have been done, or not.
-            log.warning("API %s %s: sent, no answer (%s); the outcome is unknown", method, path, type(error).__name__)
-            return Unavailable(f"the API did not answer {method} {path} in time", in_doubt=True)
         if isinstance(error, requests.Timeout):
             log.warning("API %s %s: no answer within %ss", method, path, self.settings.timeout)
             return Unavailable("the API did not answer in time")
@@ -297,6 +305,18 @@ def retry_after(value: str | None) -> int | None:
 
 def _backoff(attempt: int) -> float:
     return min(MAX_BACKOFF, FIRST_BACKOFF * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+
+
+def _maybe_received(error: requests.RequestException) -> bool:
+    """The request may have reached the API: it was sent, and no answer came (not a refusal to connect)."""
+    if isinstance(error, requests.exceptions.SSLError):
+        return False  # the handshake failed: nothing was sent
+    return isinstance(error, (requests.Timeout, requests.ConnectionError)) and not _may_resend(error, False)
+
+
+def _in_doubt(error: Exception, method: str, path: str) -> Unavailable:
+    log.warning("API %s %s: sent, no answer (%s); the outcome is unknown", method, path, type(error).__name__)
+    return Unavailable(f"the API did not answer {method} {path} in time", in_doubt=True)
 
 
 def _may_resend(error: requests.RequestException, idempotent: bool) -> bool:
