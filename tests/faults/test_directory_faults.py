@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import time
 
+import requests
+
 from tests.faults.conftest import BOUND, frozen
 from tests.faults.scenario import check_data, run_clients
 
 
 def test_a_frozen_directory_answers_within_the_deadline_and_loses_nothing(own_slapd, ldap_gateway):
+    health = []
+
     def freeze():
         with frozen(own_slapd.process):
-            time.sleep(6)
+            time.sleep(3)
+            health.append(requests.get(ldap_gateway.url.replace("/scim/v2", "/healthz"), timeout=BOUND))
+            time.sleep(3)
 
     clients = run_clients(ldap_gateway, 8, freeze)
     answers = ldap_gateway.answers
@@ -22,6 +28,7 @@ def test_a_frozen_directory_answers_within_the_deadline_and_loses_nothing(own_sl
     assert slowest.seconds <= BOUND, slowest
     counts = check_data(ldap_gateway, clients)
     assert counts["created"] > 0
+    assert health[0].status_code == 200 and health[0].json()["backends"]["faults"] in ("up", "down")
 
 
 def test_a_killed_directory_is_503_at_once_and_served_again_soon_after_it_restarts(own_slapd, ldap_gateway):
