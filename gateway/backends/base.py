@@ -146,7 +146,8 @@ class Backend(Protocol):
         """One entry by id; reference values come back as Refs with a locator and no id."""
 
     def search(self, kind: str, query: Query, attributes: list[str], start: int, count: int) -> Page:
-        """Entries matching `query`, from the 1-based `start`, at most `count`, with the total."""
+        """Entries matching `query`, from the 1-based `start`, at most `count`, with the total;
+        UnsupportedQuery, before any I/O, for a query the downstream system cannot answer."""
 
     def modify(self, kind: str, update: Update, attributes: list[str] | None) -> Entry:
         """Apply the update (renaming when the naming values changed); return the entry after,
