@@ -20,6 +20,7 @@ from flask import Flask
 from gateway.mapping.audit import audit
 from gateway.mapping.loader import load_mapping
 from gateway.mapping.model import Mapping
+from gateway.observability import metrics
 from gateway.settings import Settings, load_settings
 from gateway.tenant import Tenant, make_backend
 from gateway.web.app import create_app
@@ -74,8 +75,10 @@ class Reloader:
         except ConfigError as error:
             for problem in error.problems:
                 log.error("reload refused, still serving the previous configuration: %s", problem)
+            metrics.reloaded(False)
             return False
         self.current = new
+        metrics.reloaded(True)
         log.info("reloaded %s: %d tenant(s)", self.path, len(new.settings.tenants))
         self._log_warnings()
         return True

@@ -43,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     if args.command == "serve":
+        from gateway.observability import multiprocess
+
+        multiprocess.prepare()  # before prometheus-client is imported: every worker counts in files
         from gateway.serve import serve
 
         serve(args.config, args.listen, args.gunicorn_config)

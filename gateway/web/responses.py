@@ -18,6 +18,7 @@ from gateway.backends.base import (
     UnknownReference,
     UnsupportedQuery,
 )
+from gateway.observability import context
 from gateway.scim.errors import ScimError, invalid_filter
 
 SCIM_JSON = "application/scim+json"
@@ -31,6 +32,7 @@ def scim_response(body: dict | None, status: int = 200, headers: dict[str, str] 
 
 
 def _error(error: ScimError) -> Response:
+    context.note(detail=error.detail)  # for the request's log line
     return scim_response(error.to_json(), error.status, error.headers)
 
 
@@ -82,10 +84,9 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def on_unexpected(error: Exception):
-        log.exception("unexpected error in request %s", getattr(g, "request_id", "?"))
+        serving = context.current()
+        request_id = serving.request_id if serving else "?"
+        log.exception("unexpected error in request %s", request_id)
         return _error(
-            ScimError(
-                500,
-                f"internal error; the gateway's log has the details under request id {getattr(g, 'request_id', '?')}",
-            )
+            ScimError(500, f"internal error; the gateway's log has the details under request id {request_id}")
         )
