@@ -21,6 +21,7 @@ from gateway.mapping.audit import audit
 from gateway.mapping.loader import load_mapping
 from gateway.mapping.model import Mapping
 from gateway.observability import metrics
+from gateway.observability.trail import AuditTrail
 from gateway.settings import Settings, load_settings
 from gateway.tenant import Tenant, make_backend
 from gateway.web.app import create_app
@@ -88,7 +89,8 @@ class Reloader:
         if self.current is None:
             raise RuntimeError("load() the configuration before building an app")
         settings, mappings = self.current.settings, self.current.mappings
-        tenants = [Tenant(t, mappings[t.name], make_backend(t, mappings[t.name])) for t in settings.tenants]
+        trail = AuditTrail(settings.audit_log)  # opened on the first write, in the worker
+        tenants = [Tenant(t, mappings[t.name], make_backend(t, mappings[t.name]), trail) for t in settings.tenants]
         return create_app(settings, tenants=tenants)
 
     def _log_warnings(self) -> None:

@@ -9,6 +9,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gateway.observability import logs
+from gateway.observability.trail import AuditTrail
 from gateway.settings import Settings, load_settings
 from gateway.tenant import Tenant
 from gateway.web import telemetry
@@ -52,7 +53,8 @@ def create_app(settings: Settings | str | Path | None = None, tenants: list[Tena
     if from_environment:
         logs.configure(settings.log_format, settings.log_level)
     if tenants is None:
-        tenants = [Tenant.build(tenant_settings) for tenant_settings in settings.tenants]
+        trail = AuditTrail(settings.audit_log)
+        tenants = [Tenant.build(tenant_settings, trail) for tenant_settings in settings.tenants]
     app = Flask("gateway")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     gateway = Gateway(settings, tenants)

@@ -153,7 +153,7 @@ class RestBackend:
             after = self._written(spec, update, reply, entry.id, entry.attributes | _bodily(desired, target))
         return self._act(spec, target, after, desired)
 
-    def delete(self, kind: str, id: str) -> None:
+    def delete(self, kind: str, id: str) -> str:
         spec = self.specs[kind]
         target = _target(spec)
         if not id or not target.accepts_id(id):
@@ -162,6 +162,7 @@ class RestBackend:
             self._call(target.delete, id=id)
         except NotFound:
             raise NotFound(_no_such(spec, id)) from None
+        return id  # the API's id is its locator
 
     def _act(self, spec: StoreSpec, target: RestTarget, entry: Entry, record: Record) -> Entry:
         """Call disable (or enable) when the record must be in its state and the entry is not."""
