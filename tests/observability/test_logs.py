@@ -101,3 +101,20 @@ def test_configuring_twice_keeps_one_handler(gateway_log):
     ours = [h for h in logging.getLogger().handlers if getattr(h, "_scim_gateway", False)]
     assert len(ours) == 1 and isinstance(ours[0].formatter, logs.JsonFormatter)
     assert logging.getLogger().level == logging.DEBUG
+
+
+def test_observability_settings_are_checked_with_their_line(tmp_path):
+    from gateway.settings import load_settings
+    from gateway.yamlfile import ConfigError
+
+    tenant = "tenants: [{name: t, base_path: /scim, mapping: m.yaml, tokens_file: t.yaml}]\n"
+    settings = tmp_path / "settings.yaml"
+    settings.write_text(f"log_format: xml\nmetrics_listen: everywhere\nmetrics_allow_from: [not-a-network]\n{tenant}")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(settings)
+    text = str(caught.value)
+    assert "settings.yaml:1" in text and "settings.yaml:2" in text and "settings.yaml:3" in text
+    settings.write_text(f"audit_log: logs/audit.log\nmetrics_allow_from: [10.0.0.5]\n{tenant}")
+    loaded = load_settings(settings)
+    assert loaded.audit_log == str(tmp_path / "logs" / "audit.log")  # relative to the settings file
+    assert [str(n) for n in loaded.metrics_allow_from] == ["10.0.0.5/32"]
