@@ -46,10 +46,15 @@ def prepare() -> Path | None:
         base = str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
         folder = Path(tempfile.mkdtemp(prefix="scim-gateway-metrics-", dir=base))
         os.environ[ENV] = str(folder)
-        owner = os.getpid()
-        atexit.register(lambda: os.getpid() == owner and shutil.rmtree(folder, ignore_errors=True))
+        atexit.register(_remove, folder, os.getpid())
     _prepared["dir"] = str(folder)
     return folder
+
+
+def _remove(folder: Path, owner: int) -> None:
+    """At exit, in the process that made the folder (the master), not in a worker it forked."""
+    if os.getpid() == owner:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def active() -> bool:

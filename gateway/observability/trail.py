@@ -152,13 +152,13 @@ class AuditedBackend:
         self._record(kind, "modify", described, entry.id, after.locator or entry.locator, name, None, line_extra)
         return after
 
-    def delete(self, kind: str, id: str) -> None:
+    def delete(self, kind: str, id: str) -> str:
         try:
             removed = self.backend.delete(kind, id)
         except BaseException as error:
             self._record(kind, "delete", [], id, getattr(error, "locator", None), None, error)
             raise
-        self._record(kind, "delete", [], id, removed if isinstance(removed, str) else None, None, None)
+        self._record(kind, "delete", [], id, removed, None, None)
         return removed
 
     # --- the line ------------------------------------------------------------------------------
