@@ -20,6 +20,7 @@ from gateway.observability import logs, metrics, multiprocess
 from gateway.reload import Reloader
 from gateway.settings import Settings
 from gateway.web.app import CONFIG_ENV
+from gateway.yamlfile import ConfigError, Problem
 
 
 class GatewayServer(BaseApplication):
@@ -84,6 +85,11 @@ def serve(settings_path: Path, listen: str | None = None, config_file: Path | No
     os.environ[CONFIG_ENV] = str(configuration.settings.source)
     logs.configure(configuration.settings.log_format, configuration.settings.log_level)
     metrics.loaded()
-    if configuration.settings.metrics_listen:
-        multiprocess.serve_metrics(configuration.settings.metrics_listen)
+    listen_metrics = configuration.settings.metrics_listen
+    if listen_metrics:
+        try:
+            multiprocess.serve_metrics(listen_metrics)
+        except OSError as error:
+            message = f"metrics_listen {listen_metrics}: {error.strerror or error}"
+            raise ConfigError([Problem(str(configuration.settings.source), None, message)]) from None
     GatewayServer(reloader, listen, config_file).run()
