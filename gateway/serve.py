@@ -36,7 +36,7 @@ class GatewayServer(BaseApplication):
         if self.started:
             self.reloader.reload()  # keeps the last good configuration if the new one is broken
         self.started = True
-        settings = self.reloader.current.settings
+        settings = self.reloader.configuration.settings
         logs.configure(settings.log_format, settings.log_level)
         options = gunicorn_options(settings, self.listen, self.config_file)
         for key, value in options.items():

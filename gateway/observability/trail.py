@@ -34,10 +34,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from gateway.backends.base import Backend, BackendError
+from gateway.backends.base import Backend, BackendError, Update
 from gateway.observability import context, metrics
 from gateway.observability.logs import utc_timestamp
-from gateway.store import Change, Entry, Query, Record, Ref
+from gateway.store import Change, Entry, Record, Ref
 
 MASK = "***"
 STDOUT = "stdout"
@@ -116,40 +116,30 @@ class AuditedBackend:
     def __getattr__(self, name: str) -> Any:  # get, search, resolve, close, specs, pool, ...
         return getattr(self.backend, name)
 
-    def create(self, kind: str, record: Record, unique: Query | None, attributes: list[str]) -> Entry:
+    def create(self, kind: str, record: Record, attributes: list[str]) -> Entry:
         changes = [{"attribute": key, "op": "add", "values": values} for key, values in record.items() if values]
+        name = _name(record, self.kinds[kind])
         try:
-            entry = self.backend.create(kind, record, unique, attributes)
+            entry = self.backend.create(kind, record, attributes)
         except BaseException as error:
-            self._record(
-                kind, "create", changes, None, getattr(error, "locator", None), _name(record, self.kinds[kind]), error
-            )
+            self._record(kind, "create", changes, None, getattr(error, "locator", None), name, error)
             raise
-        self._record(kind, "create", changes, entry.id, entry.locator, _name(record, self.kinds[kind]), None)
+        self._record(kind, "create", changes, entry.id, entry.locator, name, None)
         return entry
 
-    def modify(
-        self,
-        kind: str,
-        entry: Entry,
-        changes: list[Change],
-        record: Record | None,
-        attributes: list[str] | None,
-        unique: Query | None = None,
-    ) -> Entry:
-        described = [_change(change, entry) for change in changes]
-        name = _name(record or {}, self.kinds[kind]) or _name(entry.attributes, self.kinds[kind])
+    def modify(self, kind: str, update: Update, attributes: list[str] | None) -> Entry:
+        before = update.before
+        described = [_change(change, before) for change in update.changes]
+        name = _name(update.after or {}, self.kinds[kind]) or _name(before.attributes, self.kinds[kind])
         try:
-            after = self.backend.modify(kind, entry, changes, record, attributes, unique)
+            after = self.backend.modify(kind, update, attributes)
         except BaseException as error:
-            self._record(
-                kind, "modify", described, entry.id, entry.locator or getattr(error, "locator", None), name, error
-            )
+            key = before.locator or getattr(error, "locator", None)
+            self._record(kind, "modify", described, update.id, key, name, error)
             raise
-        line_extra = (
-            {"old_key": entry.locator} if entry.locator and after.locator and entry.locator != after.locator else {}
-        )
-        self._record(kind, "modify", described, entry.id, after.locator or entry.locator, name, None, line_extra)
+        moved = before.locator and after.locator and before.locator != after.locator
+        extra = {"old_key": before.locator} if moved else {}
+        self._record(kind, "modify", described, update.id, after.locator or before.locator, name, None, extra)
         return after
 
     def delete(self, kind: str, id: str) -> str:

@@ -76,7 +76,7 @@ def test_ldap_operations_are_counted_by_kind_and_outcome(client, counts):
     assert (
         value(
             "scim_gateway_directory_connections",
-            directory=client.app.extensions["scim_gateway"].tenants["tenant_test"].settings.ldap.url,
+            directory=client.app.extensions["scim_gateway"].tenants["tenant_test"].settings.backends["ldap"].url,
         )
         >= 1
     )
