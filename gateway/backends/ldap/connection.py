@@ -29,9 +29,11 @@ from ldap3.core import exceptions as ldap_errors
 
 from gateway import deadline
 from gateway.backends.base import Unavailable
+from gateway.backends.ldap.measured import MeasuredConnection
 from gateway.backends.ldap.settings import LdapSettings
 from gateway.backends.ldap.tls import VerifiedTls
 from gateway.backends.watchdog import WATCHDOG
+from gateway.observability import metrics
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -59,7 +61,7 @@ class ConnectionPool:
         timeout = deadline.bounded(self.settings.timeout, "the directory")
         # connect_timeout belongs to the Server: one per opening, cut to the time left.
         server = ldap3.Server(self.settings.host, connect_timeout=timeout, **self._server_options)
-        connection = ldap3.Connection(
+        connection = MeasuredConnection(
             server,
             user=self.settings.bind_dn,
             password=self.settings.password,
@@ -80,7 +82,13 @@ class ConnectionPool:
                 raise deadline.OutOfTime("the request ran out of time reaching the directory") from None
             raise Unavailable("the directory cannot be reached") from None
         self.opened += 1
+        metrics.DIRECTORY_CONNECTIONS.labels(self.settings.url).inc()
         return connection
+
+    def _drop(self, connection: ldap3.Connection) -> None:
+        """Close a connection _open() returned."""
+        _discard(connection)
+        metrics.DIRECTORY_CONNECTIONS.labels(self.settings.url).dec()
 
     def _connect_and_bind(self, connection: ldap3.Connection) -> None:
         connection.open()
@@ -116,7 +124,7 @@ class ConnectionPool:
                 connection = self._idle.pop()
                 if _alive(connection):
                     return connection
-                _discard(connection)
+                self._drop(connection)
         return self._open()
 
     def _release(self, connection: ldap3.Connection) -> None:
@@ -134,7 +142,7 @@ class ConnectionPool:
                 with self._bounded(connection, deadline.bounded(self.settings.timeout, "the directory")):
                     result = operation(connection)
             except (ldap_errors.LDAPCommunicationError, ldap_errors.LDAPResponseTimeoutError) as error:
-                _discard(connection)
+                self._drop(connection)
                 left = deadline.remaining()
                 out_of_time = left is not None and left < deadline.MINIMUM
                 if not idempotent:
@@ -147,7 +155,7 @@ class ConnectionPool:
                     raise Unavailable("the directory did not answer") from None
                 continue
             except BaseException:
-                _discard(connection)
+                self._drop(connection)
                 raise
             self._release(connection)
             return result
@@ -158,7 +166,7 @@ class ConnectionPool:
             idle, self._idle = self._idle, []
         if os.getpid() == self._pid:
             for connection in idle:
-                _discard(connection)
+                self._drop(connection)
 
 
 def _alive(connection: ldap3.Connection) -> bool:

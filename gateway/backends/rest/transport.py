@@ -39,6 +39,7 @@ from gateway import deadline
 from gateway.backends.base import AlreadyExists, BackendError, InvalidData, NotFound, Throttled, Unavailable
 from gateway.backends.rest.auth import ClientCredentials, NoAuth, make_auth
 from gateway.backends.rest.settings import RestSettings
+from gateway.observability import metrics
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +138,21 @@ class Transport:
         """Send one call (retrying it where that is safe); BackendError for anything but 2xx.
 
         `gone_is_done`: a 404 to a repeated DELETE means the first one worked and its answer was lost.
+        Every call is timed and counted here, with its retries (observability/metrics.py).
         """
+        with metrics.measured("rest", method):
+            return self._request(method, path, params, body, idempotent, gone_is_done, headers)
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None,
+        body: Any,
+        idempotent: bool,
+        gone_is_done: bool,
+        headers: Mapping[str, str] | None,
+    ) -> Reply:
         budget = self.clock() + self.settings.retry_budget
 
         def in_time(wait: float) -> bool:
