@@ -1,5 +1,8 @@
 """The settings file: which tenants this gateway serves, with which map, token and directory.
 
+    listen: 127.0.0.1:8080              # another address needs behind_proxy: true (gateway/serve.py)
+    request_timeout: 15                 # seconds per request, every downstream call included
+    limits_storage: memory://           # or redis://host:6379: rate limits shared by all workers
     tenants:
       - name: default
         base_path: /scim/v2                 # the Tenant URL is http(s)://<host><base_path>
