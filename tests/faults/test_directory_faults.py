@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
 
 import requests
 
+from gateway.tokens import TokenFile
+from gateway.web.app import create_app
+from tests.conftest import OPENLDAP_MAP, Client, write_settings
 from tests.faults.conftest import BOUND, frozen
 from tests.faults.scenario import check_data, run_clients
 
@@ -48,3 +53,46 @@ def test_a_killed_directory_is_503_at_once_and_served_again_soon_after_it_restar
     assert slowest.seconds <= BOUND, slowest
     assert ldap_gateway.served_again()
     check_data(ldap_gateway, clients)
+
+
+def test_a_directory_that_trickles_its_answer_is_cut_off_at_the_deadline(slapd, tmp_path):
+    """ldap3's timeout is per socket read: a server sending a byte now and then would hold a
+    thread for ever. The watchdog shuts the socket down at the request's deadline."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    stop = threading.Event()
+
+    def trickle():
+        while not stop.is_set():
+            try:
+                listener.settimeout(0.2)
+                connection, _ = listener.accept()
+            except OSError:
+                continue
+            with connection:
+                connection.sendall(b"\x30\x84\x00\x00\x10\x00")  # an LDAP message of 4096 bytes, coming...
+                while not stop.is_set():
+                    try:
+                        connection.sendall(b"\x00")  # ...one byte every 0.3 s
+                    except OSError:
+                        break
+                    time.sleep(0.3)
+
+    server = threading.Thread(target=trickle, daemon=True)
+    server.start()
+    settings = write_settings(tmp_path, slapd, OPENLDAP_MAP, url=f"ldap://127.0.0.1:{listener.getsockname()[1]}")
+    settings.write_text("request_timeout: 2\n" + settings.read_text())
+    app = create_app(settings)
+    client = Client(app.test_client(), TokenFile(tmp_path / "tokens.yaml").add("entra"), app=app)
+    try:
+        started = time.monotonic()
+        response = client.get("/Users")
+        elapsed = time.monotonic() - started
+        assert response.status_code == 503 and response.headers["Retry-After"] == "17"
+        assert elapsed < 2 + 1 + 1  # the deadline, the promised second, a second of slack
+    finally:
+        stop.set()
+        server.join(5)
+        listener.close()
+        app.extensions["scim_gateway"].close()
