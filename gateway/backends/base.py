@@ -134,6 +134,11 @@ class Unavailable(BackendError):
         self.in_doubt = in_doubt
 
 
+class Contended(Unavailable):
+    """The downstream answers, but the record kept changing under the write (every retry found a
+    newer version): 503 for the client to retry, and no sign that the downstream is down."""
+
+
 class Throttled(BackendError):
     """The downstream system rate-limited the gateway (HTTP 429); retry after `retry_after` seconds."""
 

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gateway import deadline
-from gateway.backends.base import Unavailable
+from gateway.backends.base import Contended, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +107,9 @@ class Guarded:
             try:
                 result = found(*args, **kwargs)
             except BackendDown:
+                raise
+            except Contended:
+                self.breaker.succeeded(probe)  # it answered every try: alive, only busy
                 raise
             except Unavailable:
                 self.breaker.failed(probe)

@@ -5,7 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.backends.base import BackendError, InvalidData, NotFound, TooManyResults, UnsupportedQuery, Update
+from gateway.backends.base import (
+    BackendError,
+    Contended,
+    InvalidData,
+    NotFound,
+    TooManyResults,
+    UnsupportedQuery,
+    Update,
+)
 from gateway.backends.rest import backend as rest_backend
 from gateway.backends.rest.backend import RestBackend
 from gateway.backends.rest.settings import ApiAuthSettings, RestSettings
@@ -326,7 +334,7 @@ def test_a_409_with_the_same_version_is_a_real_conflict_and_endless_staleness_is
     etag_backend.sleep = lambda seconds: None
     requests_mock.get(f"{BASE}/people/u-2", json={"person": _person("u-2", "cy")}, headers={"ETag": '"v2"'})
     requests_mock.patch(f"{BASE}/people/u-2", status_code=412)
-    with pytest.raises(rest_backend.Unavailable, match=r"kept changing while the gateway wrote it \(3 tries\)"):
+    with pytest.raises(Contended, match=r"kept changing while the gateway wrote it \(3 tries\)"):
         etag_backend.modify("users", Update(Entry("u-2", {}, "u-2"), (Change("job.title", "replace", ("x",)),)), [])
     assert [r.headers.get("If-Match") for r in requests_mock.request_history if r.method == "PATCH"][-3:] == [
         '"v2"'

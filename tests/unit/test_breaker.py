@@ -9,7 +9,7 @@ import time
 import pytest
 
 from gateway import deadline
-from gateway.backends.base import NotFound, Unavailable
+from gateway.backends.base import Contended, NotFound, Unavailable
 from gateway.backends.breaker import BackendDown, Breaker, Guarded
 from gateway.backends.watchdog import Watchdog
 
@@ -120,3 +120,12 @@ def test_a_request_out_of_time_before_the_call_is_refused_without_counting_again
     with deadline.within(0), pytest.raises(deadline.OutOfTime):
         guarded.get("users", "1", [])
     assert (backend.calls, guarded.breaker.failures) == (0, 0)
+
+
+def test_a_record_that_kept_changing_shows_the_backend_alive():
+    guarded, backend, _ = _guarded()
+    backend.outcome = Contended("the record kept changing while the gateway wrote it (6 tries)")
+    for _ in range(5):
+        with pytest.raises(Contended):
+            guarded.get("users", "1", [])
+    assert guarded.breaker.failures == 0 and not guarded.breaker.down

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from gateway.backends.base import AlreadyExists, BackendError, NotFound, Unavailable, UnknownReference, Update
+from gateway.backends.base import AlreadyExists, BackendError, Contended, NotFound, UnknownReference, Update
 from gateway.backends.rest.paging import everything, window
 from gateway.backends.rest.query import Plan, matches, plan
 from gateway.backends.rest.records import (
@@ -146,7 +146,7 @@ class RestBackend:
             except Stale:
                 if attempt == tries:
                     log.warning("API %s %s: still changed by others after %d tries", kind, entry.id, tries)
-                    raise Unavailable(f"the record kept changing while the gateway wrote it ({tries} tries)") from None
+                    raise Contended(f"the record kept changing while the gateway wrote it ({tries} tries)") from None
             # Someone else wrote the record since it was read: read it again and apply the same
             # changes to what it holds now (a moment apart, so the writers do not meet again).
             self.sleep(random.uniform(0.2, 1.0) * STALE_PAUSE * attempt)
