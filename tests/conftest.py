@@ -10,10 +10,10 @@ import ldap3
 import pytest
 import requests
 
-from gateway.sandbox.hr_api import HrApi
-from gateway.sandbox.slapd import ADMIN_DN, GROUPS_DN, PEOPLE_DN, SERVICE_DN, Slapd
 from gateway.tokens import TokenFile
 from gateway.web.app import create_app
+from tests.sandbox.hr_api import HrApi
+from tests.sandbox.slapd import ADMIN_DN, GROUPS_DN, PEOPLE_DN, SERVICE_DN, Slapd
 
 REPO = Path(__file__).resolve().parents[1]
 OPENLDAP_MAP = REPO / "mappings" / "openldap.yaml"

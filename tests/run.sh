@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./deploy/install-deps.sh --test
-.venv/bin/ruff check --quiet gateway tests
+.venv/bin/ruff check --quiet gateway tests deploy
 exec .venv/bin/python -m pytest -q "$@"

@@ -1,5 +1,6 @@
 """The deployment files stay in step with the code."""
 
+import ast
 from pathlib import Path
 
 import yaml
@@ -27,3 +28,16 @@ def test_the_gunicorn_config_loads_and_leaves_the_address_to_the_settings(tmp_pa
     options = gunicorn_options(Settings(), None, DEPLOY / "gunicorn.conf.py")
     assert options["bind"] == ["127.0.0.1:9"]
     assert options["worker_class"] == "gthread" and options["control_socket_disable"] is True
+
+
+def test_the_package_imports_nothing_from_the_source_tree_around_it():
+    """Installed with pip, `gateway` has no tests/ or deploy/ beside it: it must not reach for them."""
+    package = DEPLOY.parent / "gateway"
+    outside = []
+    for path in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module or ""]
+            outside += [f"{path}:{node.lineno}: {n}" for n in names if n.split(".")[0] in ("tests", "deploy")]
+    assert outside == []

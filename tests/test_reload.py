@@ -15,9 +15,9 @@ import pytest
 import requests
 
 from gateway.reload import Reloader
-from gateway.sandbox.children import free_port
 from gateway.tokens import TokenFile
 from tests.conftest import OPENLDAP_MAP, write_settings
+from tests.sandbox.children import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 TITLE_LINE = "    title: title                       # Entra: jobTitle\n"

@@ -15,10 +15,10 @@ import time
 import ldap3
 import pytest
 
-from gateway.sandbox.slapd import ADMIN_DN, GROUPS_DN, PEOPLE_DN, Slapd
 from gateway.tokens import TokenFile
 from gateway.web.app import create_app
 from tests.conftest import OPENLDAP_MAP, Client, write_settings
+from tests.sandbox.slapd import ADMIN_DN, GROUPS_DN, PEOPLE_DN, Slapd
 
 pytestmark = pytest.mark.perf
 

@@ -6,11 +6,11 @@ import logging
 
 import pytest
 
-from gateway.sandbox.slapd import SERVICE_DN
 from gateway.tokens import TokenFile
 from gateway.web.app import create_app
 from gateway.yamlfile import ConfigError
 from tests.conftest import OPENLDAP_MAP, PATCH_OP, Client
+from tests.sandbox.slapd import SERVICE_DN
 
 
 def _from(client, address: str, forwarded: str | None = None, token: str | None = None):

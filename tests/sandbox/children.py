@@ -1,4 +1,4 @@
-"""Child processes of the sandbox (slapd, the reference HR API, the gateway): started in a
+"""Child processes of the tests and the quick start (slapd, the reference HR API, the gateway): started in a
 session of their own so Ctrl-C reaches only the quick start, killed by Linux if the process that
 started them dies, stopped with terminate-then-kill. Shared by the quick start and the tests."""
 
