@@ -28,7 +28,7 @@ from pathlib import Path
 
 import yaml
 
-from gateway.tokens import StoredToken, digest, mint, write_tokens
+from gateway.credentials import StoredCredential, digest, mint, write_tokens
 from tests.sandbox import children
 from tests.sandbox.hr_api import HrApi
 from tests.sandbox.slapd import SERVICE_DN, Slapd, SlapdError
@@ -72,7 +72,7 @@ def fresh_token(state: Path) -> str:
     token = mint()
     write_tokens(
         state / "tokens.yaml",
-        [StoredToken("quickstart", digest(token), "scim", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))],
+        [StoredCredential("quickstart", digest(token), "scim", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))],
     )
     return token
 

@@ -33,6 +33,7 @@ from gateway import yamlfile
 from gateway.backends.ldap.connection import LdapSettings
 from gateway.backends.rest.settings import RestSchema, RestSettings, rest_settings
 from gateway.policy import Policy, PolicyFields, PolicyProblem, load_policy
+from gateway.privatefiles import read_secret, service_user
 from gateway.yamlfile import ConfigError, Problem, line_of
 
 
@@ -120,8 +121,21 @@ def load_settings(path: Path | str) -> Settings:
     problems: list[Problem] = []
     tenants = []
     seen_paths: dict[str, str] = {}
+    seen_names: dict[str, str] = {}
     for index, raw in enumerate(data["tenants"]):
         where = ("tenants", index)
+        # Routes, metrics and logs know a tenant by its name with . and - as _ (gateway/web/app.py).
+        key = raw["name"].replace(".", "_").replace("-", "_").casefold()
+        if key in seen_names:
+            problems.append(
+                Problem(
+                    str(path),
+                    line_of(document, (*where, "name")),
+                    f"tenant name {raw['name']} is too close to {seen_names[key]} (names must differ in more than"
+                    " case, '.', '-' and '_')",
+                )
+            )
+        seen_names[key] = raw["name"]
         base_path = raw["base_path"]
         if base_path.lower() in seen_paths:
             problems.append(
@@ -155,6 +169,15 @@ def load_settings(path: Path | str) -> Settings:
             except ValueError as error:
                 problems.append(Problem(str(path), line_of(document, (*where, "rest")), str(error)))
         tokens_file = (path.parent / raw["tokens_file"]).resolve()
+        if tokens_file.exists() and not os.access(tokens_file, os.R_OK):
+            problems.append(
+                Problem(
+                    str(path),
+                    line_of(document, (*where, "tokens_file")),
+                    f"cannot read {tokens_file} as user {service_user()}: every request would fail;"
+                    f" give it to that user (chown {service_user()} {tokens_file}) or use `token create --owner`",
+                )
+            )
         policy = Policy()
         try:
             policy = load_policy(raw, path.parent, tokens_file)
@@ -182,19 +205,16 @@ def _under(one: str, other: str) -> bool:
 
 
 def _ldap_settings(raw: dict, folder: Path) -> LdapSettings:
-    if "password_file" in raw:
-        secret_path = folder / raw["password_file"]
-        try:
-            password = secret_path.read_text().strip()
-        except OSError as error:
-            raise ValueError(f"cannot read the LDAP password file {secret_path}: {error.strerror}") from None
-    else:
-        password = os.environ.get(raw["password_env"], "")
-        if not password:
-            raise ValueError(f"the environment variable {raw['password_env']} (the LDAP password) is not set")
+    password = read_secret(
+        "the LDAP password",
+        folder / raw["password_file"] if "password_file" in raw else None,
+        raw.get("password_env"),
+    )
     ca_file = (folder / raw["ca_file"]).resolve() if "ca_file" in raw else None
     if ca_file is not None and not ca_file.is_file():
         raise ValueError(f"the CA file {ca_file} does not exist")
+    if ca_file is not None and not os.access(ca_file, os.R_OK):
+        raise ValueError(f"cannot read the CA file {ca_file} as user {service_user()}")
     settings = LdapSettings(
         raw["url"],
         raw["bind_dn"],

@@ -10,7 +10,7 @@ import ldap3
 import pytest
 import requests
 
-from gateway.tokens import TokenFile
+from gateway.credentials import CredentialFile
 from gateway.web.app import create_app
 from tests.sandbox.hr_api import HrApi
 from tests.sandbox.slapd import ADMIN_DN, GROUPS_DN, PEOPLE_DN, SERVICE_DN, Slapd
@@ -155,7 +155,7 @@ class _Gateways:
         folder = self.tmp_path / f"{self.prefix}gateway{len(self.apps)}"
         folder.mkdir()
         settings = write_settings_file(folder, mapping)
-        token = TokenFile(folder / "tokens.yaml").add("entra")
+        token = CredentialFile(folder / "tokens.yaml").add("entra")
         app = create_app(settings)
         self.apps.append(app)
         return Client(app.test_client(), token, app=app)

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from gateway.credentials import CredentialFile
 from gateway.reload import Reloader
-from gateway.tokens import TokenFile
 from tests.conftest import OPENLDAP_MAP, write_settings
 from tests.sandbox.children import free_port
 
@@ -47,7 +47,7 @@ def gateway(slapd, directory, tmp_path):
     mapping = tmp_path / "map.yaml"
     mapping.write_text(OPENLDAP_MAP.read_text().replace(TITLE_LINE, ""))
     settings = write_settings(tmp_path, slapd, mapping)
-    token = TokenFile(tmp_path / "tokens.yaml").add("entra")
+    token = CredentialFile(tmp_path / "tokens.yaml").add("entra")
     port = free_port()
     log = tmp_path / "gateway.log"
     with open(log, "wb") as output:

@@ -21,7 +21,7 @@ import jwt
 from gateway.auth.entra import EntraJwt, KeysUnavailable
 from gateway.auth.oauth import AccessTokens
 from gateway.auth.passwords import check_password, dummy_hash
-from gateway.tokens import PREFIX, StoredToken, TokenFile, digest, matching
+from gateway.credentials import PREFIX, CredentialFile, StoredCredential, digest, matching
 
 __all__ = ["AuthFailure", "Authenticator", "KeysUnavailable", "Principal"]
 
@@ -44,7 +44,7 @@ class AuthFailure(Exception):
 class Authenticator:
     def __init__(self, tenant_name: str, settings, tokens_file):
         self.settings = settings  # AuthSettings
-        self.file = TokenFile(tokens_file)
+        self.file = CredentialFile(tokens_file)
         self.access_tokens = AccessTokens(settings.oauth, tenant_name) if settings.oauth else None
         self.entra = EntraJwt(settings.entra_jwt) if settings.entra_jwt else None
         self._verified: dict[str, bytes] = {}  # Basic user -> HMAC of (hash, password) once checked
@@ -111,12 +111,12 @@ class Authenticator:
 
     # --- OAuth token endpoint -----------------------------------------------------------------
 
-    def issue(self, client_id: str, client_secret: str) -> tuple[str, StoredToken]:
+    def issue(self, client_id: str, client_secret: str) -> tuple[str, StoredCredential]:
         """An access token for a client whose secret matches; raises AuthFailure otherwise."""
         if self.access_tokens is None:
             raise AuthFailure("OAuth is not enabled for this tenant")
         client = _named(self.file.credentials().oauth_clients, client_id)
-        if not hmac.compare_digest(digest(client_secret).encode(), (client.sha256 if client else "-" * 64).encode()):
+        if not hmac.compare_digest(digest(client_secret).encode(), (client.hash if client else "-" * 64).encode()):
             raise AuthFailure("an unknown OAuth client" if client is None else f"a wrong secret for {client.name!r}")
         return self.access_tokens.issue(client.name, client.scope), client
 
@@ -134,16 +134,16 @@ class Authenticator:
         if user is None:
             check_password(password, dummy_hash())
             raise AuthFailure("an unknown Basic user")
-        proof = hmac.new(self._secret, f"{user.sha256}\0{password}".encode(), hashlib.sha256).digest()
+        proof = hmac.new(self._secret, f"{user.hash}\0{password}".encode(), hashlib.sha256).digest()
         with self._lock:
             remembered = self._verified.get(user.name, b"")
         if not hmac.compare_digest(remembered, proof):
-            if not check_password(password, user.sha256):
+            if not check_password(password, user.hash):
                 raise AuthFailure(f"a wrong password for the Basic user {user.name!r}")
             with self._lock:
                 self._verified[user.name] = proof
         return Principal("basic", user.name, user.scope)
 
 
-def _named(entries: list[StoredToken], name: str) -> StoredToken | None:
+def _named(entries: list[StoredCredential], name: str) -> StoredCredential | None:
     return next((entry for entry in entries if entry.name == name), None)

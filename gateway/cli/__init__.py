@@ -56,4 +56,3 @@ def _run(args: argparse.Namespace) -> int:
             args.file, current_path=args.current, resource=args.resource, show_response=args.response
         )
     return credentials.run(args)
-

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from gateway.tokens import TokenFile
+from gateway.credentials import CredentialFile
 from gateway.web.app import create_app
 from gateway.yamlfile import ConfigError
 from tests.conftest import OPENLDAP_MAP, PATCH_OP, Client
@@ -51,7 +51,7 @@ def test_x_forwarded_for_is_believed_through_the_trusted_hops_only(slapd, direct
     )
     app = create_app(settings)
     try:
-        client = Client(app.test_client(), TokenFile(tmp_path / "a.tokens.yaml").add("entra"), app=app)
+        client = Client(app.test_client(), CredentialFile(tmp_path / "a.tokens.yaml").add("entra"), app=app)
         assert _from(client, "127.0.0.1", forwarded="203.0.113.9").status_code == 200
         # A client that forges its own X-Forwarded-For only adds a hop the proxy then appends after.
         assert _from(client, "127.0.0.1", forwarded="203.0.113.9, 192.0.2.66").status_code == 403
@@ -119,7 +119,7 @@ def test_the_body_limit_is_a_setting_answered_413(slapd, directory, tmp_path):
     settings = _settings(tmp_path, slapd, [("a", "/scim/v2", "")], "max_body_bytes: 2048\n")
     app = create_app(settings)
     try:
-        client = Client(app.test_client(), TokenFile(tmp_path / "a.tokens.yaml").add("entra"), app=app)
+        client = Client(app.test_client(), CredentialFile(tmp_path / "a.tokens.yaml").add("entra"), app=app)
         response = client.post("/Users", {"userName": "big", "displayName": "x" * 3000})
         assert response.status_code == 413 and "2048 bytes" in response.get_json()["detail"]
         assert client.post("/Users", {"userName": "small"}).status_code == 201
@@ -155,8 +155,8 @@ def test_a_credential_of_one_tenant_never_opens_another(slapd, directory, tmp_pa
     )
     app = create_app(settings)
     try:
-        hr_token = TokenFile(tmp_path / "hr.tokens.yaml").add("entra")
-        lab_token = TokenFile(tmp_path / "lab.tokens.yaml").add("entra")
+        hr_token = CredentialFile(tmp_path / "hr.tokens.yaml").add("entra")
+        lab_token = CredentialFile(tmp_path / "lab.tokens.yaml").add("entra")
         http = app.test_client()
 
         def status(base, token):
