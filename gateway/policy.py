@@ -14,7 +14,8 @@ settings file (marshmallow, file:line errors) into one frozen `Policy`:
     allow_from: [203.0.113.0/24]   # or allow_from_file: entra-ranges.txt; default: any address
     limits:
       rate: 50/second              # per worker process; over it: 429 with Retry-After
-      failed_logins: 20/minute     # per client address; over it: 429, even for a good credential
+      failed_logins: 20/minute     # per client address and per credential tried; over it, a failed
+                                   # login is 429 instead of 401. A correct credential always gets in.
       json_depth: 32
       filter_length: 4096
       filter_depth: 32

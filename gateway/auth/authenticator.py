@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import secrets
@@ -38,7 +39,11 @@ class Principal:
 
 
 class AuthFailure(Exception):
-    """No valid credential; str() is the reason, for the log only."""
+    """No valid credential; str() is the reason, for the log only. `attempted` names the
+    credential tried without revealing it (a Basic user, an OAuth client, a token's
+    fingerprint): failed logins are counted per credential as well as per address."""
+
+    attempted = "no credential"
 
 
 class Authenticator:
@@ -64,15 +69,17 @@ class Authenticator:
     def authenticate(self, header: str) -> Principal:
         scheme, _, credential = header.strip().partition(" ")
         credential = credential.strip()
-        if not credential:
-            raise AuthFailure("no credential")
-        if scheme.lower() == "bearer":
-            return self._bearer(credential)
-        if scheme.lower() == "basic" and self.settings.basic:
-            return self._basic(credential)
-        raise AuthFailure(
-            "an Authorization scheme this tenant does not accept"
-        )  # never echoed: it may be a bare secret
+        try:
+            if not credential:
+                raise AuthFailure("no credential")
+            if scheme.lower() == "bearer":
+                return self._bearer(credential)
+            if scheme.lower() == "basic" and self.settings.basic:
+                return self._basic(credential)
+            raise AuthFailure("an Authorization scheme this tenant does not accept")  # never echoed: it may be a secret
+        except AuthFailure as failure:
+            failure.attempted = _attempted(scheme, credential)
+            raise
 
     # --- Bearer ---------------------------------------------------------------------------------
 
@@ -117,7 +124,11 @@ class Authenticator:
             raise AuthFailure("OAuth is not enabled for this tenant")
         client = _named(self.file.credentials().oauth_clients, client_id)
         if not hmac.compare_digest(digest(client_secret).encode(), (client.hash if client else "-" * 64).encode()):
-            raise AuthFailure("an unknown OAuth client" if client is None else f"a wrong secret for {client.name!r}")
+            failure = AuthFailure(
+                "an unknown OAuth client" if client is None else f"a wrong secret for {client.name!r}"
+            )
+            failure.attempted = f"OAuth client {client_id[:64]!r}"
+            raise failure
         return self.access_tokens.issue(client.name, client.scope), client
 
     # --- Basic ----------------------------------------------------------------------------------
@@ -143,6 +154,17 @@ class Authenticator:
             with self._lock:
                 self._verified[user.name] = proof
         return Principal("basic", user.name, user.scope)
+
+
+def _attempted(scheme: str, credential: str) -> str:
+    """The credential a failed login tried, safe to log: a Basic user name, or a fingerprint."""
+    if not credential:
+        return "no credential"
+    if scheme.lower() == "basic":
+        with contextlib.suppress(binascii.Error, UnicodeDecodeError):
+            name = base64.b64decode(credential, validate=True).decode("utf-8").partition(":")[0]
+            return f"Basic user {name[:64]!r}"
+    return f"credential {hashlib.sha256(credential.encode('utf-8', 'replace')).hexdigest()[:12]}"
 
 
 def _named(entries: list[StoredCredential], name: str) -> StoredCredential | None:

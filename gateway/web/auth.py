@@ -1,4 +1,4 @@
-"""The door of every tenant: network allowlist, failed-login throttle, credential, rate, scope.
+"""The door of every tenant: network allowlist, credential (failed ones counted), rate, scope.
 
 Runs before every SCIM request of a tenant (and, partly, before its OAuth token endpoint).
 Each refusal is a SCIM error with the right status and a log line with the client's address
@@ -13,13 +13,14 @@ from flask import current_app, g, request
 
 from gateway.auth.authenticator import AuthFailure, KeysUnavailable, Principal
 from gateway.scim.errors import ScimError
+from gateway.web.throttle import OverLimit, count_failed_login
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 log = logging.getLogger("gateway.web.auth")
 
 
 def admit_address() -> str:
-    """The client's address, if the tenant's allowlist admits it and it has not failed too often."""
+    """The client's address, if the tenant's allowlist admits it."""
     tenant = g.tenant
     policy = tenant.settings.policy
     address = request.remote_addr or "-"  # behind trusted proxies, ProxyFix has set it from X-Forwarded-For
@@ -28,19 +29,29 @@ def admit_address() -> str:
             "tenant %s: refused %s %s from %s: not in allow_from", tenant.name, request.method, request.path, address
         )
         raise ScimError(403, f"this tenant does not accept requests from {address}")
-    wait = _throttle().exhausted(policy.failed_logins, "failed", tenant.name, address)
-    if wait is not None:
-        log.warning("tenant %s: refused a request from %s: too many failed logins", tenant.name, address)
-        raise ScimError(
-            429, f"too many failed logins from {address}; retry in {wait} s", headers={"Retry-After": str(wait)}
-        )
     return address
 
 
-def failed_login(address: str, reason: object) -> None:
+def failed_login(address: str, failure: AuthFailure) -> OverLimit | None:
+    """Log and count a refused credential; what is over its failed-login limit, if anything."""
     tenant = g.tenant
-    _throttle().hit(tenant.settings.policy.failed_logins, "failed", tenant.name, address)
-    log.warning("tenant %s: refused a request from %s: %s", tenant.name, address, reason)
+    over = count_failed_login(
+        _throttle(), tenant.settings.policy.failed_logins, tenant.name, address, failure.attempted
+    )
+    log.warning(
+        "tenant %s: refused a request from %s: %s%s",
+        tenant.name,
+        address,
+        failure,
+        f" (too many failed logins {over.what})" if over else "",
+    )
+    return over
+
+
+def too_many_failures(over: OverLimit) -> ScimError:
+    return ScimError(
+        429, f"too many failed logins {over.what}; retry in {over.wait} s", headers={"Retry-After": str(over.wait)}
+    )
 
 
 def count_request() -> None:
@@ -67,7 +78,9 @@ def admit() -> Principal:
             503, "the gateway cannot check this token right now; retry later", headers={"Retry-After": "30"}
         )
     except AuthFailure as failure:
-        failed_login(address, failure)
+        over = failed_login(address, failure)
+        if over is not None:
+            raise too_many_failures(over) from None
         raise ScimError(
             401,
             "a valid credential is required (Authorization: Bearer <Secret Token>)",

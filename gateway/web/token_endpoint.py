@@ -56,7 +56,11 @@ def issue_token():
     try:
         access_token, client = g.tenant.authenticator.issue(client_id, client_secret)
     except AuthFailure as failure:
-        failed_login(g.address, failure)
+        over = failed_login(g.address, failure)
+        if over is not None:
+            raise OAuthError(
+                429, "invalid_client", f"too many failed logins {over.what}; retry in {over.wait} s"
+            ) from None
         raise OAuthError(401, "invalid_client", "unknown client or wrong secret", challenge=from_header) from None
     lifetime = g.tenant.authenticator.access_tokens.lifetime
     response = jsonify(
