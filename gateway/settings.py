@@ -58,6 +58,7 @@ class Settings:
     max_body_bytes: int = 1024 * 1024
     log_level: str = "info"
     trusted_proxies: int = 0  # reverse proxies whose X-Forwarded-For is believed
+    given: frozenset[str] = frozenset()  # the top-level keys the file sets (they beat a gunicorn file)
 
 
 class LdapSchema(Schema):
@@ -111,8 +112,11 @@ class SettingsSchema(Schema):
     tenants = fields.List(fields.Nested(TenantSchema), required=True, validate=validate.Length(min=1))
 
 
-def load_settings(path: Path | str) -> Settings:
+def load_settings(path: Path | str, folder: Path | None = None) -> Settings:
+    """`folder`: what relative paths are relative to (default: the file's folder; a saved copy
+    of the settings, reload.LastGood, reads them as the original did)."""
     path = Path(path).resolve()
+    folder = folder or path.parent
     document = yamlfile.load(path)
     try:
         data = SettingsSchema().load(document or {})
@@ -159,16 +163,16 @@ def load_settings(path: Path | str) -> Settings:
         ldap = None
         if "ldap" in raw:
             try:
-                ldap = _ldap_settings(raw["ldap"], path.parent)
+                ldap = _ldap_settings(raw["ldap"], folder)
             except ValueError as error:
                 problems.append(Problem(str(path), line_of(document, (*where, "ldap")), str(error)))
         rest = None
         if "rest" in raw:
             try:
-                rest = rest_settings(raw["rest"], path.parent)
+                rest = rest_settings(raw["rest"], folder)
             except ValueError as error:
                 problems.append(Problem(str(path), line_of(document, (*where, "rest")), str(error)))
-        tokens_file = (path.parent / raw["tokens_file"]).resolve()
+        tokens_file = (folder / raw["tokens_file"]).resolve()
         if tokens_file.exists() and not os.access(tokens_file, os.R_OK):
             problems.append(
                 Problem(
@@ -180,14 +184,14 @@ def load_settings(path: Path | str) -> Settings:
             )
         policy = Policy()
         try:
-            policy = load_policy(raw, path.parent, tokens_file)
+            policy = load_policy(raw, folder, tokens_file)
         except PolicyProblem as problem:
             problems.append(Problem(str(path), line_of(document, (*where, *problem.key)), str(problem)))
         tenants.append(
             TenantSettings(
                 name=raw["name"],
                 base_path=base_path,
-                mapping_path=(path.parent / raw["mapping"]).resolve(),
+                mapping_path=(folder / raw["mapping"]).resolve(),
                 tokens_file=tokens_file,
                 ldap=ldap,
                 rest=rest,
@@ -197,7 +201,8 @@ def load_settings(path: Path | str) -> Settings:
     if problems:
         raise ConfigError(problems)
     options = {k: v for k, v in data.items() if k != "tenants"}
-    return Settings(source=path, tenants=tuple(tenants), **options)
+    given = frozenset(key for key in (document or {}) if key != "tenants")
+    return Settings(source=path, tenants=tuple(tenants), given=given, **options)
 
 
 def _under(one: str, other: str) -> bool:

@@ -7,7 +7,7 @@ import yaml
 
 from gateway.mapping.loader import compile_mapping
 from gateway.serve import gunicorn_options
-from gateway.settings import SettingsSchema
+from gateway.settings import Settings, SettingsSchema, load_settings
 from gateway.yamlfile import loads
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
@@ -21,13 +21,38 @@ def test_the_kubernetes_config_map_holds_valid_settings_and_a_valid_map():
     assert settings["tenants"][0]["mapping"] == "openldap.yaml"
 
 
-def test_the_gunicorn_config_loads_and_leaves_the_address_to_the_settings(tmp_path):
-    class Settings:
-        listen, workers, threads = "127.0.0.1:9", 1, 1
+def _settings(tmp_path, monkeypatch, top: str = "") -> Settings:
+    monkeypatch.setenv("PW", "x")
+    path = tmp_path / "settings.yaml"
+    path.write_text(
+        top + "tenants:\n  - {name: a, base_path: /scim/v2, mapping: m.yaml, tokens_file: t.yaml,\n"
+        "     ldap: {url: 'ldap://127.0.0.1', bind_dn: cn=x, password_env: PW}}\n"
+    )
+    return load_settings(path)
 
-    options = gunicorn_options(Settings(), None, DEPLOY / "gunicorn.conf.py")
-    assert options["bind"] == ["127.0.0.1:9"]
-    assert options["worker_class"] == "gthread" and options["control_socket_disable"] is True
+
+def test_serve_needs_no_gunicorn_file_and_the_shipped_one_only_overrides(tmp_path, monkeypatch):
+    settings = _settings(tmp_path, monkeypatch)
+    bare = gunicorn_options(settings, None, None)
+    assert bare["bind"] == ["127.0.0.1:8080"] and (bare["workers"], bare["threads"]) == (2, 4)
+    assert bare["worker_class"] == "gthread" and bare["control_socket_disable"] is True
+    assert gunicorn_options(settings, None, DEPLOY / "gunicorn.conf.py") == bare
+
+
+def test_flags_beat_settings_beat_the_gunicorn_file(tmp_path, monkeypatch):
+    override = tmp_path / "gunicorn.conf.py"
+    override.write_text("workers = 3\nthreads = 7\ntimeout = 120\nbind = ['0.0.0.0:1']\n")
+    given = _settings(tmp_path, monkeypatch, "listen: 127.0.0.1:9000\nworkers: 8\n")
+    options = gunicorn_options(given, None, override)
+    assert (options["workers"], options["threads"], options["timeout"], options["bind"]) == (
+        8,
+        7,
+        120,
+        ["127.0.0.1:9000"],
+    )
+    assert gunicorn_options(given, "127.0.0.1:9", override)["bind"] == ["127.0.0.1:9"]
+    silent = gunicorn_options(_settings(tmp_path, monkeypatch), None, override)
+    assert (silent["workers"], silent["bind"]) == (3, ["0.0.0.0:1"])
 
 
 def test_the_package_imports_nothing_from_the_source_tree_around_it():
