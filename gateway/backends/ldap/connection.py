@@ -99,6 +99,16 @@ class ConnectionPool:
             # they never carry the bind password.
             log.error("cannot reach the directory at %s: %s: %s", self.settings.url, type(error).__name__, error)
             raise Unavailable("the directory cannot be reached") from None
+        except (KeyError, IndexError, ValueError, TypeError) as error:
+            _discard(connection)
+            # ldap3 decodes whatever comes back as LDAP; an HTTP answer ends in a KeyError here.
+            log.error(
+                "the server at %s did not answer in LDAP (%s): is the URL's host, port or scheme that of"
+                " another service, such as a web server?",
+                self.settings.url,
+                type(error).__name__,
+            )
+            raise Unavailable("the directory cannot be reached") from None
         self.opened += 1
         return connection
 
