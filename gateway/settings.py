@@ -97,6 +97,8 @@ class TenantSchema(PolicyFields):
     def check_base_path(self, value: str, **kwargs) -> None:
         if not re.match(r"^(/[A-Za-z0-9._~-]+)+$", value):
             raise ValidationError("a URL path such as /scim/v2 (starts with /, no trailing /)")
+        if value.lower().split("/")[1] in ("healthz", "readyz"):
+            raise ValidationError("/healthz and /readyz are the gateway's own; choose another path")
 
 
 class SettingsSchema(Schema):

@@ -28,6 +28,12 @@ def main(argv: list[str] | None = None) -> int:
         " (default: $STATE_DIRECTORY, which systemd sets)",
     )
 
+    online = commands.add_parser(
+        "check", help="check every tenant online: files, bind, base DNs, schema, controls, limits, the API's login"
+    )
+    online.add_argument("--config", required=True, type=Path, help="the settings file (YAML)")
+    online.add_argument("--user", help="check the files as readable by this user (default: the one running this)")
+
     mapping = commands.add_parser("mapping", help="check or preview a map").add_subparsers(dest="action", required=True)
     check = mapping.add_parser("check", help="validate a map, run its examples, warn about what Entra would re-send")
     check.add_argument("file", type=Path)
@@ -55,6 +61,10 @@ def _run(args: argparse.Namespace) -> int:
 
         serve(args.config, args.listen, args.gunicorn_config, args.state_dir)
         return 0
+    if args.command == "check":
+        from gateway.checks import run_check
+
+        return run_check(args.config, args.user)
     if args.command == "mapping":
         from gateway.cli import mapping as mapping_tool
 

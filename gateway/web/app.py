@@ -13,6 +13,7 @@ from urllib.parse import unquote_plus
 from flask import Flask, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from gateway.checks import Readiness
 from gateway.settings import Settings, load_settings
 from gateway.tenant import Tenant
 from gateway.web.responses import register_error_handlers, scim_response
@@ -74,7 +75,22 @@ def create_app(settings: Settings | str | Path | None = None, tenants: list[Tena
 
     @app.get("/healthz")
     def health():
+        """Liveness: the process answers. Nothing downstream is asked."""
         return scim_response({"status": "ok", "tenants": sorted(t.name for t in tenants)})
+
+    readiness = Readiness({t.name: getattr(t.backend, "probe", None) for t in tenants})
+
+    @app.get("/readyz")
+    def ready():
+        """Readiness: every tenant's backend answered a cheap probe (cached a few seconds)."""
+        problems = readiness.status()
+        answer = {name: problem or "ok" for name, problem in sorted(problems.items())}
+        if any(problems.values()):
+            for name, problem in problems.items():
+                if problem:
+                    log.warning("not ready: tenant %s: %s", name, problem)
+            return scim_response({"status": "not ready", "tenants": answer}, 503)
+        return scim_response({"status": "ready", "tenants": answer})
 
     return app
 

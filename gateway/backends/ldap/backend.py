@@ -21,6 +21,7 @@ from collections.abc import Iterable
 import ldap3
 
 from gateway.backends.base import AlreadyExists, NotFound, StoreSpec, UnknownReference
+from gateway.backends.ldap import check as online
 from gateway.backends.ldap import controls, memberships, results
 from gateway.backends.ldap.compose import (
     all_filters,
@@ -326,6 +327,14 @@ class LdapBackend:
                 except UnknownReference:
                     continue
             return known
+
+    def probe(self, timeout: float) -> None:
+        """For /readyz: a bind and a read on a fresh connection, within `timeout`; Unavailable if not."""
+        online.probe(self.pool.settings, timeout)
+
+    def check(self, mapping) -> list:
+        """For `scim-gateway check`: every online check of the directory against the map."""
+        return online.check(self.pool.settings, mapping)
 
     def close(self) -> None:
         self.pool.close()

@@ -52,7 +52,7 @@ class LdapSettings:
 
 
 class ConnectionPool:
-    def __init__(self, settings: LdapSettings):
+    def __init__(self, settings: LdapSettings, get_info=ldap3.NONE):
         self.settings = settings
         parsed = urlparse(settings.url)
         ldaps = parsed.scheme.lower() == "ldaps"
@@ -62,7 +62,7 @@ class ConnectionPool:
             port=parsed.port or (636 if ldaps else 389),
             use_ssl=ldaps,
             tls=tls,
-            get_info=ldap3.NONE,  # no schema fetch, ever: the map says what attributes exist
+            get_info=get_info,  # serving: no schema fetch, ever (the map says what attributes exist)
             connect_timeout=settings.timeout,
         )
         self._idle: list[ldap3.Connection] = []

@@ -30,6 +30,7 @@ from gateway.backends.base import (
     StoreSpec,
     UnknownReference,
 )
+from gateway.backends.rest import check as online
 from gateway.backends.rest.paging import everything, window
 from gateway.backends.rest.query import Plan, matches, plan
 from gateway.backends.rest.records import (
@@ -219,6 +220,14 @@ class RestBackend:
         for kind, ids in missing.items():
             raise UnknownReference(kind, ids)
         return resolved
+
+    def probe(self, timeout: float) -> None:
+        """For /readyz: one list call for one record, sent once within `timeout`; BackendError if not."""
+        online.probe(self.transport, [_target(spec) for spec in self.specs.values()], timeout)
+
+    def check(self, mapping) -> list:
+        """For `scim-gateway check`: the API answers each list call with the gateway's login."""
+        return online.check(self.transport, mapping)
 
     def close(self) -> None:
         self.transport.close()

@@ -1,0 +1,47 @@
+"""A REST tenant's online checks (`scim-gateway check`) and its readiness probe (`/readyz`):
+the API answers, and accepts the gateway's login, on each resource's list call (one record)."""
+
+from __future__ import annotations
+
+from gateway.backends.base import BackendError
+from gateway.backends.rest.target import RestTarget
+from gateway.backends.rest.transport import Transport
+from gateway.checks import Finding, failed, passed
+from gateway.mapping.model import Mapping
+
+FIX = (
+    "check rest.base_url (scheme, host, port, path), ca_file, and the API credentials (key_file,"
+    " password_file, client_secret_file, token_url); the gateway's log has the API's answer"
+)
+
+
+def probe(transport: Transport, targets: list[RestTarget], timeout: float) -> None:
+    """One list call asking for one record, sent once, within `timeout`; BackendError if it fails."""
+    for target in targets[:1]:
+        transport.probe(target.list.path, _one_record(target), timeout)
+
+
+def check(transport: Transport, mapping: Mapping) -> list[Finding]:
+    findings = []
+    for name, resource_map in mapping.resource_maps.items():
+        target = resource_map.target
+        if not isinstance(target, RestTarget):
+            continue
+        what = f"{name}: GET {transport.settings.base_url}{target.list.path} with the gateway's login"
+        try:
+            transport.probe(target.list.path, _one_record(target), transport.settings.timeout)
+        except BackendError as error:
+            findings.append(failed(what, str(error), FIX))
+        else:
+            findings.append(passed(what, "answered"))
+    return findings
+
+
+def _one_record(target: RestTarget) -> dict[str, str]:
+    paging = target.list.paging
+    params = dict(target.list.params)
+    if paging.style == "offset":
+        params |= {paging.offset: "0", paging.limit: "1"}
+    elif paging.style == "page":
+        params |= {paging.page: str(paging.first_page), paging.limit: "1"}
+    return params
