@@ -115,13 +115,22 @@ class Reloader:
         self.last_good = last_good
         self.current: Configuration | None = None
 
+    @property
+    def configuration(self) -> Configuration:
+        """The configuration being served; RuntimeError before the first load()."""
+        if self.current is None:
+            raise RuntimeError("load() the configuration first")
+        return self.current
+
     def load(self) -> Configuration:
         """The first load. A problem here stops the start (ConfigError), unless a last good
         copy is kept: then it is served, and every problem is logged as an error."""
         try:
             self.current = load_configuration(self.path)
         except ConfigError as error:
-            saved = self.last_good.load() if self.last_good else None
+            if self.last_good is None:
+                raise
+            saved = self.last_good.load()
             if saved is None:
                 raise
             self.current, when = saved
@@ -162,10 +171,10 @@ class Reloader:
 
     def _saved(self) -> None:
         self._log_warnings()
-        if self.last_good is not None:
+        if self.last_good is not None and self.current is not None:
             self.last_good.save(self.current)
 
     def _log_warnings(self) -> None:
-        for mapping in self.current.mappings.values():
+        for mapping in self.configuration.mappings.values():
             for warning in audit(mapping):
                 log.warning("%s", warning)

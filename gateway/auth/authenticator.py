@@ -48,7 +48,7 @@ class AuthFailure(Exception):
 
 class Authenticator:
     def __init__(self, tenant_name: str, settings, tokens_file):
-        self.settings = settings  # AuthSettings
+        self.settings = settings  # TenantAuthSettings
         self.file = CredentialFile(tokens_file)
         self.access_tokens = AccessTokens(settings.oauth, tenant_name) if settings.oauth else None
         self.entra = EntraJwt(settings.entra_jwt) if settings.entra_jwt else None
@@ -107,6 +107,8 @@ class Authenticator:
         raise AuthFailure(f"a JWT signed with {str(algorithm)[:10]!r}, which this tenant does not accept")
 
     def _access_token(self, token: str) -> Principal:
+        if self.access_tokens is None:
+            raise AuthFailure("OAuth is not enabled for this tenant")
         try:
             claims = self.access_tokens.verify(token)
         except jwt.PyJWTError as error:
@@ -123,7 +125,8 @@ class Authenticator:
         if self.access_tokens is None:
             raise AuthFailure("OAuth is not enabled for this tenant")
         client = _named(self.file.credentials().oauth_clients, client_id)
-        if not hmac.compare_digest(digest(client_secret).encode(), (client.hash if client else "-" * 64).encode()):
+        matches = hmac.compare_digest(digest(client_secret).encode(), (client.hash if client else "-" * 64).encode())
+        if client is None or not matches:
             failure = AuthFailure(
                 "an unknown OAuth client" if client is None else f"a wrong secret for {client.name!r}"
             )

@@ -1,6 +1,6 @@
 """`scim-gateway token|basic|client create|list|revoke`: a tenant's credentials, hashes only.
 
-Each secret is printed once, on stdout, and only its hash is written (gateway/tokens.py); the
+Each secret is printed once, on stdout, and only its hash is written (gateway/credentials.py); the
 running gateway re-reads the file, so a new or revoked credential counts at once. They cannot
 hurt: an existing name is refused without `--replace` (replacing revokes), `revoke` needs
 `--name`, missing folders are created, and the file keeps its owner and mode (or takes

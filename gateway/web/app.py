@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote_plus
 
 from flask import Flask, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from gateway.backends.registry import backend_kind
 from gateway.checks import Readiness
 from gateway.settings import Settings, load_settings
 from gateway.tenant import Tenant
@@ -69,7 +72,7 @@ def create_app(settings: Settings | str | Path | None = None, tenants: list[Tena
             app.register_blueprint(token_endpoint, url_prefix=prefix, name=name)
     if settings.trusted_proxies:
         # The client address from X-Forwarded-For, believed through this many proxies only.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=0)
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=0)  # type: ignore[method-assign]  # Flask's documented way
     register_error_handlers(app)
     _register_request_log(app)
 
@@ -78,7 +81,7 @@ def create_app(settings: Settings | str | Path | None = None, tenants: list[Tena
         """Liveness: the process answers. Nothing downstream is asked."""
         return scim_response({"status": "ok", "tenants": sorted(t.name for t in tenants)})
 
-    readiness = Readiness({t.name: getattr(t.backend, "probe", None) for t in tenants})
+    readiness = Readiness({t.name: _probe_of(t) for t in tenants})
 
     @app.get("/readyz")
     def ready():
@@ -93,6 +96,12 @@ def create_app(settings: Settings | str | Path | None = None, tenants: list[Tena
         return scim_response({"status": "ready", "tenants": answer})
 
     return app
+
+
+def _probe_of(tenant: Tenant) -> Callable[[float], None] | None:
+    """The readiness probe of a tenant's backend (its kind's hook), or None if the kind has none."""
+    probe = backend_kind(tenant.mapping.backend).probe
+    return None if probe is None else functools.partial(probe, tenant.backend)
 
 
 def _register_request_log(app: Flask) -> None:

@@ -15,7 +15,9 @@ from ldap3.core import exceptions as ldap_errors
 
 from gateway.backends.base import Unavailable
 from gateway.backends.ldap import controls
-from gateway.backends.ldap.connection import ConnectionPool, LdapSettings
+from gateway.backends.ldap.backend import LdapBackend
+from gateway.backends.ldap.connection import ConnectionPool
+from gateway.backends.ldap.settings import LdapSettings
 from gateway.backends.ldap.target import LdapTarget
 from gateway.checks import Finding, failed, passed
 from gateway.mapping.model import Mapping
@@ -34,9 +36,9 @@ BIND_FIX = (
 )
 
 
-def probe(settings: LdapSettings, timeout: float) -> None:
+def probe(backend: LdapBackend, timeout: float) -> None:
     """A bind and a read of the root DSE on a fresh connection; Unavailable if either fails in time."""
-    pool = ConnectionPool(dataclasses.replace(settings, timeout=timeout))
+    pool = ConnectionPool(dataclasses.replace(backend.pool.settings, timeout=timeout))
     try:
 
         def read_root(connection: ldap3.Connection) -> None:

@@ -4,6 +4,8 @@ the API answers, and accepts the gateway's login, on each resource's list call (
 from __future__ import annotations
 
 from gateway.backends.base import BackendError
+from gateway.backends.rest.backend import RestBackend
+from gateway.backends.rest.settings import RestSettings
 from gateway.backends.rest.target import RestTarget
 from gateway.backends.rest.transport import Transport
 from gateway.checks import Finding, failed, passed
@@ -15,13 +17,24 @@ FIX = (
 )
 
 
-def probe(transport: Transport, targets: list[RestTarget], timeout: float) -> None:
+def probe(backend: RestBackend, timeout: float) -> None:
     """One list call asking for one record, sent once, within `timeout`; BackendError if it fails."""
-    for target in targets[:1]:
-        transport.probe(target.list.path, _one_record(target), timeout)
+    transport = backend.transport
+    if not isinstance(transport, Transport):  # a dry run's: nothing to probe
+        return
+    for spec in list(backend.specs.values())[:1]:
+        transport.probe(spec.target.list.path, _one_record(spec.target), timeout)
 
 
-def check(transport: Transport, mapping: Mapping) -> list[Finding]:
+def check(settings: RestSettings, mapping: Mapping) -> list[Finding]:
+    transport = Transport(settings)
+    try:
+        return _check(transport, mapping)
+    finally:
+        transport.close()
+
+
+def _check(transport: Transport, mapping: Mapping) -> list[Finding]:
     findings = []
     for name, resource_map in mapping.resource_maps.items():
         target = resource_map.target
