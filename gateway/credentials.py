@@ -30,7 +30,7 @@ from pathlib import Path
 
 import yaml
 
-from gateway.privatefiles import Owner, make_folders, write_private
+from gateway.privatefiles import Owner, make_folders, service_user, write_private
 
 PREFIX = "scimgw_"  # lets secret scanners and humans recognise a leaked token
 KINDS = {"tokens": "sha256", "basic_users": "scrypt", "oauth_clients": "sha256"}
@@ -92,14 +92,22 @@ class CredentialFile:
         self._credentials = Credentials()
 
     def credentials(self) -> Credentials:
+        """The file's credentials; CredentialsUnreadable (a 503, never a 500) if it cannot be read."""
         try:
             info = self.path.stat()
             stamp = (info.st_mtime_ns, info.st_size, info.st_ino)
         except FileNotFoundError:
             return Credentials()
+        except OSError as error:
+            raise CredentialsUnreadable(self.path, error.strerror) from None
         with self._lock:
             if stamp != self._stamp:
-                self._credentials = read_credentials(self.path)
+                try:
+                    self._credentials = read_credentials(self.path)
+                except OSError as error:
+                    raise CredentialsUnreadable(self.path, error.strerror) from None
+                except (yaml.YAMLError, KeyError, TypeError, AttributeError):
+                    raise CredentialsUnreadable(self.path, "not a credentials file written by scim-gateway") from None
                 self._stamp = stamp
             return self._credentials
 
@@ -130,6 +138,14 @@ class CredentialFile:
         setattr(credentials, kind, kept)
         write_credentials(self.path, credentials, owner)
         return True
+
+
+class CredentialsUnreadable(Exception):
+    """The credentials file cannot be read (say, root's 0600 under the service user); str() says
+    which file, why, and as which user, for the log."""
+
+    def __init__(self, path: Path, why: str | None):
+        super().__init__(f"cannot read the credentials file {path} as user {service_user()}: {why}")
 
 
 class CredentialExists(ValueError):

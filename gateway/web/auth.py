@@ -12,6 +12,7 @@ import logging
 from flask import current_app, g, request
 
 from gateway.auth.authenticator import AuthFailure, KeysUnavailable, Principal
+from gateway.credentials import CredentialsUnreadable
 from gateway.scim.errors import ScimError
 from gateway.web.throttle import OverLimit, count_failed_login
 
@@ -72,7 +73,7 @@ def admit() -> Principal:
     authenticator = g.tenant.authenticator
     try:
         principal = authenticator.authenticate(request.headers.get("Authorization", ""))
-    except KeysUnavailable as error:
+    except (KeysUnavailable, CredentialsUnreadable) as error:
         log.error("tenant %s: %s", g.tenant.name, error)
         raise ScimError(
             503, "the gateway cannot check this token right now; retry later", headers={"Retry-After": "30"}

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 from urllib.parse import unquote_plus
 
 from flask import Blueprint, current_app, g, jsonify, request
 
 from gateway.auth.authenticator import AuthFailure
+from gateway.credentials import CredentialsUnreadable
 from gateway.web.auth import admit_address, count_request, failed_login
 
+log = logging.getLogger("gateway.web.token")
 token_endpoint = Blueprint("oauth", __name__)
 
 
@@ -55,6 +58,9 @@ def issue_token():
     client_id, client_secret, from_header = _client_credentials()
     try:
         access_token, client = g.tenant.authenticator.issue(client_id, client_secret)
+    except CredentialsUnreadable as error:
+        log.error("tenant %s: %s", g.tenant.name, error)
+        raise OAuthError(503, "temporarily_unavailable", "the gateway cannot check clients right now") from None
     except AuthFailure as failure:
         over = failed_login(g.address, failure)
         if over is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -247,3 +248,12 @@ def test_entra_jwks_from_a_url_is_fetched_once_and_cached(make_client, entra_key
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_credentials_file_that_turns_unreadable_is_a_503_naming_it_never_a_500(client, caplog):
+    path = client.app.extensions["scim_gateway"].tenants["tenant_test"].settings.tokens_file
+    path.write_text("tokens: [this is not a credentials file\n")  # what a half-edited file looks like
+    with caplog.at_level(logging.ERROR, logger="gateway.web.auth"):
+        answer = client.get("/Users")
+    assert answer.status_code == 503 and answer.headers["Retry-After"] == "30"
+    assert f"cannot read the credentials file {path}" in caplog.text
