@@ -100,5 +100,6 @@ installed. Next (README, "Run it for real"):
   2. edit $ETC/settings.yaml (url, bind_dn) and $ETC/openldap.yaml (base, dn)
   3. $PREFIX/bin/scim-gateway token create --config $ETC/settings.yaml
   4. $PREFIX/bin/scim-gateway check --config $ETC/settings.yaml --user $SERVICE_USER
-  5. systemctl start $SERVICE_USER   (or: runuser -u $SERVICE_USER -- $PREFIX/bin/scim-gateway serve --config $ETC/settings.yaml)
+  5. systemctl start $SERVICE_USER
+     (without systemd: runuser -u $SERVICE_USER -- env STATE_DIRECTORY=$STATE $PREFIX/bin/scim-gateway serve --config $ETC/settings.yaml)
 DONE
