@@ -103,6 +103,7 @@ def run_check(config: Path, user: str | None, out: Callable[[str], None] = print
     """Every check of every tenant, printed; 0 only when all pass."""
     from gateway.backends.registry import backend_kind
     from gateway.reload import load_configuration
+    from gateway.service import store_spec
 
     configuration = load_configuration(config)  # a ConfigError here is printed by the CLI, file:line
     raw_tenants = (load(configuration.settings.source) or {}).get("tenants") or []
@@ -115,7 +116,8 @@ def run_check(config: Path, user: str | None, out: Callable[[str], None] = print
         if kind.check is None:
             findings.append(Finding(f"{kind.what}", None, f"the {kind.name} backend has no online checks"))
         else:
-            findings.extend(kind.check(tenant.backends[kind.name], mapping))
+            specs = {name: store_spec(resource_map) for name, resource_map in mapping.resource_maps.items()}
+            findings.extend(kind.check(tenant.backends[kind.name], specs))
         for finding in findings:
             out(finding.line())
         failures += sum(1 for finding in findings if finding.ok is False)

@@ -147,9 +147,11 @@ def load_settings(path: Path | str, folder: Path | None = None) -> Settings:
                 )
             )
         backends = {}
-        for name in (name for name in KINDS if name in raw):
+        for name, kind in KINDS.items():
+            if name not in raw:
+                continue
             try:
-                backends[name] = KINDS[name].load_settings(raw[name], folder)
+                backends[name] = kind.load_settings(raw[name], folder)
             except ValueError as error:
                 problems.append(Problem(str(path), line_of(document, (*where, name)), str(error)))
         tokens_file = (folder / raw["tokens_file"]).resolve()

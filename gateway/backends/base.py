@@ -17,7 +17,7 @@ from gateway.store import Change, Entry, Page, Query, Record, Ref
 
 if TYPE_CHECKING:  # the map a target checks itself against; a type, never imported at run time
     from gateway.checks import Finding
-    from gateway.mapping.model import Mapping, ResourceMap
+    from gateway.mapping.model import ResourceMap
 
 
 Problems = list[tuple[tuple, str]]  # what a map section says is wrong: (path inside it, message)
@@ -89,7 +89,10 @@ class BackendError(Exception):
 
 
 class NotFound(BackendError):
-    pass
+    @classmethod
+    def no_such(cls, kind: str, id: str) -> NotFound:
+        """An id that names nothing of this kind, said one way: "no user with id '42'"."""
+        return cls(f"no {kind[:-1]} with id {id!r}")
 
 
 class AlreadyExists(BackendError):
@@ -197,7 +200,7 @@ class BackendKind(Generic[S]):
 
     The map's `backend:` names a kind; the tenant's settings block and each resource's map
     section carry the same name. `backends/registry.py` lists the kinds; adding a backend is
-    a package that declares its kind and one line there.
+    a package that declares its kind (as ldap/kind.py does) and one line there.
     """
 
     name: str  # "ldap": the map's `backend:`, the tenant's settings block, each resource's section
@@ -214,10 +217,11 @@ class BackendKind(Generic[S]):
     default_created: str | None = None
     default_modified: str | None = None
     preview: Callable[[dict[str, StoreSpec[Any]]], PreviewBackend] | None = None  # None: no dry run
-    # Hooks for operations: the online checks of a tenant's settings against its map (`scim-gateway
-    # check`, backends/<kind>/check.py), and a readiness probe of a running backend within a
-    # timeout in seconds (`/readyz`; raises BackendError). None: the kind has none.
-    check: Callable[[S, Mapping], list[Finding]] | None = None
+    # Hooks for operations: the online checks of a tenant's settings and map sections against the
+    # live system (`scim-gateway check`, backends/<kind>/check.py: each passed, failed with a fix,
+    # or could not be told), and a readiness probe of a running backend within a timeout in
+    # seconds (`/readyz`; raises a BackendError when it is not ready). None: the kind has none yet.
+    check: Callable[[S, dict[str, StoreSpec[Any]]], list[Finding]] | None = None
     probe: Callable[[Backend, float], None] | None = None
 
     @property

@@ -9,18 +9,18 @@ the service account may read cn=config), and whether paged searches hit a size l
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import ldap3
 from ldap3.core import exceptions as ldap_errors
 
-from gateway.backends.base import Unavailable
+from gateway.backends.base import StoreSpec, Unavailable
 from gateway.backends.ldap import controls
 from gateway.backends.ldap.backend import LdapBackend
 from gateway.backends.ldap.connection import ConnectionPool
 from gateway.backends.ldap.settings import LdapSettings
 from gateway.backends.ldap.target import LdapTarget
 from gateway.checks import Finding, failed, passed
-from gateway.mapping.model import Mapping
 
 PAGED_RESULTS = "1.2.840.113556.1.4.319"
 POST_READ = "1.3.6.1.1.13.2"
@@ -51,7 +51,7 @@ def probe(backend: LdapBackend, timeout: float) -> None:
         pool.close()
 
 
-def check(settings: LdapSettings, mapping: Mapping) -> list[Finding]:
+def check(settings: LdapSettings, specs: dict[str, StoreSpec[Any]]) -> list[Finding]:
     pool = ConnectionPool(settings, get_info=ldap3.ALL)  # the schema and root DSE, read at bind
     try:
         connection = pool._acquire()
@@ -59,9 +59,9 @@ def check(settings: LdapSettings, mapping: Mapping) -> list[Finding]:
         return [failed(f"bind to {settings.url} as {settings.bind_dn}", str(error), BIND_FIX)]
     findings = [passed(f"bind to {settings.url} as {settings.bind_dn}")]
     try:
-        targets = {name: rm.target for name, rm in mapping.resource_maps.items() if isinstance(rm.target, LdapTarget)}
+        targets = {name: spec.target for name, spec in specs.items() if isinstance(spec.target, LdapTarget)}
         findings += [_base(connection, name, target) for name, target in targets.items()]
-        findings += _schema(pool.server, mapping)
+        findings += _schema(pool.server, specs)
         findings += _controls(pool.server)
         findings += [_indexes(connection, name, target) for name, target in targets.items()]
         findings += [_size_limit(connection, settings, name, target) for name, target in targets.items()]
@@ -86,19 +86,19 @@ def _base(connection: ldap3.Connection, name: str, target: LdapTarget) -> Findin
     )
 
 
-def _schema(server: ldap3.Server, mapping: Mapping) -> list[Finding]:
+def _schema(server: ldap3.Server, specs: dict[str, StoreSpec[Any]]) -> list[Finding]:
     schema = server.schema
     if schema is None:
         return [Finding("schema", None, "the directory did not let the service account read its schema")]
     findings = []
-    for name, resource_map in mapping.resource_maps.items():
-        target = resource_map.target
+    for name, spec in specs.items():
+        target = spec.target
         if not isinstance(target, LdapTarget):
             continue
         missing_classes = [c for c in target.object_classes if c not in schema.object_classes]
-        attributes = set(resource_map.attribute_names.values()) | set(target.memberships)
-        attributes |= {a for a in (resource_map.id_attribute, target.dn_attribute) if a}
-        attributes |= {a for a in (resource_map.created_attribute, resource_map.modified_attribute) if a}
+        attributes = set(spec.names.values()) | set(target.memberships)
+        attributes |= {a for a in (spec.id_attribute, target.dn_attribute) if a}
+        attributes |= {a for a in (spec.created_attribute, spec.modified_attribute) if a}
         missing = sorted(a for a in attributes if a not in schema.attribute_types and a.lower() != "dn")
         what = f"{name}: schema"
         if not missing_classes and not missing:

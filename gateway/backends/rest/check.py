@@ -3,13 +3,14 @@ the API answers, and accepts the gateway's login, on each resource's list call (
 
 from __future__ import annotations
 
-from gateway.backends.base import BackendError
+from typing import Any
+
+from gateway.backends.base import BackendError, StoreSpec
 from gateway.backends.rest.backend import RestBackend
 from gateway.backends.rest.settings import RestSettings
 from gateway.backends.rest.target import RestTarget
 from gateway.backends.rest.transport import Transport
 from gateway.checks import Finding, failed, passed
-from gateway.mapping.model import Mapping
 
 FIX = (
     "check rest.base_url (scheme, host, port, path), ca_file, and the API credentials (key_file,"
@@ -26,18 +27,18 @@ def probe(backend: RestBackend, timeout: float) -> None:
         transport.probe(spec.target.list.path, _one_record(spec.target), timeout)
 
 
-def check(settings: RestSettings, mapping: Mapping) -> list[Finding]:
+def check(settings: RestSettings, specs: dict[str, StoreSpec[Any]]) -> list[Finding]:
     transport = Transport(settings)
     try:
-        return _check(transport, mapping)
+        return _check(transport, specs)
     finally:
         transport.close()
 
 
-def _check(transport: Transport, mapping: Mapping) -> list[Finding]:
+def _check(transport: Transport, specs: dict[str, StoreSpec[Any]]) -> list[Finding]:
     findings = []
-    for name, resource_map in mapping.resource_maps.items():
-        target = resource_map.target
+    for name, spec in specs.items():
+        target = spec.target
         if not isinstance(target, RestTarget):
             continue
         what = f"{name}: GET {transport.settings.base_url}{target.list.path} with the gateway's login"
