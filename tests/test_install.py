@@ -85,6 +85,8 @@ def test_the_unit_is_hardened_and_does_not_restart_a_broken_configuration(host):
     analyze = shutil.which("systemd-analyze")
     if analyze is None:
         pytest.skip("systemd-analyze is not installed")
+    verified = subprocess.run([analyze, "verify", str(unit)], capture_output=True, text=True)
+    assert verified.returncode == 0 and not verified.stderr.strip(), verified.stderr
     for checked in (unit, REPO / "deploy" / "scim-gateway.service"):
         rating = subprocess.run([analyze, "security", "--offline=true", str(checked)], capture_output=True, text=True)
         level = float(re.search(r"Overall exposure level for \S+: (\d+\.\d+)", rating.stdout).group(1))
