@@ -1,4 +1,4 @@
-"""`scim-gateway`: the one command-line tool (serve, mapping, token)."""
+"""`scim-gateway`: the one command-line tool (serve, mapping check|preview, token, basic, client)."""
 
 from __future__ import annotations
 
@@ -38,7 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     check = mapping.add_parser("check", help="validate a map, run its examples, warn about what Entra would re-send")
     check.add_argument("file", type=Path)
     check.add_argument("--strict", action="store_true", help="fail (exit 1) on warnings too")
-    preview = mapping.add_parser("preview", help="print what a SCIM request on stdin would write (LDIF)")
+    preview = mapping.add_parser(
+        "preview", help="print what a SCIM request on stdin would write (LDIF, or the REST calls)"
+    )
     preview.add_argument("file", type=Path)
     preview.add_argument("--current", type=Path, help="the user (or group) a PATCH applies to, as SCIM JSON")
     preview.add_argument("--resource", choices=["users", "groups"], help="default: from the request's schemas")

@@ -5,7 +5,7 @@ whole member list to apply "add these two" would make every PATCH cost as much a
 big, so these operations never go through read-patch-diff: each becomes an add or delete of
 exactly the values it names. Pure: operations in, Changes out.
 
-The forms (entra-wire.md 2.5):
+The forms (docs/entra-wire.md#group-members):
   {"op":"Add","path":"members","value":[{"$ref":null,"value":"id"}]}           -> add id
   {"op":"Remove","path":"members","value":[{"value":"id"}]}                    -> delete id (only)
   {"op":"remove","path":"members[value eq \"id\"]"}                            -> delete id
@@ -20,7 +20,7 @@ from typing import Any
 from gateway.mapping.model import ResourceMap, Rule
 from gateway.scim.errors import invalid_path, invalid_value
 from gateway.scim.filter import Compare, Filter, Or
-from gateway.scim.patch import Operation
+from gateway.scim.patch import Operation, whole_extension
 from gateway.scim.resource import resolve
 from gateway.store import Change, Ref
 
@@ -49,6 +49,9 @@ def split_operations(resource_map: ResourceMap, operations: list[Operation]) -> 
                     changes.append(_change(rule, operation.op, value, None))
             if kept:
                 remaining.append(Operation(operation.op, None, kept))
+            continue
+        if whole_extension(resource_map.resource_type, operation.path) is not None:
+            remaining.append(operation)  # read-patch-diff applies it, attribute by attribute
             continue
         resolved = resolve(resource_map.resource_type, operation.path.attr)
         rule = by_attribute.get((resolved.urn, resolved.attribute.name.lower()))
