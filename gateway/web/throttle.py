@@ -39,13 +39,6 @@ class Throttle:
             return None
         return self._wait(item, keys)
 
-    def exhausted(self, rate: str | None, *keys: str) -> int | None:
-        """The seconds to wait if the counter is full already (counts nothing)."""
-        if rate is None:
-            return None
-        item = parse(rate)
-        return None if self.limiter.test(item, *keys) else self._wait(item, keys)
-
     def _wait(self, item, keys: tuple[str, ...]) -> int:
         reset = self.limiter.get_window_stats(item, *keys).reset_time
         return max(1, math.ceil(reset - time.time()))
