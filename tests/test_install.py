@@ -4,6 +4,7 @@ refuses to start until filled in, `check` passes as the service user, the servic
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -61,6 +62,35 @@ def _run(host, *args, user: str | None = None, **options) -> subprocess.Complete
     return subprocess.run(command, capture_output=True, text=True, **options)
 
 
+@contextlib.contextmanager
+def _serving(host, settings: Path, state: Path, log: Path):
+    """`scim-gateway serve` as the service user (as the unit runs it), until /readyz answers."""
+    port = free_port()
+    serve = [str(host["PREFIX"] / "bin" / "scim-gateway"), "serve", "--config", str(settings)]
+    with open(log, "wb") as output:
+        service = subprocess.Popen(
+            ["runuser", "-u", USER, "--", *serve, "--listen", f"127.0.0.1:{port}"],
+            env={**os.environ, "STATE_DIRECTORY": str(state)},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and service.poll() is None:
+            try:
+                requests.get(f"{base}/healthz", timeout=5)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        assert service.poll() is None, log.read_text()
+        yield base
+    finally:
+        os.killpg(service.pid, signal.SIGTERM)
+        service.wait(30)
+
+
 def test_the_install_makes_the_user_the_folders_and_a_skeleton_that_says_what_to_fill_in(host):
     etc, state = host["ETC"], host["STATE"]
     assert subprocess.run(["id", USER], capture_output=True).returncode == 0
@@ -108,26 +138,7 @@ def test_the_readme_steps_take_it_to_entras_test_connection(host, slapd):
     checked = _run(host, "check", "--config", str(settings), user=USER)
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
-    port = free_port()
-    log = state.parent / "serve.log"
-    serve = [str(host["PREFIX"] / "bin" / "scim-gateway"), "serve", "--config", str(settings)]
-    with open(log, "wb") as output:
-        service = subprocess.Popen(
-            ["runuser", "-u", USER, "--", *serve, "--listen", f"127.0.0.1:{port}"],
-            env={**os.environ, "STATE_DIRECTORY": str(state)},
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and service.poll() is None:
-            try:
-                if requests.get(f"{base}/readyz", timeout=5).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.2)
+    with _serving(host, settings, state, state.parent / "serve.log") as base:
         assert requests.get(f"{base}/readyz", timeout=5).json() == {"status": "ready", "tenants": {"default": "ok"}}
         test_connection = requests.get(
             f"{base}/scim/v2/Users",
@@ -136,10 +147,17 @@ def test_the_readme_steps_take_it_to_entras_test_connection(host, slapd):
             timeout=10,
         )
         assert test_connection.status_code == 200 and test_connection.json()["totalResults"] == 0
-    finally:
-        os.killpg(service.pid, signal.SIGTERM)
-        service.wait(30)
-    assert (state / "last-good" / "manifest.yaml").exists(), log.read_text()
+    assert (state / "last-good" / "manifest.yaml").exists()
+
+    mapping = etc / "openldap.yaml"
+    mapping.chmod(0o600)  # root's alone: the service user cannot read the map any more
+    log = state.parent / "restart.log"
+    with _serving(host, settings, state, log) as base:
+        assert requests.get(f"{base}/readyz", timeout=5).status_code == 200
+    restarted = log.read_text()
+    assert f"{mapping}: cannot read: Permission denied (as user {USER})" in restarted
+    assert "SERVING THE LAST GOOD CONFIGURATION" in restarted
+    mapping.chmod(0o640)
 
     (state / "tokens.yaml").chmod(0o600)
     os.chown(state / "tokens.yaml", 0, 0)  # as `token create` once left it, run as root
