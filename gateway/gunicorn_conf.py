@@ -1,12 +1,13 @@
 """gunicorn settings for scim-gateway, shipped in the package so `scim-gateway serve` needs no file.
 
 Precedence, lowest first: these defaults < a `--gunicorn-config` file (deploy/gunicorn.conf.py,
-for overrides only) < what the settings file says (`listen`, `workers`, `threads`) < the
-command line (`--listen`). Plain gunicorn can use this module too:
-    SCIM_GATEWAY_CONFIG=/etc/scim-gateway/settings.yaml \\
-    gunicorn -c python:gateway.gunicorn_conf 'gateway.web.app:create_app()'
-(Only `scim-gateway serve` checks a new map before HUP restarts the workers.)
+for overrides only) < what the settings file says (`listen`, `workers`, `threads`, `log_level`)
+< the command line (`--listen`). To run plain gunicorn instead, use deploy/gunicorn.conf.py,
+which takes these and also prepares the metrics of every worker. Importing this module has no
+side effect.
 """
+
+from gateway.observability.multiprocess import child_exit  # noqa: F401  (a gunicorn hook: drops a dead worker's live gauges)
 
 # `bind`, `workers` and `threads` come from the settings file (listen, workers, threads).
 
@@ -25,7 +26,7 @@ keepalive = 75
 # never a header, so never a token). gunicorn's access log would only repeat it.
 accesslog = None
 errorlog = "-"
-loglevel = "info"
+loglevel = "info"  # the settings' log_level replaces it
 
 # Which X-Forwarded-For the gateway believes is its settings' `trusted_proxies`, not gunicorn's.
 forwarded_allow_ips = "127.0.0.1"

@@ -15,11 +15,14 @@ from pathlib import Path
 
 from gunicorn.app.base import BaseApplication
 from gunicorn.config import KNOWN_SETTINGS
+from gunicorn.glogging import Logger
 
 from gateway import gunicorn_conf
+from gateway.observability import logs, metrics, multiprocess
 from gateway.reload import LastGood, Reloader
 from gateway.settings import Settings
 from gateway.web.app import CONFIG_ENV
+from gateway.yamlfile import ConfigError, Problem
 
 _GUNICORN_SETTINGS = {setting.name for setting in KNOWN_SETTINGS}
 
@@ -37,7 +40,9 @@ class GatewayServer(BaseApplication):
         if self.started:
             self.reloader.reload()  # keeps the last good configuration if the new one is broken
         self.started = True
-        options = gunicorn_options(self.reloader.configuration.settings, self.listen, self.config_file)
+        settings = self.reloader.configuration.settings
+        logs.configure(settings.log_format, settings.log_level)
+        options = gunicorn_options(settings, self.listen, self.config_file)
         for key, value in options.items():
             if key in self.cfg.settings and value is not None:
                 self.cfg.set(key, value)
@@ -46,16 +51,33 @@ class GatewayServer(BaseApplication):
         return self.reloader.build_app()
 
 
+class GunicornLogger(Logger):
+    """gunicorn's error log through the root logger: one format (text or JSON) for every line."""
+
+    def setup(self, cfg) -> None:
+        super().setup(cfg)
+        if cfg.errorlog != "-":
+            return  # the operator chose a file for gunicorn's lines
+        for handler in list(self.error_log.handlers):
+            if getattr(handler, "_gunicorn", False):
+                self.error_log.removeHandler(handler)
+        self.error_log.propagate = True
+
+
 def gunicorn_options(settings: Settings, listen: str | None, config_file: Path | None) -> dict:
     """gunicorn's options, lowest precedence first: the package's defaults (gateway/gunicorn_conf.py),
     the settings' defaults, a gunicorn config file, what the settings file says, the flags."""
     options = {k: v for k, v in vars(gunicorn_conf).items() if k in _GUNICORN_SETTINGS}
     options.update(bind=[settings.listen], workers=settings.workers, threads=settings.threads)
+    # gunicorn's own lines (worker starts, timeouts) in the gateway's format, through its handler.
+    options.update(logger_class=GunicornLogger, loglevel=settings.log_level)
     if config_file is not None:
         namespace = runpy.run_path(str(config_file))
         options.update({k: v for k, v in namespace.items() if k in _GUNICORN_SETTINGS})
     given = settings.given
     options.update({key: getattr(settings, key) for key in ("workers", "threads") if key in given})
+    if "log_level" in given:
+        options["loglevel"] = settings.log_level
     if "listen" in given:
         options["bind"] = [settings.listen]
     if listen:
@@ -66,8 +88,18 @@ def gunicorn_options(settings: Settings, listen: str | None, config_file: Path |
 def serve(
     settings_path: Path, listen: str | None = None, config_file: Path | None = None, state_dir: Path | None = None
 ) -> None:
+    """Call multiprocess.prepare() before importing this module (the CLI does)."""
     state_dir = state_dir or (Path(os.environ["STATE_DIRECTORY"]) if os.environ.get("STATE_DIRECTORY") else None)
     reloader = Reloader(settings_path, LastGood(state_dir / "last-good") if state_dir else None)
     configuration = reloader.load()  # every map loads, every backend is configured
     os.environ[CONFIG_ENV] = str(configuration.settings.source)
+    logs.configure(configuration.settings.log_format, configuration.settings.log_level)
+    metrics.loaded()
+    listen_metrics = configuration.settings.metrics_listen
+    if listen_metrics:
+        try:
+            multiprocess.serve_metrics(listen_metrics)
+        except OSError as error:
+            message = f"metrics_listen {listen_metrics}: {error.strerror or error}"
+            raise ConfigError([Problem(str(configuration.settings.source), None, message)]) from None
     GatewayServer(reloader, listen, config_file).run()

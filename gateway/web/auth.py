@@ -13,6 +13,7 @@ from flask import current_app, g, request
 
 from gateway.auth.authenticator import AuthFailure, KeysUnavailable, Principal
 from gateway.credentials import CredentialsUnreadable
+from gateway.observability import context, metrics
 from gateway.scim.errors import ScimError, forbidden, too_many_requests, unauthorized, unavailable
 from gateway.web.responses import tenant_retry_after
 from gateway.web.throttle import OverLimit, count_failed_login
@@ -24,9 +25,11 @@ log = logging.getLogger("gateway.web.auth")
 def admit_address() -> str:
     """The client's address, if the tenant's allowlist admits it."""
     tenant = g.tenant
+    context.note(tenant=tenant.name)
     policy = tenant.settings.policy
     address = request.remote_addr or "-"  # behind trusted proxies, ProxyFix has set it from X-Forwarded-For
     if not policy.admits(address):
+        metrics.refused(tenant.name, "address")
         log.warning(
             "tenant %s: refused %s %s from %s: not in allow_from", tenant.name, request.method, request.path, address
         )
@@ -47,6 +50,9 @@ def failed_login(address: str, failure: AuthFailure) -> OverLimit | None:
         failure,
         f" (too many failed logins {over.what})" if over else "",
     )
+    metrics.refused(tenant.name, "credential")
+    if over is not None:
+        metrics.throttled(tenant.name, "failed_logins")
     return over
 
 
@@ -58,6 +64,7 @@ def count_request() -> None:
     policy = g.tenant.settings.policy
     wait = _throttle().hit(policy.rate, "rate", g.tenant.name)
     if wait is not None:
+        metrics.throttled(g.tenant.name, "rate")
         log.warning("tenant %s: over its rate of %s", g.tenant.name, policy.rate)
         raise too_many_requests(f"more than {policy.rate} requests for this tenant; retry in {wait} s", wait)
 
@@ -69,6 +76,7 @@ def admit() -> Principal:
     try:
         principal = authenticator.authenticate(request.headers.get("Authorization", ""))
     except (KeysUnavailable, CredentialsUnreadable) as error:
+        metrics.refused(g.tenant.name, "keys_unavailable")
         log.error("tenant %s: %s", g.tenant.name, error)
         raise unavailable("the gateway cannot check this token right now; retry later", tenant_retry_after()) from None
     except AuthFailure as failure:
@@ -79,8 +87,10 @@ def admit() -> Principal:
             "a valid credential is required (Authorization: Bearer <Secret Token>)",
             authenticator.schemes or ['Bearer realm="scim-gateway"'],
         ) from None
+    context.note(credential=principal.name)
     count_request()
     if request.method not in READ_METHODS and not principal.can_write:
+        metrics.refused(g.tenant.name, "read_only")
         log.warning(
             "tenant %s: refused %s %s by %s %r: read-only",
             g.tenant.name,

@@ -17,6 +17,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 
 from gateway.auth.authenticator import AuthFailure
 from gateway.credentials import CredentialsUnreadable
+from gateway.observability import context
 from gateway.web.auth import admit_address, count_request, failed_login
 
 log = logging.getLogger("gateway.web.token")
@@ -31,6 +32,7 @@ class OAuthError(Exception):
 
 @token_endpoint.errorhandler(OAuthError)
 def on_oauth_error(error: OAuthError):
+    context.note(detail=error.description)  # for the request's log line
     response = jsonify({"error": error.error, "error_description": error.description})
     response.status_code = error.status
     response.headers["Cache-Control"] = "no-store"

@@ -21,8 +21,10 @@ import ldap3
 from ldap3.core import exceptions as ldap_errors
 
 from gateway.backends.base import Unavailable
+from gateway.backends.ldap.measured import MeasuredConnection
 from gateway.backends.ldap.settings import LdapSettings
 from gateway.backends.ldap.tls import VerifiedTls
+from gateway.observability import metrics
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -48,7 +50,7 @@ class ConnectionPool:
         self.opened = 0  # connections opened by this process, for tests and metrics
 
     def _open(self) -> ldap3.Connection:
-        connection = ldap3.Connection(
+        connection = MeasuredConnection(
             self.server,
             user=self.settings.bind_dn,
             password=self.settings.password,
@@ -87,7 +89,13 @@ class ConnectionPool:
             )
             raise Unavailable("the directory cannot be reached") from None
         self.opened += 1
+        metrics.DIRECTORY_CONNECTIONS.labels(self.settings.url).inc()
         return connection
+
+    def _drop(self, connection: ldap3.Connection) -> None:
+        """Close a connection _open() returned."""
+        _discard(connection)
+        metrics.DIRECTORY_CONNECTIONS.labels(self.settings.url).dec()
 
     def _acquire(self) -> ldap3.Connection:
         with self._lock:
@@ -98,7 +106,7 @@ class ConnectionPool:
                 connection = self._idle.pop()
                 if _alive(connection):
                     return connection
-                _discard(connection)
+                self._drop(connection)
         return self._open()
 
     def _release(self, connection: ldap3.Connection) -> None:
@@ -112,13 +120,13 @@ class ConnectionPool:
             try:
                 result = operation(connection)
             except (ldap_errors.LDAPCommunicationError, ldap_errors.LDAPResponseTimeoutError) as error:
-                _discard(connection)
+                self._drop(connection)
                 log.warning("LDAP connection lost during an operation: %s", type(error).__name__)
                 if attempt == 2 or not idempotent:
                     raise Unavailable("the directory did not answer") from None
                 continue
             except BaseException:
-                _discard(connection)
+                self._drop(connection)
                 raise
             self._release(connection)
             return result
@@ -129,7 +137,7 @@ class ConnectionPool:
             idle, self._idle = self._idle, []
         if os.getpid() == self._pid:
             for connection in idle:
-                _discard(connection)
+                self._drop(connection)
 
 
 def _alive(connection: ldap3.Connection) -> bool:
