@@ -53,24 +53,29 @@ def probe(backend: LdapBackend, timeout: float) -> None:
 
 def check(settings: LdapSettings, specs: dict[str, StoreSpec[Any]]) -> list[Finding]:
     pool = ConnectionPool(settings, get_info=ldap3.ALL)  # the schema and root DSE, read at bind
-    try:
-        connection = pool._acquire()
-    except Unavailable as error:
-        return [failed(f"bind to {settings.url} as {settings.bind_dn}", str(error), BIND_FIX)]
-    findings = [passed(f"bind to {settings.url} as {settings.bind_dn}")]
-    try:
-        targets = {name: spec.target for name, spec in specs.items() if isinstance(spec.target, LdapTarget)}
+    bind = f"bind to {settings.url} as {settings.bind_dn}"
+    targets = {name: spec.target for name, spec in specs.items() if isinstance(spec.target, LdapTarget)}
+
+    def every_check(connection: ldap3.Connection) -> list[Finding]:
+        findings = [passed(bind)]
         findings += [_base(connection, name, target) for name, target in targets.items()]
         findings += _schema(pool.server, specs)
         findings += _controls(pool.server)
         findings += [_indexes(connection, name, target) for name, target in targets.items()]
         findings += [_size_limit(connection, settings, name, target) for name, target in targets.items()]
+        return findings
+
+    try:
+        return pool.run(every_check, idempotent=True)
+    except Unavailable as error:
+        return [failed(bind, str(error), BIND_FIX)]
     except ldap_errors.LDAPException as error:
-        findings.append(failed("the checks", f"the directory stopped answering: {type(error).__name__}", BIND_FIX))
+        return [
+            passed(bind),
+            failed("the checks", f"the directory stopped answering: {type(error).__name__}", BIND_FIX),
+        ]
     finally:
-        pool._release(connection)
         pool.close()
-    return findings
 
 
 def _base(connection: ldap3.Connection, name: str, target: LdapTarget) -> Finding:
