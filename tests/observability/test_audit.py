@@ -14,9 +14,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from gateway.backends.base import InvalidData, Unavailable, Update
 from gateway.observability import context
 from gateway.observability.trail import AuditedBackend, AuditedKind, AuditTrail, settle
-from gateway.sandbox.slapd import GROUPS_DN, PEOPLE_DN
 from gateway.store import Change, Entry
 from tests.conftest import HR_MAP, OPENLDAP_MAP
+from tests.sandbox.slapd import GROUPS_DN, PEOPLE_DN
 
 TITLE_LINE = "    title: title                       # Entra: jobTitle\n"
 PLACEHOLDER = "cn=no members,ou=groups,dc=example,dc=com"  # the map's member of an empty group
