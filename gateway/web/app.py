@@ -2,26 +2,32 @@
 
 from __future__ import annotations
 
+import functools
 import io
+import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gateway import deadline
+from gateway.backends.registry import backend_kind
+from gateway.checks import Readiness
 from gateway.observability import logs
 from gateway.observability.trail import AuditTrail
 from gateway.settings import Settings, load_settings
 from gateway.tenant import Tenant
 from gateway.web import telemetry
 from gateway.web.responses import register_error_handlers, scim_response
-from gateway.web.throttle import Throttle
+from gateway.web.throttle import Throttle, storage_for
 from gateway.web.token_endpoint import token_endpoint
 from gateway.web.views import scim
 from gateway.worker import request_read
 
 CONFIG_ENV = "SCIM_GATEWAY_CONFIG"
+log = logging.getLogger("gateway.web")
 
 
 class Gateway:
@@ -30,7 +36,9 @@ class Gateway:
     def __init__(self, settings: Settings, tenants: list[Tenant]):
         self.settings = settings
         self.tenants = {blueprint_name(t.name): t for t in tenants}
-        self.throttle = Throttle(settings.limits_storage)  # made here, in the worker: `limits` keeps a timer thread
+        self.throttle = Throttle(
+            storage_for(settings.limits_storage)
+        )  # made here, in the worker: `limits` keeps a timer thread
 
     def tenant_for(self, blueprint: str | None) -> Tenant:
         return self.tenants[(blueprint or "").removeprefix("oauth_")]
@@ -77,9 +85,24 @@ def create_app(settings: Settings | str | Path | None = None, tenants: list[Tena
 
     @app.get("/healthz")
     def health():
-        # Never a call downstream: what this worker's breakers last saw ("down": 503 at once).
+        """Liveness: the process answers. Nothing downstream is asked: each tenant's backend is
+        what this worker's breaker last saw ("down": requests get 503 at once)."""
         backends = {t.name: "down" if t.backend.breaker.down else "up" for t in tenants}
         return scim_response({"status": "ok", "tenants": sorted(backends), "backends": backends})
+
+    readiness = Readiness({t.name: _probe_of(t) for t in tenants})
+
+    @app.get("/readyz")
+    def ready():
+        """Readiness: every tenant's backend answered a cheap probe (cached a few seconds)."""
+        problems = readiness.status()
+        answer = {name: problem or "ok" for name, problem in sorted(problems.items())}
+        if any(problems.values()):
+            for name, problem in problems.items():
+                if problem:
+                    log.warning("not ready: tenant %s: %s", name, problem)
+            return scim_response({"status": "not ready", "tenants": answer}, 503)
+        return scim_response({"status": "ready", "tenants": answer})
 
     return app
 
@@ -108,3 +131,9 @@ def _read_body_now(environ: dict, limit: int) -> None:
     if length.isdigit() and 0 < int(length) <= limit:
         environ["wsgi.input"] = io.BytesIO(environ["wsgi.input"].read(int(length)))
     request_read()
+
+
+def _probe_of(tenant: Tenant) -> Callable[[float], None] | None:
+    """The readiness probe of a tenant's backend (its kind's hook), or None if the kind has none."""
+    probe = backend_kind(tenant.mapping.backend).probe
+    return None if probe is None else functools.partial(probe, tenant.backend)

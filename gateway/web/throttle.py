@@ -1,14 +1,24 @@
-"""Rate limits, counted by the `limits` library (moving windows) in a store of the settings' choice.
+"""Rate limits: what is counted (here) apart from where the counters live (a `limits` storage).
 
-Two counters per tenant: its requests (`limits.rate`, answered with 429 and Retry-After) and
-failed logins per client address (`limits.failed_logins`), which stops password guessing
-against Basic users and keeps a flood of bad credentials from eating the tenant's rate.
+Two kinds of counter per tenant:
+- its requests (`limits.rate`), counted once a credential is accepted; over it, 429 with
+  Retry-After. Each gunicorn worker counts for itself with the default in-memory storage, so
+  the gateway as a whole admits up to workers x rate.
+- failed logins (`limits.failed_logins`), counted twice per failure: against the client's
+  address (after proxy resolution, see `trusted_proxies`) and against the credential it tried
+  (a Basic user, an OAuth client, a token's fingerprint). Over either, a failed attempt is
+  answered 429 with Retry-After instead of 401. A correct credential is checked and let in
+  whatever these counters say: a flood of bad tokens from the address Entra shares (a proxy, a
+  NAT) never locks Entra out, and nobody can lock a Basic user out by guessing its password.
 
-Where they are counted is `limits_storage` in the settings: `memory://` (the default) counts in
-each worker process, so the gateway as a whole admits up to workers x replicas x rate, which is
-right for one small host; a shared store (`redis://host:6379`, `redis+unix:///run/redis.sock`)
-counts each limit once for every worker and replica. A shared store that does not answer
-(within half a second) does not stop provisioning: the request is let through and logged.
+The counting is `Throttle` plus `count_failed_login`; the storage is any `limits` storage
+(`MemoryStorage` by default), so a shared store (Redis) changes where, not what.
+
+Where is `limits_storage` in the settings (`storage_for`): `memory://` (the default) counts in
+each worker process, which is right for one small host but admits workers x replicas x the
+limit; a shared store (`redis://host:6379`, `redis+unix:///run/redis.sock`) counts each limit
+once for every worker and replica. A shared store that does not answer (within half a second)
+does not stop provisioning: the request is let through uncounted and the log says so.
 """
 
 from __future__ import annotations
@@ -16,24 +26,28 @@ from __future__ import annotations
 import logging
 import math
 import time
+from dataclasses import dataclass
 
 from limits import parse
-from limits.storage import storage_from_string
+from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 STORE_TIMEOUT = 0.5  # seconds a shared store may take to answer before the request goes on without it
 log = logging.getLogger(__name__)
 
 
+def storage_for(uri: str) -> Storage:
+    """The `limits` storage a `limits_storage` URI names (validated with the settings)."""
+    if uri.startswith("memory"):
+        return MemoryStorage()
+    storage = storage_from_string(uri, socket_timeout=STORE_TIMEOUT, socket_connect_timeout=STORE_TIMEOUT)
+    assert isinstance(storage, Storage)  # the settings allow no async+ scheme
+    return storage
+
+
 class Throttle:
-    def __init__(self, storage: str = "memory://"):
-        options = (
-            {}
-            if storage.startswith("memory")
-            else {"socket_timeout": STORE_TIMEOUT, "socket_connect_timeout": STORE_TIMEOUT}
-        )
-        self.storage = storage_from_string(storage, **options)
-        self.limiter = MovingWindowRateLimiter(self.storage)
+    def __init__(self, storage: Storage | None = None):
+        self.limiter = MovingWindowRateLimiter(storage or MemoryStorage())
         self._warned = 0.0
 
     def hit(self, rate: str | None, *keys: str) -> int | None:
@@ -46,25 +60,31 @@ class Throttle:
                 return None
             return self._wait(item, keys)
         except Exception as error:  # the store is down: count nothing rather than refuse everyone
-            self._unavailable(error)
-            return None
-
-    def exhausted(self, rate: str | None, *keys: str) -> int | None:
-        """The seconds to wait if the counter is full already (counts nothing)."""
-        if rate is None:
-            return None
-        item = parse(rate)
-        try:
-            return None if self.limiter.test(item, *keys) else self._wait(item, keys)
-        except Exception as error:
-            self._unavailable(error)
+            if time.monotonic() - self._warned > 60:  # once a minute, not once a request
+                self._warned = time.monotonic()
+                log.error("the rate limit store does not answer (%s); requests are not counted", type(error).__name__)
             return None
 
     def _wait(self, item, keys: tuple[str, ...]) -> int:
         reset = self.limiter.get_window_stats(item, *keys).reset_time
         return max(1, math.ceil(reset - time.time()))
 
-    def _unavailable(self, error: Exception) -> None:
-        if time.monotonic() - self._warned > 60:  # once a minute, not once a request
-            self._warned = time.monotonic()
-            log.error("the rate limit store does not answer (%s); requests are not counted", type(error).__name__)
+
+@dataclass(frozen=True)
+class OverLimit:
+    """A failed login one too many: what was over its limit (for the log and the answer), and the wait."""
+
+    what: str
+    wait: int
+
+
+def count_failed_login(
+    throttle: Throttle, rate: str | None, tenant: str, address: str, attempted: str
+) -> OverLimit | None:
+    """Count one failed login against the client's address and the credential it tried."""
+    over = None
+    for what, key in ((f"from {address}", f"address:{address}"), (f"for {attempted}", f"credential:{attempted}")):
+        wait = throttle.hit(rate, "failed", tenant, key)
+        if wait is not None and over is None:
+            over = OverLimit(what, wait)
+    return over

@@ -23,11 +23,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from gateway.sandbox.children import free_port
-from gateway.sandbox.hr_api import HrApi
-from gateway.sandbox.slapd import Slapd
-from gateway.tokens import TokenFile
+from gateway.credentials import CredentialFile
 from tests.conftest import HR_MAP, OPENLDAP_MAP, SERVICE_DN
+from tests.sandbox.children import free_port
+from tests.sandbox.hr_api import HrApi
+from tests.sandbox.slapd import Slapd
 
 REPO = Path(__file__).resolve().parents[2]
 REQUEST_TIMEOUT = 3.0
@@ -115,7 +115,7 @@ def _settings(folder: Path, tenant: str, request_timeout: float) -> Path:
 def serve(folder: Path, tenant: str, request_timeout: float = REQUEST_TIMEOUT) -> Iterator[Gateway]:
     """A real `scim-gateway serve` with the shipped gunicorn settings (2 workers x 4 threads)."""
     settings = _settings(folder, tenant, request_timeout)
-    token = TokenFile(folder / "tokens.yaml").add("entra")
+    token = CredentialFile(folder / "tokens.yaml").add("entra")
     port = free_port()
     log = folder / "gateway.log"
     with open(log, "wb") as output:

@@ -8,7 +8,7 @@ import time
 
 import requests
 
-from gateway.tokens import TokenFile
+from gateway.credentials import CredentialFile
 from gateway.web.app import create_app
 from tests.conftest import OPENLDAP_MAP, Client, write_settings
 from tests.faults.conftest import BOUND, frozen
@@ -84,7 +84,7 @@ def test_a_directory_that_trickles_its_answer_is_cut_off_at_the_deadline(slapd, 
     settings = write_settings(tmp_path, slapd, OPENLDAP_MAP, url=f"ldap://127.0.0.1:{listener.getsockname()[1]}")
     settings.write_text("request_timeout: 2\n" + settings.read_text())
     app = create_app(settings)
-    client = Client(app.test_client(), TokenFile(tmp_path / "tokens.yaml").add("entra"), app=app)
+    client = Client(app.test_client(), CredentialFile(tmp_path / "tokens.yaml").add("entra"), app=app)
     try:
         started = time.monotonic()
         response = client.get("/Users")

@@ -7,8 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from gateway.sandbox.hr_api import HrApi
 from tests.conftest import HR_MAP, Client
+from tests.sandbox.hr_api import HrApi
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 # Ten PATCHes, each of its own field: (SCIM path, value, the API field it lands in).

@@ -8,12 +8,12 @@ import time
 
 import pytest
 
-from gateway.sandbox import children
+from gateway.credentials import CredentialFile
 from gateway.settings import load_settings
-from gateway.tokens import TokenFile
 from gateway.web.app import create_app
 from gateway.yamlfile import ConfigError
 from tests.conftest import OPENLDAP_MAP, Client, write_settings
+from tests.sandbox import children
 
 LIMITS = "    limits: {rate: 5/minute, failed_logins: 3/minute}\n"
 
@@ -42,7 +42,7 @@ def workers(slapd, directory, tmp_path):
     def build(storage: str, count: int = 2) -> list[Client]:
         settings = write_settings(tmp_path, slapd, OPENLDAP_MAP, tenant_yaml=LIMITS)
         settings.write_text(f"limits_storage: {storage}\n" + settings.read_text())
-        token = TokenFile(tmp_path / "tokens.yaml").add("entra")
+        token = CredentialFile(tmp_path / "tokens.yaml").add("entra")
         apps.extend(create_app(settings) for _ in range(count))
         return [Client(app.test_client(), token, app=app) for app in apps[-count:]]
 

@@ -40,7 +40,7 @@ T = TypeVar("T")
 
 
 class ConnectionPool:
-    def __init__(self, settings: LdapSettings):
+    def __init__(self, settings: LdapSettings, get_info=ldap3.NONE):
         self.settings = settings
         parsed = urlparse(settings.url)
         ldaps = parsed.scheme.lower() == "ldaps"
@@ -49,7 +49,7 @@ class ConnectionPool:
             "port": parsed.port or (636 if ldaps else 389),
             "use_ssl": ldaps,
             "tls": tls,
-            "get_info": ldap3.NONE,  # no schema fetch, ever: the map says what attributes exist
+            "get_info": get_info,  # serving: no schema fetch, ever (the map says what attributes exist)
         }
         self.server = ldap3.Server(settings.host, connect_timeout=settings.timeout, **self._server_options)
         self._idle: list[ldap3.Connection] = []
@@ -59,8 +59,11 @@ class ConnectionPool:
 
     def _open(self) -> ldap3.Connection:
         timeout = deadline.bounded(self.settings.timeout, "the directory")
-        # connect_timeout belongs to the Server: one per opening, cut to the time left.
-        server = ldap3.Server(self.settings.host, connect_timeout=timeout, **self._server_options)
+        # connect_timeout belongs to the Server: one per opening when the request's deadline cuts
+        # it (the shared one otherwise, which also keeps what a bind read: the schema, for check).
+        server = self.server
+        if timeout < self.settings.timeout:
+            server = ldap3.Server(self.settings.host, connect_timeout=timeout, **self._server_options)
         connection = MeasuredConnection(
             server,
             user=self.settings.bind_dn,
@@ -80,6 +83,16 @@ class ConnectionPool:
             left = deadline.remaining()
             if left is not None and left < deadline.MINIMUM:
                 raise deadline.OutOfTime("the request ran out of time reaching the directory") from None
+            raise Unavailable("the directory cannot be reached") from None
+        except (KeyError, IndexError, ValueError, TypeError) as error:
+            _discard(connection)
+            # ldap3 decodes whatever comes back as LDAP; an HTTP answer ends in a KeyError here.
+            log.error(
+                "the server at %s did not answer in LDAP (%s): is the URL's host, port or scheme that of"
+                " another service, such as a web server?",
+                self.settings.url,
+                type(error).__name__,
+            )
             raise Unavailable("the directory cannot be reached") from None
         self.opened += 1
         metrics.DIRECTORY_CONNECTIONS.labels(self.settings.url).inc()
