@@ -3,7 +3,9 @@
 - create: one add, whose post-read control returns entryUUID and the timestamps, after one
   search for uniqueness.
 - get: one search by the id attribute, for exactly the attributes asked for.
-- search: simple paged results (paging.py).
+- search: a lookup (an `eq` filter, a few entries) is one simple-paged search (paging.py); a
+  listing is a window of a list the directory sorts, with its count (vlv.py), where the
+  directory offers that, else paged search.
 - modify: one modify with post-read. The entry's DN comes from the read that preceded it or
   from this worker's memory of earlier requests, guarded by an assertion on its entryUUID;
   a new name is a modDN first, undone if the modify fails.
@@ -21,19 +23,19 @@ from collections.abc import Iterable
 import ldap3
 
 from gateway.backends.base import AlreadyExists, NotFound, StoreSpec, UnknownReference
-from gateway.backends.ldap import controls, memberships, results
+from gateway.backends.ldap import controls, memberships, results, vlv
 from gateway.backends.ldap.compose import (
     all_filters,
     normalized_dn,
     render_filter,
     split_dn,
 )
-from gateway.backends.ldap.connection import ConnectionPool
+from gateway.backends.ldap.connection import ConnectionPool, discard
 from gateway.backends.ldap.integrity import Referrers
 from gateway.backends.ldap.paging import Pager, scope
 from gateway.backends.ldap.plan import ModifyPlan, plan_add, plan_modify
 from gateway.backends.ldap.target import LdapTarget
-from gateway.store import AnyOf, Change, Entry, Match, Page, Query, Record, Ref
+from gateway.store import AllOf, AnyOf, Change, Entry, Match, Page, Query, Record, Ref
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,8 @@ class LdapBackend:
         self.referrers = Referrers(specs)
         self._dns: OrderedDict[tuple[str, str], str] = OrderedDict()
         self._dns_lock = threading.Lock()
+        self.views = vlv.Views(pool.open, discard)
+        self._sorting: bool | None = None  # does the directory sort and position (rootDSE)? read once
 
     # --- reads ---------------------------------------------------------------------------------
 
@@ -74,6 +78,16 @@ class LdapBackend:
         locators = self._locators(_refs_in_query(query), missing_ok=True)
         search_filter = all_filters(target.scope_filter, render_filter(query, locators))
         wanted = _wanted(spec, attributes)
+        if not _selective(query) and self._sorts():
+            sort_key = spec.created_attribute or spec.id_attribute
+            search = vlv.Search(kind, target.base, target.scope, search_filter, sort_key)
+            try:
+                window = self.views.window(search, start, count, wanted)
+            except vlv.Refused:
+                pass
+            else:
+                page = Page(window.total, [results.to_entry(spec, raw) for raw in window.entries])
+                return self._remembered(kind, page)
 
         def run(connection: ldap3.Connection) -> Page:
             pages = Pager(connection, target, search_filter)
@@ -82,10 +96,18 @@ class LdapBackend:
             rest = pages.skip(None)
             return Page(skipped + len(window) + rest, [results.to_entry(spec, raw) for raw in window])
 
-        page = self.pool.run(run, idempotent=True)
+        return self._remembered(kind, self.pool.run(run, idempotent=True))
+
+    def _remembered(self, kind: str, page: Page) -> Page:
         for entry in page.entries:
             self._remember(kind, entry)
         return page
+
+    def _sorts(self) -> bool:
+        """Does the directory offer server-side sorting and VLV? Read from its rootDSE once."""
+        if self._sorting is None:
+            self._sorting = self.pool.run(vlv.offered, idempotent=True)
+        return self._sorting
 
     # --- writes --------------------------------------------------------------------------------
 
@@ -116,6 +138,7 @@ class LdapBackend:
                 }
             return results.to_entry(spec, {"dn": dn, "attributes": after})
 
+        self.views.forget()
         return self._remember(kind, self.pool.run(run, idempotent=False))
 
     def modify(
@@ -130,6 +153,7 @@ class LdapBackend:
         """Apply `changes`; `record` (the whole new record) decides a rename, `attributes` the
         post-read (None: the caller needs no answer). `entry.locator` may be empty."""
         spec = self.specs[kind]
+        self.views.forget()
         locators = self._locators([v for c in changes for v in c.values if isinstance(v, Ref)])
         if unique is not None:
             self._ensure_unique(spec, unique, exclude=entry.id)
@@ -182,6 +206,7 @@ class LdapBackend:
 
     def delete(self, kind: str, id: str) -> None:
         spec = self.specs[kind]
+        self.views.forget()
         guard = controls.assertion(render_filter(Match(spec.id_attribute, "eq", id)))
         for attempt in (1, 2):
             dn = self._locate(kind, id, fresh=attempt == 2)
@@ -328,6 +353,7 @@ class LdapBackend:
             return known
 
     def close(self) -> None:
+        self.views.close()
         self.pool.close()
 
 
@@ -342,6 +368,18 @@ def _target(spec: StoreSpec) -> LdapTarget:
 def _wanted(spec: StoreSpec, attributes: list[str] | None) -> list[str]:
     extra = [spec.id_attribute, spec.created_attribute, spec.modified_attribute]
     return sorted({*(attributes or []), *(a for a in extra if a)}, key=str.lower)
+
+
+def _selective(query: Query) -> bool:
+    """A lookup rather than a listing: an `eq` every match must meet (Entra's userName,
+    externalId, id and member lookups). Its few entries cost less as one plain paged search."""
+    if isinstance(query, Match):
+        return query.op == "eq"
+    if isinstance(query, AllOf):
+        return any(_selective(item) for item in query.items)
+    if isinstance(query, AnyOf):
+        return bool(query.items) and all(_selective(item) for item in query.items)
+    return False
 
 
 def _refs_in_query(query: Query) -> list[Ref]:

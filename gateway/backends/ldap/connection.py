@@ -70,7 +70,8 @@ class ConnectionPool:
         self._pid = os.getpid()
         self.opened = 0  # connections opened by this process, for tests and metrics
 
-    def _open(self) -> ldap3.Connection:
+    def open(self) -> ldap3.Connection:
+        """A new bound connection outside the pool; the caller closes it with `discard`."""
         connection = ldap3.Connection(
             self.server,
             user=self.settings.bind_dn,
@@ -94,7 +95,7 @@ class ConnectionPool:
                 connection.unbind()
                 raise Unavailable("the directory refused the gateway's credentials")
         except ldap_errors.LDAPException as error:
-            _discard(connection)
+            discard(connection)
             # ldap3's messages name the socket or TLS failure (e.g. a certificate for another host);
             # they never carry the bind password.
             log.error("cannot reach the directory at %s: %s: %s", self.settings.url, type(error).__name__, error)
@@ -111,8 +112,8 @@ class ConnectionPool:
                 connection = self._idle.pop()
                 if _alive(connection):
                     return connection
-                _discard(connection)
-        return self._open()
+                discard(connection)
+        return self.open()
 
     def _release(self, connection: ldap3.Connection) -> None:
         with self._lock:
@@ -125,13 +126,13 @@ class ConnectionPool:
             try:
                 result = operation(connection)
             except (ldap_errors.LDAPCommunicationError, ldap_errors.LDAPResponseTimeoutError) as error:
-                _discard(connection)
+                discard(connection)
                 log.warning("LDAP connection lost during an operation: %s", type(error).__name__)
                 if attempt == 2 or not idempotent:
                     raise Unavailable("the directory did not answer") from None
                 continue
             except BaseException:
-                _discard(connection)
+                discard(connection)
                 raise
             self._release(connection)
             return result
@@ -142,7 +143,7 @@ class ConnectionPool:
             idle, self._idle = self._idle, []
         if os.getpid() == self._pid:
             for connection in idle:
-                _discard(connection)
+                discard(connection)
 
 
 def _alive(connection: ldap3.Connection) -> bool:
@@ -157,7 +158,7 @@ def _alive(connection: ldap3.Connection) -> bool:
     return not readable
 
 
-def _discard(connection: ldap3.Connection) -> None:
+def discard(connection: ldap3.Connection) -> None:
     sock = getattr(connection, "socket", None)
     try:
         connection.unbind()
