@@ -120,3 +120,37 @@ def test_without_vlv_only_the_window_carries_attributes(make_client, unsorted_sl
     windows = [attributes for _, attributes, _ in listing if attributes != ("1.1",)]
     assert len(windows) == 2  # 3 entries in pages of at most 2; every other page is bare DNs
     assert sum(1 for _, attributes, _ in listing if attributes == ("1.1",)) >= 2
+
+
+def test_a_cursor_walk_visits_every_user_once_and_ends_without_next_cursor(client):
+    ids = _users(client, 5)
+    seen, cursor, pages = [], "", 0
+    while cursor is not None:
+        body = client.get(f"/Users?cursor={cursor}&count=2").get_json()
+        assert body["totalResults"] == 5 and "startIndex" not in body
+        assert ("previousCursor" in body) == (pages > 0)
+        seen += [r["id"] for r in body["Resources"]]
+        cursor, pages = body.get("nextCursor"), pages + 1
+    assert (seen, pages) == (ids, 3)
+
+
+def test_a_cursor_from_another_filter_or_made_up_is_refused(client):
+    _users(client, 3)
+    first = client.get('/Users?cursor=&count=1&filter=displayName sw "User"').get_json()
+    for query in (f"cursor={first['nextCursor']}", "cursor=bm90IG91cnM", "cursor=&startIndex=2"):
+        response = client.get(f"/Users?{query}")
+        assert response.status_code == 400, query
+        assert response.get_json()["scimType"] == ("invalidValue" if "startIndex" in query else "invalidCursor")
+    follow = client.get(f'/Users?cursor={first["nextCursor"]}&count=1&filter=displayName sw "User"').get_json()
+    assert [r["userName"] for r in follow["Resources"]] == ["user01"]
+
+
+def test_service_provider_config_advertises_cursor_and_index_paging(client):
+    pagination = client.get("/ServiceProviderConfig").get_json()["pagination"]
+    assert pagination == {
+        "cursor": True,
+        "index": True,
+        "defaultPaginationMethod": "index",
+        "defaultPageSize": 100,
+        "maxPageSize": 1000,
+    }
