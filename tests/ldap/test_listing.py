@@ -154,3 +154,15 @@ def test_service_provider_config_advertises_cursor_and_index_paging(client):
         "defaultPageSize": 100,
         "maxPageSize": 1000,
     }
+
+
+def test_a_kept_list_whose_connection_the_directory_closed_is_sorted_afresh(client, searches):
+    ids = _users(client, 4)
+    assert client.get("/Users?count=1").get_json()["totalResults"] == 4
+    views = client.app.extensions["scim_gateway"].tenants["tenant_test"].backend.views
+    for view in views._views.values():
+        view.connection.socket.close()  # as an idle timeout on the directory's side would
+    searches.clear()
+    page = client.get("/Users?startIndex=2&count=2").get_json()
+    assert [r["id"] for r in page["Resources"]] == ids[1:3]
+    assert all(oids == (vlv.SORT, vlv.VLV) for _, attributes, oids in searches if attributes != ("supportedControl",))

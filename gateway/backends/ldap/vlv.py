@@ -203,21 +203,23 @@ class Views:
 
     def window(self, search: Search, start: int, count: int, attributes: list[str]) -> Window:
         """Entries start..start+count-1 of the sorted search, and how many there are in all."""
-        view = self._take(search)
-        try:
-            with view.lock:
-                return self._read(view, search, start, count, attributes)
-        except Refused:
-            self._drop(search, view)
-            raise
-        except LDAPException as error:  # the kept connection broke: the pool's way retries
-            self._drop(search, view)
-            raise Refused(type(error).__name__) from None
-        except Exception:
-            self._drop(search, view)  # a connection in an unknown state is not kept
-            raise
+        for attempt in (1, 2):
+            view, kept = self._take(search)
+            try:
+                with view.lock:
+                    return self._read(view, search, start, count, attributes)
+            except LDAPException as error:
+                self._drop(search, view)
+                if kept and attempt == 1:
+                    continue  # the directory closed the idle kept connection: sort afresh
+                raise Refused(type(error).__name__) from None  # paged search, with the pool's retry
+            except Exception:
+                self._drop(search, view)  # refused, or a connection in an unknown state: not kept
+                raise
+        raise AssertionError("unreachable")
 
-    def _take(self, search: Search) -> _View:
+    def _take(self, search: Search) -> tuple[_View, bool]:
+        """The kept view of this search (True), or a new one on a new connection (False)."""
         with self._lock:
             if os.getpid() != self._pid:  # forked: the parent's connections are not ours
                 self._views.clear()
@@ -225,7 +227,7 @@ class Views:
             view = self._views.get(search)
             if view is not None and self.clock() - view.opened <= self.keep_seconds:
                 self._views.move_to_end(search)
-                return view
+                return view, True
             stale = [self._views.pop(search)] if view is not None else []
             while len(self._views) >= self.kept:
                 stale.append(self._views.popitem(last=False)[1])
@@ -234,7 +236,7 @@ class Views:
         view = _View(self._open(), self.clock())
         with self._lock:
             self._views[search] = view
-        return view
+        return view, False
 
     def _read(self, view: _View, search: Search, start: int, count: int, attributes: list[str]) -> Window:
         connection = view.connection
