@@ -166,3 +166,12 @@ def test_a_kept_list_whose_connection_the_directory_closed_is_sorted_afresh(clie
     page = client.get("/Users?startIndex=2&count=2").get_json()
     assert [r["id"] for r in page["Resources"]] == ids[1:3]
     assert all(oids == (vlv.SORT, vlv.VLV) for _, attributes, oids in searches if attributes != ("supportedControl",))
+
+
+def test_a_lookup_matching_more_than_its_page_still_counts_them_all(client, searches):
+    for name in ("ann", "bob", "cid"):
+        client.create_user(name, title="Engineer")
+    searches.clear()
+    body = client.get('/Users?filter=title eq "Engineer"&count=1').get_json()
+    assert (body["totalResults"], [r["userName"] for r in body["Resources"]]) == (3, ["ann"])
+    assert searches[0][0] is None and searches[1][0] is not None  # one plain search, then paged

@@ -78,7 +78,13 @@ class LdapBackend:
         locators = self._locators(_refs_in_query(query), missing_ok=True)
         search_filter = all_filters(target.scope_filter, render_filter(query, locators))
         wanted = _wanted(spec, attributes)
-        if not _selective(query) and self._sorts():
+        if _selective(query):
+            limit = start + count  # one more than the window: "more than that" is the Pager's job
+            found = self.pool.run(lambda c: _plain_search(c, target, search_filter, wanted, limit), idempotent=True)
+            if found is not None:
+                window = found[start - 1 : start - 1 + count]
+                return self._remembered(kind, Page(len(found), [results.to_entry(spec, raw) for raw in window]))
+        elif self._sorts():
             sort_key = spec.created_attribute or spec.id_attribute
             search = vlv.Search(kind, target.base, target.scope, search_filter, sort_key)
             try:
@@ -368,6 +374,17 @@ def _target(spec: StoreSpec) -> LdapTarget:
 def _wanted(spec: StoreSpec, attributes: list[str] | None) -> list[str]:
     extra = [spec.id_attribute, spec.created_attribute, spec.modified_attribute]
     return sorted({*(attributes or []), *(a for a in extra if a)}, key=str.lower)
+
+
+def _plain_search(connection: ldap3.Connection, target: LdapTarget, search_filter: str, wanted: list[str], limit: int):
+    """A lookup's few entries in one search without the paging control (less to encode and
+    decode); None when there are more than `limit` (or than the directory's size limit), for
+    the paged search to count."""
+    connection.search(target.base, search_filter, scope(target), attributes=wanted, size_limit=limit)
+    if results.code(connection) == results.SIZE_LIMIT_EXCEEDED:
+        return None
+    results.check(connection)
+    return results.entries(connection)
 
 
 def _selective(query: Query) -> bool:
