@@ -175,3 +175,16 @@ def test_a_lookup_matching_more_than_its_page_still_counts_them_all(client, sear
     body = client.get('/Users?filter=title eq "Engineer"&count=1').get_json()
     assert (body["totalResults"], [r["userName"] for r in body["Resources"]]) == (3, ["ann"])
     assert searches[0][0] is None and searches[1][0] is not None  # one plain search, then paged
+
+
+def test_a_changed_value_keeps_the_list_of_all_users_and_drops_filtered_ones(client, ldap_ops):
+    ids = _users(client, 4)
+    assert client.get("/Users?count=1").get_json()["totalResults"] == 4
+    assert client.get('/Users?filter=displayName sw "User"&count=1').get_json()["totalResults"] == 4
+    client.patch(f"/Users/{ids[0]}", [{"op": "replace", "path": "displayName", "value": "Renamed"}])
+    ldap_ops.reset()
+    page = client.get("/Users?startIndex=1&count=1").get_json()
+    assert (ldap_ops["search"], ldap_ops["bind"]) == (1, 0)  # the kept list, its values read afresh
+    assert page["Resources"][0]["displayName"] == "Renamed"
+    filtered = client.get('/Users?filter=displayName sw "User"&count=1').get_json()
+    assert filtered["totalResults"] == 3 and ldap_ops["bind"] == 1  # sorted afresh

@@ -86,7 +86,8 @@ class LdapBackend:
                 return self._remembered(kind, Page(len(found), [results.to_entry(spec, raw) for raw in window]))
         elif self._sorts():
             sort_key = spec.created_attribute or spec.id_attribute
-            search = vlv.Search(kind, target.base, target.scope, search_filter, sort_key)
+            filtered = search_filter != all_filters(target.scope_filter)
+            search = vlv.Search(kind, target.base, target.scope, search_filter, sort_key, filtered)
             try:
                 window = self.views.window(search, start, count, wanted)
             except vlv.Refused:
@@ -144,8 +145,9 @@ class LdapBackend:
                 }
             return results.to_entry(spec, {"dn": dn, "attributes": after})
 
-        self.views.forget()
-        return self._remember(kind, self.pool.run(run, idempotent=False))
+        created = self.pool.run(run, idempotent=False)
+        self.views.forget()  # after the write: a list sorted in between would miss it
+        return self._remember(kind, created)
 
     def modify(
         self,
@@ -159,7 +161,6 @@ class LdapBackend:
         """Apply `changes`; `record` (the whole new record) decides a rename, `attributes` the
         post-read (None: the caller needs no answer). `entry.locator` may be empty."""
         spec = self.specs[kind]
-        self.views.forget()
         locators = self._locators([v for c in changes for v in c.values if isinstance(v, Ref)])
         if unique is not None:
             self._ensure_unique(spec, unique, exclude=entry.id)
@@ -204,6 +205,7 @@ class LdapBackend:
             return results.to_entry(spec, {"dn": current, "attributes": after or {}})
 
         after = self.pool.run(run, idempotent=False)
+        self.views.forget(filtered_only=not renamed)
         if renamed:
             self.referrers.renamed(self.pool, spec.kind, dn, new_dn)
         if not after.id:
@@ -212,7 +214,6 @@ class LdapBackend:
 
     def delete(self, kind: str, id: str) -> None:
         spec = self.specs[kind]
-        self.views.forget()
         guard = controls.assertion(render_filter(Match(spec.id_attribute, "eq", id)))
         for attempt in (1, 2):
             dn = self._locate(kind, id, fresh=attempt == 2)
@@ -224,6 +225,7 @@ class LdapBackend:
                 return results.code(connection)
 
             if self.pool.run(run, idempotent=False) == 0:
+                self.views.forget()
                 self._forget(kind, id)
                 self.referrers.deleted(self.pool, kind, dn)
                 return

@@ -12,8 +12,8 @@ list's context ID lets the next request read another window of the same list wit
 again (a fresh sort of 100,000 entries costs slapd about a quarter of a second; a window of a
 kept list, a few milliseconds). sssvlv frees a list only when its connection closes, so each
 list this worker keeps lives on a connection of its own (`Views`), for `keep_seconds` at most,
-and is dropped as soon as this worker writes an entry of that kind. A listing is thus a snapshot
-for at most `keep_seconds` of writes made by other workers or other tools.
+and is dropped as soon as this worker writes what could change it. A listing is thus a
+snapshot for at most `keep_seconds` of writes made by other workers or other tools.
 """
 
 from __future__ import annotations
@@ -168,6 +168,7 @@ class Search:
     scope: str
     filter: str
     sort_key: str
+    filtered: bool = True  # False: every entry of the kind (the list a changed value cannot change)
 
 
 @dataclass
@@ -259,11 +260,15 @@ class Views:
             return Window(answer.content_count, [])
         return Window(answer.content_count, results.entries(connection))
 
-    def forget(self) -> None:
+    def forget(self, filtered_only: bool = False) -> None:
         """This worker changed entries: its kept lists are out of date (a user's change may
-        change a group's list through memberOf, and the other way round)."""
+        change a group's list through memberOf, and the other way round). A change of values
+        that neither adds, removes nor renames an entry leaves the lists of every entry of a
+        kind right (their order is by creation, their values are read when a page is sent):
+        `filtered_only` keeps those."""
         with self._lock:
-            views, self._views = list(self._views.values()), OrderedDict()
+            stale = [search for search in self._views if search.filtered or not filtered_only]
+            views = [self._views.pop(search) for search in stale]
         for view in views:
             self._close_quietly(view)
 
