@@ -75,7 +75,7 @@ def list_resources(resource: str):
     if by_cursor and "startIndex" in request.args:
         raise invalid_value("send either cursor or startIndex, not both")
     start = cursor.decode(request.args["cursor"], filter_text) if by_cursor else max(1, _int_arg("startIndex", 1))
-    result = service.list(filter_text, start, count, _projection(service))
+    result = service.query(filter_text, start, count, _projection(service))
     body = {"schemas": [LIST_RESPONSE], "totalResults": result.total}
     if by_cursor:
         following = start + len(result.resources)
@@ -168,7 +168,7 @@ def _schemas() -> dict[str, dict]:
     for service in g.tenant.services.values():
         stored: dict[str | None, set] = {}
         for rule in service.map.rules:
-            stored.setdefault(rule.target.urn, set()).add((rule.target.attribute, rule.target.sub))
+            stored.setdefault(rule.path.urn, set()).add((rule.path.attribute, rule.path.sub))
         resource_type = service.resource_type
         found[resource_type.core.id] = discovery.schema_json(resource_type.core, stored.get(None, set()))
         for extension in resource_type.extensions:

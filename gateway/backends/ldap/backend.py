@@ -1,7 +1,7 @@
 """The LDAP backend: records in, LDAP operations out, with as few round trips as LDAP allows.
 
-- create: one add, whose post-read control returns entryUUID and the timestamps, after one
-  search for uniqueness.
+- create: one add, whose post-read control returns entryUUID and the timestamps (the service
+  has searched for uniqueness first).
 - get: one search by the id attribute, for exactly the attributes asked for.
 - search: a lookup (an `eq` filter, a few entries) is one simple-paged search (paging.py); a
   listing is a window of a list the directory sorts, with its count (vlv.py), where the
@@ -22,7 +22,7 @@ from collections.abc import Iterable
 
 import ldap3
 
-from gateway.backends.base import AlreadyExists, NotFound, StoreSpec, UnknownReference
+from gateway.backends.base import AlreadyExists, NotFound, UnknownReference, Update
 from gateway.backends.ldap import controls, memberships, results, vlv
 from gateway.backends.ldap.compose import (
     all_filters,
@@ -34,8 +34,8 @@ from gateway.backends.ldap.connection import ConnectionPool, discard
 from gateway.backends.ldap.integrity import Referrers
 from gateway.backends.ldap.paging import Pager, scope
 from gateway.backends.ldap.plan import ModifyPlan, plan_add, plan_modify
-from gateway.backends.ldap.target import LdapTarget
-from gateway.store import AllOf, AnyOf, Change, Entry, Match, Page, Query, Record, Ref
+from gateway.backends.ldap.target import LdapSpec, LdapTarget
+from gateway.store import AllOf, AnyOf, Entry, Match, Negate, Page, Query, Record, Ref, references
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ REMEMBERED_DNS = 10_000
 
 
 class LdapBackend:
-    def __init__(self, pool: ConnectionPool, specs: dict[str, StoreSpec]):
+    def __init__(self, pool: ConnectionPool, specs: dict[str, LdapSpec]):
         self.pool = pool
         self.specs = specs
         self.referrers = Referrers(specs)
@@ -57,7 +57,7 @@ class LdapBackend:
 
     def get(self, kind: str, id: str, attributes: list[str]) -> Entry:
         spec = self.specs[kind]
-        target = _target(spec)
+        target = spec.target
         search_filter = all_filters(target.scope_filter, render_filter(Match(spec.id_attribute, "eq", id)))
 
         def run(connection: ldap3.Connection) -> list[dict]:
@@ -74,7 +74,7 @@ class LdapBackend:
 
     def search(self, kind: str, query: Query, attributes: list[str], start: int, count: int) -> Page:
         spec = self.specs[kind]
-        target = _target(spec)
+        target = spec.target
         locators = self._locators(_refs_in_query(query), missing_ok=True)
         search_filter = all_filters(target.scope_filter, render_filter(query, locators))
         wanted = _wanted(spec, attributes)
@@ -118,12 +118,10 @@ class LdapBackend:
 
     # --- writes --------------------------------------------------------------------------------
 
-    def create(self, kind: str, record: Record, unique: Query | None, attributes: list[str]) -> Entry:
+    def create(self, kind: str, record: Record, attributes: list[str]) -> Entry:
         spec = self.specs[kind]
-        target = _target(spec)
-        locators = self._locators(_refs_in_record(record))
-        if unique is not None:
-            self._ensure_unique(spec, unique, exclude=None)
+        target = spec.target
+        locators = self._locators(references(record.values()))
         plan = plan_add(spec, record, locators)
         dn, values, group_changes = plan.dn, plan.attributes, plan.group_changes
 
@@ -149,25 +147,16 @@ class LdapBackend:
         self.views.forget()  # after the write: a list sorted in between would miss it
         return self._remember(kind, created)
 
-    def modify(
-        self,
-        kind: str,
-        entry: Entry,
-        changes: list[Change],
-        record: Record | None,
-        attributes: list[str] | None,
-        unique: Query | None = None,
-    ) -> Entry:
-        """Apply `changes`; `record` (the whole new record) decides a rename, `attributes` the
-        post-read (None: the caller needs no answer). `entry.locator` may be empty."""
+    def modify(self, kind: str, update: Update, attributes: list[str] | None) -> Entry:
+        """Apply the update; its `after` decides a rename, `attributes` the post-read (None: the
+        caller needs no answer). A blind update's entry has no locator: it is remembered or found."""
         spec = self.specs[kind]
-        locators = self._locators([v for c in changes for v in c.values if isinstance(v, Ref)])
-        if unique is not None:
-            self._ensure_unique(spec, unique, exclude=entry.id)
+        entry = update.before
+        locators = self._locators(references(c.values for c in update.changes))
         for attempt in (1, 2):
             dn = entry.locator or self._locate(kind, entry.id, fresh=attempt == 2)
             try:
-                after = self._modify_at(spec, entry, dn, changes, record, attributes, locators)
+                after = self._modify_at(spec, update, dn, attributes, locators)
             except results.StaleLocator:
                 if entry.locator or attempt == 2:
                     raise NotFound(f"no {kind[:-1]} with id {entry.id!r}") from None
@@ -175,11 +164,13 @@ class LdapBackend:
             return self._remember(kind, after)
         raise AssertionError("unreachable")
 
-    def _modify_at(self, spec, entry, dn, changes, record, attributes, locators) -> Entry:
-        plan = plan_modify(spec, dn, changes, record, locators)
+    def _modify_at(
+        self, spec: LdapSpec, update: Update, dn: str, attributes: list[str] | None, locators: dict[Ref, str]
+    ) -> Entry:
+        plan = plan_modify(spec, dn, list(update.changes), update.after, locators)
         new_dn, renamed, modification, group_changes = plan.new_dn, plan.renamed, plan.modification, plan.group_changes
         post = [controls.post_read(_wanted(spec, attributes))] if attributes is not None else []
-        guard = controls.assertion(render_filter(Match(spec.id_attribute, "eq", entry.id)))
+        guard = controls.assertion(render_filter(Match(spec.id_attribute, "eq", update.id)))
 
         def run(connection: ldap3.Connection) -> Entry:
             current = dn
@@ -209,7 +200,7 @@ class LdapBackend:
         if renamed:
             self.referrers.renamed(self.pool, spec.kind, dn, new_dn)
         if not after.id:
-            after.id = entry.id
+            after.id = update.id
         return after
 
     def delete(self, kind: str, id: str) -> None:
@@ -243,7 +234,7 @@ class LdapBackend:
         results.check(connection)
         return results.post_read(connection) if post else None
 
-    def _read_at(self, connection: ldap3.Connection, spec: StoreSpec, dn: str, attributes: list[str] | None) -> dict:
+    def _read_at(self, connection: ldap3.Connection, spec: LdapSpec, dn: str, attributes: list[str] | None) -> dict:
         connection.search(dn, "(objectClass=*)", ldap3.BASE, attributes=_wanted(spec, attributes))
         results.check(connection)
         found = results.entries(connection)
@@ -257,22 +248,6 @@ class LdapBackend:
             log.error(
                 "could not undo the rename of %s back to %s: %s", dn, old_dn, connection.result.get("description")
             )
-
-    def _ensure_unique(self, spec: StoreSpec, unique: Query, exclude: str | None) -> None:
-        target = _target(spec)
-        search_filter = all_filters(target.scope_filter, render_filter(unique))
-
-        def run(connection: ldap3.Connection) -> list[dict]:
-            connection.search(target.base, search_filter, scope(target), attributes=[spec.id_attribute], size_limit=2)
-            results.check(connection, allow={4})
-            return results.entries(connection)
-
-        for raw in self.pool.run(run, idempotent=True):
-            if (
-                exclude is None
-                or (results.first(raw["attributes"], spec.id_attribute) or "").lower() != exclude.lower()
-            ):
-                raise AlreadyExists("another entry already has that value")
 
     # --- where entries are -----------------------------------------------------------------------
 
@@ -307,23 +282,23 @@ class LdapBackend:
         pending = [r for r in dict.fromkeys(refs) if not (r.id and r.locator)]
         for kind in {r.kind for r in pending}:
             spec = self.specs[kind]
-            by_id = [r for r in pending if r.kind == kind and r.id]
-            by_dn = [r for r in pending if r.kind == kind and not r.id and r.locator]
-            found = self._lookup(spec, [r.id for r in by_id], spec.id_attribute)
-            missing = [r.id for r in by_id if r.id.lower() not in found]
+            by_id = [(r, r.id) for r in pending if r.kind == kind and r.id]
+            by_dn = [(r, r.locator) for r in pending if r.kind == kind and not r.id and r.locator]
+            found = self._lookup(spec, [id for _, id in by_id], spec.id_attribute)
+            missing = [id for _, id in by_id if id.lower() not in found]
             if missing:
                 raise UnknownReference(kind, missing)
-            for ref in by_id:
-                resolved[ref] = Ref(kind, ref.id, found[ref.id.lower()][0])
-            found = self._lookup(spec, [r.locator for r in by_dn], _target(spec).dn_attribute)
-            for ref in by_dn:
-                hit = found.get(_dn_key(ref.locator))
-                resolved[ref] = Ref(kind, hit[1] if hit else None, ref.locator)
+            for ref, id in by_id:
+                resolved[ref] = Ref(kind, id, found[id.lower()][0])
+            found = self._lookup(spec, [dn for _, dn in by_dn], spec.target.dn_attribute)
+            for ref, dn in by_dn:
+                hit = found.get(_dn_key(dn))
+                resolved[ref] = Ref(kind, hit[1] if hit else None, dn)
         return resolved
 
-    def _lookup(self, spec: StoreSpec, keys: list[str], attribute: str) -> dict[str, tuple[str, str]]:
+    def _lookup(self, spec: LdapSpec, keys: list[str], attribute: str) -> dict[str, tuple[str, str]]:
         """{key: (dn, id)} for entries whose `attribute` is one of `keys` (ids lower-cased, DNs normalized)."""
-        target = _target(spec)
+        target = spec.target
         by_dn = attribute == target.dn_attribute
         result: dict[str, tuple[str, str]] = {}
         unique_keys = list(dict.fromkeys(keys))
@@ -348,14 +323,14 @@ class LdapBackend:
         if not wanted:
             return {}
         try:
-            return {ref: full.locator for ref, full in self.resolve(wanted).items()}
+            return _located(self.resolve(wanted))
         except UnknownReference:
             if not missing_ok:
                 raise
-            known = {}
+            known: dict[Ref, str] = {}
             for ref in wanted:  # a filter on an unknown id simply matches nothing
                 try:
-                    known.update({r: f.locator for r, f in self.resolve([ref]).items()})
+                    known.update(_located(self.resolve([ref])))
                 except UnknownReference:
                     continue
             return known
@@ -365,15 +340,15 @@ class LdapBackend:
         self.pool.close()
 
 
+def _located(resolved: dict[Ref, Ref]) -> dict[Ref, str]:
+    return {ref: full.locator for ref, full in resolved.items() if full.locator}
+
+
 def _dn_key(dn: str) -> str:
     return repr(normalized_dn(dn))
 
 
-def _target(spec: StoreSpec) -> LdapTarget:
-    return spec.target  # type: ignore[return-value]
-
-
-def _wanted(spec: StoreSpec, attributes: list[str] | None) -> list[str]:
+def _wanted(spec: LdapSpec, attributes: list[str] | None) -> list[str]:
     extra = [spec.id_attribute, spec.created_attribute, spec.modified_attribute]
     return sorted({*(attributes or []), *(a for a in extra if a)}, key=str.lower)
 
@@ -404,9 +379,8 @@ def _selective(query: Query) -> bool:
 def _refs_in_query(query: Query) -> list[Ref]:
     if isinstance(query, Match):
         return [query.value] if isinstance(query.value, Ref) else []
-    inner = getattr(query, "items", None) or ([query.inner] if hasattr(query, "inner") else [])
-    return [ref for item in inner for ref in _refs_in_query(item)]
-
-
-def _refs_in_record(record: Record) -> list[Ref]:
-    return [v for values in record.values() for v in values if isinstance(v, Ref)]
+    if isinstance(query, AllOf | AnyOf):
+        return [ref for item in query.items for ref in _refs_in_query(item)]
+    if isinstance(query, Negate):
+        return _refs_in_query(query.inner)
+    return []

@@ -14,7 +14,6 @@ import os
 import select
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TypeVar
 from urllib.parse import urlparse
 
@@ -22,33 +21,11 @@ import ldap3
 from ldap3.core import exceptions as ldap_errors
 
 from gateway.backends.base import Unavailable
+from gateway.backends.ldap.settings import LdapSettings
 from gateway.backends.ldap.tls import VerifiedTls
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class LdapSettings:
-    url: str
-    bind_dn: str
-    password: str  # never logged; repr hides it
-    timeout: float = 10.0
-    retry_after: int = 30
-    start_tls: bool = False
-    ca_file: str | None = None  # default: the system's CAs
-    server_name: str | None = None  # the name the certificate must carry; default: the URL's host
-
-    def __repr__(self) -> str:
-        return f"LdapSettings(url={self.url!r}, bind_dn={self.bind_dn!r}, password=***)"
-
-    @property
-    def host(self) -> str:
-        return urlparse(self.url).hostname or "127.0.0.1"
-
-    @property
-    def encrypted(self) -> bool:
-        return self.start_tls or urlparse(self.url).scheme.lower() == "ldaps"
 
 
 class ConnectionPool:

@@ -11,21 +11,23 @@ Multi-valued attributes (members) change value by value, never by rewriting the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import ldap3
 
-from gateway.backends.base import StoreSpec, UnknownReference
+from gateway.backends.base import UnknownReference
 from gateway.backends.ldap import controls, results
 from gateway.backends.ldap.compose import normalized_dn
-from gateway.backends.ldap.target import LdapTarget
-from gateway.store import Change, Record, Ref, Value
+from gateway.backends.ldap.target import LdapSpec
+from gateway.store import Change, Record, Ref
 
 OPS = {"replace": ldap3.MODIFY_REPLACE, "add": ldap3.MODIFY_ADD, "delete": ldap3.MODIFY_DELETE}
 
 
 class Modification:
-    def __init__(self, spec: StoreSpec, changes: list[Change], locators: dict[Ref, str]):
+    def __init__(self, spec: LdapSpec, changes: list[Change], locators: dict[Ref, str]):
         self.spec = spec
-        self.target: LdapTarget = spec.target  # type: ignore[assignment]
+        self.target = spec.target
         self.locators = locators
         self.changes = [Change(c.attribute, c.op, tuple(self.ldap_values(c.values))) for c in changes]
         self.changes = [c for c in self.changes if c.values or c.op == "replace"]
@@ -47,7 +49,7 @@ class Modification:
 
     def new_entry(self, record: Record) -> dict[str, list[str]]:
         """The attributes of an add: the record's values, object classes and placeholders."""
-        values: dict[str, list[Value]] = {}
+        values: dict[str, list[str]] = {}
         for key, items in record.items():
             texts = self.ldap_values(items)
             if key in self.target.placeholders:
@@ -59,17 +61,17 @@ class Modification:
         values["objectClass"] = list(self.target.object_classes)
         return values
 
-    def operations(self, extra: list[Change] = ()) -> list[tuple[str, str, list[str]]]:
+    def operations(self, extra: Sequence[Change] = ()) -> list[tuple[str, str, list[str]]]:
         """(attribute as the map spells it, add|delete|replace, values): the modify in order."""
         found = []
         for change in [*self.changes, *extra]:
-            values = list(change.values)
+            values = [str(v) for v in change.values]  # text already: ldap_values made it so
             if change.op == "replace" and change.attribute in self.target.placeholders:
                 values.append(self.target.placeholders[change.attribute])
             found.append((self.spec.name(change.attribute), change.op, values))
         return found
 
-    def as_ldap(self, extra: list[Change] = ()) -> dict[str, list[tuple]]:
+    def as_ldap(self, extra: Sequence[Change] = ()) -> dict[str, list[tuple]]:
         modification: dict[str, list[tuple]] = {}
         for name, op, values in self.operations(extra):
             modification.setdefault(name, []).append((OPS[op], values))
@@ -107,7 +109,7 @@ class Modification:
                 kept.append(change)
                 continue
             present = self._present(connection, dn, change)
-            values = tuple(v for v in change.values if self._key(change.attribute, v) in present)
+            values = tuple(v for v in change.values if self._key(change.attribute, str(v)) in present)
             dropped = dropped or len(values) != len(change.values)
             if values:
                 kept.append(Change(change.attribute, "delete", values))
@@ -121,11 +123,11 @@ class Modification:
             "(objectClass=*)",
             ldap3.BASE,
             attributes=[name],
-            controls=[controls.matched_values(name, list(change.values))],
+            controls=[controls.matched_values(name, [str(v) for v in change.values])],
         )
         results.check(connection)
         found = results.entries(connection)
-        values = (
+        values: list[str] = (
             next((v for k, v in found[0]["attributes"].items() if k.lower() == change.attribute), []) if found else []
         )
         return {self._key(change.attribute, v) for v in values}

@@ -6,9 +6,9 @@ import logging
 
 import ldap3
 
-from gateway.backends.base import AlreadyExists, BackendError, InvalidData, NotFound, StoreSpec, Unavailable
+from gateway.backends.base import AlreadyExists, BackendError, InvalidData, NotFound, Unavailable
 from gateway.backends.ldap.compose import iso_time
-from gateway.backends.ldap.target import LdapTarget
+from gateway.backends.ldap.target import LdapSpec
 from gateway.store import Entry, Record, Ref
 
 log = logging.getLogger(__name__)
@@ -74,9 +74,9 @@ def first(attributes: dict, name: str) -> str | None:
     return None
 
 
-def to_entry(spec: StoreSpec, raw: dict) -> Entry:
+def to_entry(spec: LdapSpec, raw: dict) -> Entry:
     """An Entry from a search result or post-read: references as Refs, placeholders hidden."""
-    target: LdapTarget = spec.target  # type: ignore[assignment]
+    target = spec.target
     hidden = {name.lower(): value.lower() for name, value in target.placeholders.items()}
     attributes: Record = {}
     for name, values in (raw.get("attributes") or {}).items():
