@@ -7,7 +7,8 @@ Run by hand (not part of the suite):
 
 Several client processes each take a share of the users and walk each one through what Entra
 sends: look the user up (a miss), create it, look it up again, read it by id, update two
-attributes, disable it, add it to a group, delete it. The gateway is `scim-gateway serve`
+attributes (title and department, as Entra's cycles mostly send), disable it, add it to a group,
+delete it. The gateway is `scim-gateway serve`
 (gunicorn, deploy/gunicorn.conf.py) on a throwaway slapd (fsync on, memberof/refint/ppolicy).
 In the same run the same work is done as the fewest direct ldap3 operations (one per request
 kind, no controls, the service account): the ceiling a gateway built on ldap3 could reach.
@@ -39,6 +40,7 @@ CLIENTS = int(os.environ.get("PERF_CLIENTS", "4"))
 GROUPS = 8
 KINDS = ("lookup miss", "create", "lookup", "get by id", "update", "disable", "add to group", "delete")
 PLACEHOLDER = "cn=no members,ou=Groups,dc=example,dc=com"
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 
 
 def _user(name: str, number: int) -> dict:
@@ -51,7 +53,7 @@ def _user(name: str, number: int) -> dict:
         "title": "Engineer",
         "name": {"givenName": "User", "familyName": f"Number{number}", "formatted": f"User {number}"},
         "emails": [{"type": "work", "value": f"{name}", "primary": True}],
-        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {
+        ENTERPRISE: {
             "department": "R&D",
             "employeeNumber": str(number),
         },
@@ -83,7 +85,7 @@ def gateway_share(port: int, token: str, prefix: str, numbers: list[int], groups
         status, body = _timed(samples, "get by id", http.send, "GET", f"/Users/{id}")
         assert status == 200, body
         replace = [
-            {"op": "Replace", "path": "displayName", "value": f"Renamed {number}"},
+            {"op": "Replace", "path": f"{ENTERPRISE}:department", "value": f"Team {number % 10}"},
             {"op": "Replace", "path": "title", "value": "Manager"},
         ]
         status, body = _timed(samples, "update", http.patch, f"/Users/{id}", replace)
@@ -146,7 +148,7 @@ def ldap3_share(port: int, password: str, prefix: str, numbers: list[int]) -> di
             attributes=["*"],
         )
         changes = {
-            "displayName": [(ldap3.MODIFY_REPLACE, [f"Renamed {number}"])],
+            "departmentNumber": [(ldap3.MODIFY_REPLACE, [f"Team {number % 10}"])],
             "title": [(ldap3.MODIFY_REPLACE, ["Manager"])],
         }
         assert _timed(samples, "update", connection.modify, dn, changes), connection.result
