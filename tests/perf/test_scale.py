@@ -20,9 +20,10 @@ import os
 import statistics
 import time
 
+import ldap3
 import pytest
 
-from gateway.sandbox.slapd import GROUPS_DN, PEOPLE_DN, Slapd
+from gateway.sandbox.slapd import ADMIN_DN, GROUPS_DN, PEOPLE_DN, Slapd
 from tests.perf.harness import machine, serve
 
 pytestmark = pytest.mark.perf
@@ -138,12 +139,31 @@ def _measure(tmp_path, users: int) -> dict[str, float]:
                     assert status == 204
             figures["group of n/2: PATCH add 10 members"] = statistics.median(adds) * 1000
             figures["group of n/2: PATCH remove 10"] = statistics.median(removes) * 1000
+            raw_add, raw_remove = _raw_member_changes(slapd, users)
+            figures["  the same add, direct ldap3"] = raw_add
+            figures["  the same remove, direct ldap3"] = raw_remove
             figures["worker RSS before lists (MiB)"] = rss_before
             figures["worker RSS after (MiB)"] = max(gateway.worker_rss())
             http.close()
     finally:
         slapd.stop()
     return figures
+
+
+def _raw_member_changes(slapd: Slapd, users: int) -> tuple[float, float]:
+    """The directory's own cost of the 10-member add and remove (memberof rewrites each user)."""
+    connection = ldap3.Connection(
+        ldap3.Server("127.0.0.1", port=slapd.port, get_info=ldap3.NONE), ADMIN_DN, slapd.admin_password, auto_bind=True
+    )
+    adds, removes = [], []
+    for round_ in range(ROUNDS):
+        ten = [f"uid=u{users + 100 + round_ * 10 + i:06d}@example.com,{PEOPLE_DN}" for i in range(10)]
+        for operation, samples in ((ldap3.MODIFY_ADD, adds), (ldap3.MODIFY_DELETE, removes)):
+            started = time.perf_counter()
+            assert connection.modify(f"cn=big,{GROUPS_DN}", {"member": [(operation, ten)]}), connection.result
+            samples.append(time.perf_counter() - started)
+    connection.unbind()
+    return statistics.median(adds) * 1000, statistics.median(removes) * 1000
 
 
 def test_requests_cost_the_same_at_1k_and_100k_users(tmp_path):
