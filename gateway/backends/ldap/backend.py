@@ -69,7 +69,7 @@ class LdapBackend:
 
         found = self.pool.run(run, idempotent=True)
         if not found:
-            raise NotFound(f"no {spec.kind[:-1]} with id {id!r}")
+            raise NotFound.no_such(kind, id)
         return self._remember(kind, results.to_entry(spec, found[0]))
 
     def search(self, kind: str, query: Query, attributes: list[str], start: int, count: int) -> Page:
@@ -159,7 +159,7 @@ class LdapBackend:
                 after = self._modify_at(spec, update, dn, attributes, locators)
             except results.StaleLocator:
                 if entry.locator or attempt == 2:
-                    raise NotFound(f"no {kind[:-1]} with id {entry.id!r}") from None
+                    raise NotFound.no_such(kind, entry.id) from None
                 continue
             return self._remember(kind, after)
         raise AssertionError("unreachable")
@@ -221,7 +221,7 @@ class LdapBackend:
                 self.referrers.deleted(self.pool, kind, dn)
                 return
             self._forget(kind, id)
-        raise NotFound(f"no {kind[:-1]} with id {id!r}")
+        raise NotFound.no_such(kind, id)
 
     def _rename(self, connection, plan: ModifyPlan, guard, post) -> dict | None:
         connection.modify_dn(
