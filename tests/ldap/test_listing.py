@@ -188,3 +188,11 @@ def test_a_changed_value_keeps_the_list_of_all_users_and_drops_filtered_ones(cli
     assert page["Resources"][0]["displayName"] == "Renamed"
     filtered = client.get('/Users?filter=displayName sw "User"&count=1').get_json()
     assert filtered["totalResults"] == 3 and ldap_ops["bind"] == 1  # sorted afresh
+
+
+def test_listing_problems_name_a_directory_without_sorting_and_nothing_otherwise(make_client, unsorted_slapd):
+    backend = make_client().app.extensions["scim_gateway"].tenants["tenant_test"].backend
+    assert backend.listing_problems() == []
+    plain = make_client(server=unsorted_slapd).app.extensions["scim_gateway"].tenants["tenant_test"].backend
+    [problem] = plain.listing_problems()
+    assert "no server-side sorting and VLV" in problem and "sssvlv" in problem

@@ -85,9 +85,7 @@ class LdapBackend:
                 window = found[start - 1 : start - 1 + count]
                 return self._remembered(kind, Page(len(found), [results.to_entry(spec, raw) for raw in window]))
         elif self._sorts():
-            sort_key = spec.created_attribute or spec.id_attribute
-            filtered = search_filter != all_filters(target.scope_filter)
-            search = vlv.Search(kind, target.base, target.scope, search_filter, sort_key, filtered)
+            search = _listing(spec, search_filter)
             try:
                 window = self.views.window(search, start, count, wanted)
             except vlv.Refused:
@@ -115,6 +113,16 @@ class LdapBackend:
         if self._sorting is None:
             self._sorting = self.pool.run(vlv.offered, idempotent=True)
         return self._sorting
+
+    def listing_problems(self) -> list[str]:
+        """What keeps this directory's listings from costing a page (vlv.problems), asked on a
+        connection of its own that is closed after (the sorted lists it makes go with it)."""
+        connection = self.pool.open()
+        try:
+            specs = self.specs.values()
+            return vlv.problems(connection, [_listing(spec, all_filters(spec.target.scope_filter)) for spec in specs])
+        finally:
+            discard(connection)
 
     # --- writes --------------------------------------------------------------------------------
 
@@ -351,6 +359,14 @@ def _dn_key(dn: str) -> str:
 def _wanted(spec: LdapSpec, attributes: list[str] | None) -> list[str]:
     extra = [spec.id_attribute, spec.created_attribute, spec.modified_attribute]
     return sorted({*(attributes or []), *(a for a in extra if a)}, key=str.lower)
+
+
+def _listing(spec: LdapSpec, search_filter: str) -> vlv.Search:
+    """A listing of `spec`'s entries sorted by creation (the id where the map names no `created:`)."""
+    target = spec.target
+    sort_key = spec.created_attribute or spec.id_attribute
+    filtered = search_filter != all_filters(target.scope_filter)
+    return vlv.Search(spec.kind, target.base, target.scope, search_filter, sort_key, filtered)
 
 
 def _plain_search(connection: ldap3.Connection, target: LdapTarget, search_filter: str, wanted: list[str], limit: int):

@@ -240,25 +240,9 @@ class Views:
         return view, False
 
     def _read(self, view: _View, search: Search, start: int, count: int, attributes: list[str]) -> Window:
-        connection = view.connection
-        connection.search(
-            search.base,
-            search.filter,
-            ldap3.LEVEL if search.scope == "one" else ldap3.SUBTREE,
-            attributes=attributes if count > 0 else ["1.1"],
-            controls=[sort_control(search.sort_key), vlv_control(start, max(count - 1, 0), view.context)],
-        )
-        answer = vlv_answer(connection)
-        code = results.code(connection)
-        if answer is None or code not in (0, VLV_ERROR) or (code == VLV_ERROR and answer.result != OUT_OF_RANGE):
-            detail = (connection.result or {}).get("description") or code
-            if code != BUSY:
-                log.warning("the directory would not sort %s (%s); listing them by paged search", search.kind, detail)
-            raise Refused(str(detail))
-        view.context = answer.context or view.context
-        if code == VLV_ERROR or count == 0:  # VLV_ERROR here: start is past the end of the list
-            return Window(answer.content_count, [])
-        return Window(answer.content_count, results.entries(connection))
+        window, context = read_window(view.connection, search, start, count, attributes, view.context)
+        view.context = context or view.context
+        return window
 
     def forget(self, filtered_only: bool = False) -> None:
         """This worker changed entries: its kept lists are out of date (a user's change may
@@ -292,3 +276,54 @@ class Views:
         if not forked:
             for view in views:
                 self._close_quietly(view)
+
+
+def read_window(
+    connection: ldap3.Connection,
+    search: Search,
+    start: int,
+    count: int,
+    attributes: list[str],
+    context: bytes | None = None,
+) -> tuple[Window, bytes | None]:
+    """One sorted VLV search: the window, the count, and the list's context ID for the next one.
+    Refused when the directory will not sort it (busy, no ordering rule, limits)."""
+    connection.search(
+        search.base,
+        search.filter,
+        ldap3.LEVEL if search.scope == "one" else ldap3.SUBTREE,
+        attributes=attributes if count > 0 else ["1.1"],
+        controls=[sort_control(search.sort_key), vlv_control(start, max(count - 1, 0), context)],
+    )
+    answer = vlv_answer(connection)
+    code = results.code(connection)
+    if answer is None or code not in (0, VLV_ERROR) or (code == VLV_ERROR and answer.result != OUT_OF_RANGE):
+        detail = (connection.result or {}).get("description") or code
+        if code != BUSY:
+            log.warning("the directory would not sort %s (%s); listing them by paged search", search.kind, detail)
+        raise Refused(str(detail))
+    if code == VLV_ERROR or count == 0:  # VLV_ERROR here: start is past the end of the list
+        return Window(answer.content_count, []), answer.context
+    return Window(answer.content_count, results.entries(connection)), answer.context
+
+
+def problems(connection: ldap3.Connection, searches: list[Search]) -> list[str]:
+    """What keeps listings from costing a page, one line each, for an online check of a tenant:
+    the directory offers no sorting and VLV, or will not sort a kind by its key. None of it is
+    an error (listings still work, reading every DN below the base). The sorted lists it makes
+    stay on `connection` until the caller closes it."""
+    if not offered(connection):
+        return [
+            "the directory lists no server-side sorting and VLV in its rootDSE: every page and total of a"
+            " listing reads every DN below the base (OpenLDAP: load the sssvlv overlay; README, 'Large directories')"
+        ]
+    found = []
+    for search in searches:
+        try:
+            read_window(connection, search, 1, 0, [])
+        except Refused as refusal:
+            found.append(
+                f"{search.kind}: the directory will not sort by {search.sort_key} ({refusal}), so listings read"
+                " every DN below the base; the map's `created:` attribute needs an ordering rule"
+            )
+    return found
