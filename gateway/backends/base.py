@@ -146,6 +146,10 @@ class UnsupportedQuery(BackendError):
     """The downstream system cannot answer this query without reading everything it holds."""
 
 
+class TooManyResults(UnsupportedQuery):
+    """The query matches more records than the backend will read to answer it; narrow it."""
+
+
 class Backend(Protocol):
     """Constructed with the StoreSpecs of a map; every call names the kind it works on."""
 

@@ -13,11 +13,7 @@ import binascii
 import hashlib
 import json
 
-from gateway.scim.errors import ScimError
-
-
-def invalid_cursor(detail: str) -> ScimError:
-    return ScimError(400, detail, "invalidCursor")
+from gateway.scim.errors import invalid_cursor
 
 
 def _fingerprint(filter_text: str | None) -> str:
