@@ -22,7 +22,7 @@ from collections.abc import Iterable
 
 import ldap3
 
-from gateway.backends.base import AlreadyExists, NotFound, UnknownReference, Update
+from gateway.backends.base import AlreadyExists, BackendError, NotFound, UnknownReference, Update
 from gateway.backends.ldap import controls, memberships, results, vlv
 from gateway.backends.ldap.compose import (
     all_filters,
@@ -30,7 +30,7 @@ from gateway.backends.ldap.compose import (
     render_filter,
     split_dn,
 )
-from gateway.backends.ldap.connection import ConnectionPool, discard
+from gateway.backends.ldap.connection import ConnectionPool
 from gateway.backends.ldap.integrity import Referrers
 from gateway.backends.ldap.paging import Pager, scope
 from gateway.backends.ldap.plan import ModifyPlan, plan_add, plan_modify
@@ -50,7 +50,7 @@ class LdapBackend:
         self.referrers = Referrers(specs)
         self._dns: OrderedDict[tuple[str, str], str] = OrderedDict()
         self._dns_lock = threading.Lock()
-        self.views = vlv.Views(pool.open, discard)
+        self.views = vlv.Views(pool.open, pool.drop)
         self._sorting: bool | None = None  # does the directory sort and position (rootDSE)? read once
 
     # --- reads ---------------------------------------------------------------------------------
@@ -122,7 +122,7 @@ class LdapBackend:
             specs = self.specs.values()
             return vlv.problems(connection, [_listing(spec, all_filters(spec.target.scope_filter)) for spec in specs])
         finally:
-            discard(connection)
+            self.pool.drop(connection)
 
     # --- writes --------------------------------------------------------------------------------
 
@@ -151,7 +151,11 @@ class LdapBackend:
                 }
             return results.to_entry(spec, {"dn": dn, "attributes": after})
 
-        created = self.pool.run(run, idempotent=False)
+        try:
+            created = self.pool.run(run, idempotent=False)
+        except BackendError as error:
+            error.locator = error.locator or dn  # for the audit trail and the request log
+            raise
         self.views.forget()  # after the write: a list sorted in between would miss it
         return self._remember(kind, created)
 
@@ -211,7 +215,7 @@ class LdapBackend:
             after.id = update.id
         return after
 
-    def delete(self, kind: str, id: str) -> None:
+    def delete(self, kind: str, id: str) -> str:
         spec = self.specs[kind]
         guard = controls.assertion(render_filter(Match(spec.id_attribute, "eq", id)))
         for attempt in (1, 2):
@@ -227,7 +231,7 @@ class LdapBackend:
                 self.views.forget()
                 self._forget(kind, id)
                 self.referrers.deleted(self.pool, kind, dn)
-                return
+                return dn
             self._forget(kind, id)
         raise NotFound.no_such(kind, id)
 

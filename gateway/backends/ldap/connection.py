@@ -21,8 +21,10 @@ import ldap3
 from ldap3.core import exceptions as ldap_errors
 
 from gateway.backends.base import Unavailable
+from gateway.backends.ldap.measured import MeasuredConnection
 from gateway.backends.ldap.settings import LdapSettings
 from gateway.backends.ldap.tls import VerifiedTls
+from gateway.observability import metrics
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -47,9 +49,8 @@ class ConnectionPool:
         self._pid = os.getpid()
         self.opened = 0  # connections opened by this process, for tests and metrics
 
-    def open(self) -> ldap3.Connection:
-        """A new bound connection outside the pool; the caller closes it with `discard`."""
-        connection = ldap3.Connection(
+    def _open(self) -> ldap3.Connection:
+        connection = MeasuredConnection(
             self.server,
             user=self.settings.bind_dn,
             password=self.settings.password,
@@ -72,13 +73,27 @@ class ConnectionPool:
                 connection.unbind()
                 raise Unavailable("the directory refused the gateway's credentials")
         except ldap_errors.LDAPException as error:
-            discard(connection)
+            _discard(connection)
             # ldap3's messages name the socket or TLS failure (e.g. a certificate for another host);
             # they never carry the bind password.
             log.error("cannot reach the directory at %s: %s: %s", self.settings.url, type(error).__name__, error)
             raise Unavailable("the directory cannot be reached") from None
         self.opened += 1
+        metrics.DIRECTORY_CONNECTIONS.labels(self.settings.url).inc()
         return connection
+
+    def _drop(self, connection: ldap3.Connection) -> None:
+        """Close a connection _open() returned."""
+        _discard(connection)
+        metrics.DIRECTORY_CONNECTIONS.labels(self.settings.url).dec()
+
+    def open(self) -> ldap3.Connection:
+        """A new bound connection outside the pool (vlv.py keeps a sorted list on one); close it with `drop`."""
+        return self._open()
+
+    def drop(self, connection: ldap3.Connection) -> None:
+        """Close a connection `open` returned."""
+        self._drop(connection)
 
     def _acquire(self) -> ldap3.Connection:
         with self._lock:
@@ -89,8 +104,8 @@ class ConnectionPool:
                 connection = self._idle.pop()
                 if _alive(connection):
                     return connection
-                discard(connection)
-        return self.open()
+                self._drop(connection)
+        return self._open()
 
     def _release(self, connection: ldap3.Connection) -> None:
         with self._lock:
@@ -103,13 +118,13 @@ class ConnectionPool:
             try:
                 result = operation(connection)
             except (ldap_errors.LDAPCommunicationError, ldap_errors.LDAPResponseTimeoutError) as error:
-                discard(connection)
+                self._drop(connection)
                 log.warning("LDAP connection lost during an operation: %s", type(error).__name__)
                 if attempt == 2 or not idempotent:
                     raise Unavailable("the directory did not answer") from None
                 continue
             except BaseException:
-                discard(connection)
+                self._drop(connection)
                 raise
             self._release(connection)
             return result
@@ -120,7 +135,7 @@ class ConnectionPool:
             idle, self._idle = self._idle, []
         if os.getpid() == self._pid:
             for connection in idle:
-                discard(connection)
+                self._drop(connection)
 
 
 def _alive(connection: ldap3.Connection) -> bool:
@@ -135,7 +150,7 @@ def _alive(connection: ldap3.Connection) -> bool:
     return not readable
 
 
-def discard(connection: ldap3.Connection) -> None:
+def _discard(connection: ldap3.Connection) -> None:
     sock = getattr(connection, "socket", None)
     try:
         connection.unbind()
