@@ -2,7 +2,9 @@
 # Installs what scim-gateway needs on Debian/Ubuntu, and only what is missing:
 #   - slapd and ldap-utils (the directory the quick start and the tests run), without letting
 #     Debian configure or start a system slapd;
-#   - a virtualenv in .venv with the package (and, with --test, its test tools).
+#   - a virtualenv in .venv with the package (and, with --test, its test tools);
+#   - with --test, nginx-light (`nginx -t` checks deploy/nginx.conf) and systemd-analyze (rates
+#     deploy/scim-gateway.service), again without starting any service.
 # A second run finds everything in place and takes about a second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +22,30 @@ if [ ! -x /usr/sbin/slapd ] || ! command -v ldapsearch >/dev/null 2>&1; then
   echo "slapd slapd/no_configuration boolean true" | debconf-set-selections
   apt-get update -qq
   apt-get install -y -qq slapd ldap-utils >/dev/null
+fi
+
+if [ -n "$extras" ]; then
+  missing=""
+  command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing="$missing nginx-light"
+  command -v systemd-analyze >/dev/null 2>&1 || missing="$missing systemd"
+  if [ -n "$missing" ]; then
+    if [ "$(id -u)" != 0 ]; then
+      echo "the tests want$missing; run this as root (or: sudo apt-get install$missing)" >&2
+      exit 1
+    fi
+    echo "installing$missing ..." >&2
+    # Debian starts a service it installs; a test machine wants none running (policy-rc.d says no).
+    made_policy=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+      printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && made_policy=1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # shellcheck disable=SC2086
+    apt-get install -y -qq $missing >/dev/null || status=$?
+    [ -z "$made_policy" ] || rm -f /usr/sbin/policy-rc.d
+    [ "${status:-0}" = 0 ] || exit "$status"
+  fi
 fi
 
 python=${PYTHON:-python3}
