@@ -9,7 +9,7 @@ import ldap3
 import pytest
 
 from gateway.backends.ldap import paging, vlv
-from gateway.sandbox.slapd import Slapd
+from tests.sandbox.slapd import Slapd
 
 
 @pytest.fixture(scope="module")

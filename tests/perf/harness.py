@@ -17,10 +17,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway.sandbox.children import free_port, stop
-from gateway.sandbox.slapd import Slapd
-from gateway.tokens import TokenFile
+from gateway.credentials import CredentialFile
 from tests.conftest import OPENLDAP_MAP, PATCH_OP, write_settings
+from tests.sandbox.children import free_port, stop
+from tests.sandbox.slapd import Slapd
 
 REPO = Path(__file__).resolve().parents[2]
 TICK = os.sysconf("SC_CLK_TCK")
@@ -79,7 +79,7 @@ def serve(folder: Path, slapd: Slapd, workers: int = 2, threads: int = 4, mappin
     folder.mkdir(parents=True, exist_ok=True)
     settings = write_settings(folder, slapd, mapping, tenant_yaml="    limits: {rate: null}\n")
     settings.write_text(f"workers: {workers}\nthreads: {threads}\n" + settings.read_text())
-    token = TokenFile(folder / "tokens.yaml").add("perf")
+    token = CredentialFile(folder / "tokens.yaml").add("perf")
     port = free_port()
     log = folder / "gateway.log"
     command = [sys.executable, "-m", "gateway.cli", "serve", "--config", str(settings)]

@@ -29,8 +29,8 @@ from multiprocessing import get_context
 import ldap3
 import pytest
 
-from gateway.sandbox.slapd import GROUPS_DN, PEOPLE_DN, SERVICE_DN, Slapd
 from tests.perf.harness import Http, cpu_seconds, machine, percentile, serve
+from tests.sandbox.slapd import GROUPS_DN, PEOPLE_DN, SERVICE_DN, Slapd
 
 pytestmark = pytest.mark.perf
 

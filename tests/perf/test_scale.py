@@ -23,8 +23,8 @@ import time
 import ldap3
 import pytest
 
-from gateway.sandbox.slapd import ADMIN_DN, GROUPS_DN, PEOPLE_DN, Slapd
 from tests.perf.harness import machine, serve
+from tests.sandbox.slapd import ADMIN_DN, GROUPS_DN, PEOPLE_DN, Slapd
 
 pytestmark = pytest.mark.perf
 

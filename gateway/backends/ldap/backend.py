@@ -380,7 +380,7 @@ def _plain_search(connection: ldap3.Connection, target: LdapTarget, search_filte
     connection.search(target.base, search_filter, scope(target), attributes=wanted, size_limit=limit)
     if results.code(connection) == results.SIZE_LIMIT_EXCEEDED:
         return None
-    results.check(connection)
+    results.check(connection, base=target.base)
     return results.entries(connection)
 
 

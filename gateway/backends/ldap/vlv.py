@@ -297,6 +297,8 @@ def read_window(
     )
     answer = vlv_answer(connection)
     code = results.code(connection)
+    if code == results.NO_SUCH_OBJECT:
+        results.check(connection, base=search.base)  # the map's base is missing: the operator's to fix
     if answer is None or code not in (0, VLV_ERROR) or (code == VLV_ERROR and answer.result != OUT_OF_RANGE):
         detail = (connection.result or {}).get("description") or code
         if code != BUSY:
