@@ -36,6 +36,18 @@ class Target(Protocol):
         """Can the backend find by this attribute without reading everything? None: the map does not say."""
         ...
 
+    @property
+    def writes_changes(self) -> bool:
+        """Can the backend write a change without reading the entry first (LDAP's modify)? An
+        API that replaces whole records reads them anyway, and skips a write that changes nothing."""
+        ...
+
+    @property
+    def renaming_attributes(self) -> frozenset[str]:
+        """Attributes a change of which renames or moves the entry: the backend needs the whole
+        record after the change to write it (so such a PATCH is never sent without a read)."""
+        ...
+
     def problems_with(self, resource_map: ResourceMap) -> Problems:
         """The section checked against the map's lines: (path inside the section, message)."""
         ...

@@ -75,6 +75,8 @@ class LdapPreview:
         entry = self.entries[(kind, update.id.lower())]  # as stored (a blind update carries just the id)
         changes = list(update.changes)
         plan = plan_modify(spec, entry.locator, changes, update.after, _locators(references(c.values for c in changes)))
+        if update.after is None and plan.modification:
+            self.blocks.append("# one modify, without reading the entry first: nothing in this change depends on it\n")
         self.blocks.extend(_group_ldif(plan.group_changes, entry.locator))
         self.blocks.extend(_modify_ldif(plan))
         attributes_after = {
