@@ -30,6 +30,7 @@ from pathlib import Path
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates, validates_schema
 
 from gateway import yamlfile
+from gateway.backends.ldap.capabilities import Capabilities
 from gateway.backends.ldap.connection import LdapSettings
 from gateway.backends.rest.settings import RestSchema, RestSettings, rest_settings
 from gateway.policy import Policy, PolicyFields, PolicyProblem, load_policy
@@ -73,6 +74,19 @@ class LdapSchema(Schema):
     ca_file = fields.Str()
     server_name = fields.Str()  # the name the certificate must carry, if not the URL's host
     allow_plaintext = fields.Bool(load_default=False)
+    # What the root DSE says, overridden (gateway/backends/ldap/capabilities.py): {assertion: false}
+    capabilities = fields.Dict(
+        keys=fields.Str(validate=validate.OneOf(Capabilities.overridable())),
+        values=fields.Raw(),
+        load_default=dict,
+    )
+
+    @validates("capabilities")
+    def check_capabilities(self, value: dict, **kwargs) -> None:
+        for name, setting in value.items():
+            wanted = int if name == "max_page_size" else bool
+            if type(setting) is not wanted or (wanted is int and setting < 1):
+                raise ValidationError(f"{name} is {'a page size (1 or more)' if wanted is int else 'true or false'}")
 
     @validates_schema
     def one_password_source(self, data: dict, **kwargs) -> None:
@@ -204,6 +218,7 @@ def _ldap_settings(raw: dict, folder: Path) -> LdapSettings:
         start_tls=raw["start_tls"],
         ca_file=str(ca_file) if ca_file else None,
         server_name=raw.get("server_name"),
+        capabilities=raw["capabilities"],
     )
     if settings.start_tls and settings.url.lower().startswith("ldaps:"):
         raise ValueError("start_tls is for ldap:// URLs; an ldaps:// connection is encrypted from the start")

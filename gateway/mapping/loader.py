@@ -40,6 +40,12 @@ from gateway.scim.schema import (
 )
 from gateway.yamlfile import ConfigError, Problem, line_of
 
+# The attribute each `disable:` preset keeps its state in, unless the line names another.
+PRESET_ATTRIBUTES = {
+    "ppolicy-lock": "pwdAccountLockedTime",
+    "389-account-lock": "nsAccountLock",
+    "ad-account-control": "userAccountControl",
+}
 WILDCARD = "*"
 
 
@@ -237,8 +243,8 @@ class _Compiler:
         attribute = options.get("attribute")
         if isinstance(options.get("disable"), dict):
             attribute = options["disable"].get("attribute", attribute)
-        elif options.get("disable") == "ppolicy-lock":
-            attribute = attribute or "pwdAccountLockedTime"
+        elif options.get("disable") in PRESET_ATTRIBUTES:
+            attribute = attribute or PRESET_ATTRIBUTES[options["disable"]]
         if attribute is None:
             self.problem(where, f"'{path_text}' needs 'attribute:' (the {self.syntax.noun} that holds it)")
             return None

@@ -1,14 +1,19 @@
 """The LDAP backend: records in, LDAP operations out, with as few round trips as LDAP allows.
 
-- create: one add, whose post-read control returns entryUUID and the timestamps, after one
+- create: one add, whose post-read control returns the id and the timestamps, after one
   search for uniqueness.
 - get: one search by the id attribute, for exactly the attributes asked for.
 - search: simple paged results (paging.py).
 - modify: one modify with post-read. The entry's DN comes from the read that preceded it or
-  from this worker's memory of earlier requests, guarded by an assertion on its entryUUID;
+  from this worker's memory of earlier requests, guarded by an assertion on its id;
   a new name is a modDN first, undone if the modify fails.
 - references (manager, members): one search per kind (and per few hundred values) resolves
   every id or DN a request needs.
+
+Where the directory lacks a control (capabilities.py reads its root DSE), the same write takes
+the fallback: no assertion, the DN is searched by id just before the write; no post-read, the
+entry is read after it. A DN that went stale under a write (a rename raced it) is searched
+again by id, so a user that exists is never a 404.
 """
 
 from __future__ import annotations
@@ -76,7 +81,7 @@ class LdapBackend:
         wanted = _wanted(spec, attributes)
 
         def run(connection: ldap3.Connection) -> Page:
-            pages = Pager(connection, target, search_filter)
+            pages = Pager(connection, target, search_filter, self.pool.capabilities, wanted)
             skipped = pages.skip(start - 1)
             window = pages.read(count, wanted) if count > 0 else []
             rest = pages.skip(None)
@@ -99,11 +104,15 @@ class LdapBackend:
         dn, values, group_changes = plan.dn, plan.attributes, plan.group_changes
 
         def run(connection: ldap3.Connection) -> Entry:
-            connection.add(dn, attributes=values, controls=[controls.post_read(_wanted(spec, attributes))])
+            capabilities = self.pool.capabilities
+            post = [controls.post_read(_wanted(spec, attributes))] if capabilities.post_read else None
+            connection.add(dn, attributes=values, controls=post)
             if results.code(connection) == results.ALREADY_EXISTS:
                 raise AlreadyExists(f"an entry named {split_dn(dn)[0]} already exists")
             results.check(connection)
-            after = results.post_read(connection)
+            after = results.post_read(connection) if post else {}
+            if not after:
+                after = self._read_at(connection, spec, dn, attributes)
             if group_changes:
                 try:
                     memberships.apply(connection, group_changes, dn)
@@ -133,24 +142,36 @@ class LdapBackend:
         locators = self._locators([v for c in changes for v in c.values if isinstance(v, Ref)])
         if unique is not None:
             self._ensure_unique(spec, unique, exclude=entry.id)
-        for attempt in (1, 2):
-            dn = entry.locator or self._locate(kind, entry.id, fresh=attempt == 2)
+        for attempt in (1, 2, 3):
+            # Without the assertion control a remembered DN is not trusted: it is searched again.
+            fresh = attempt > 1 or not self.pool.capabilities.assertion
+            dn = (entry.locator if attempt == 1 else "") or self._locate(kind, entry.id, fresh=fresh)
             try:
                 after = self._modify_at(spec, entry, dn, changes, record, attributes, locators)
             except results.StaleLocator:
-                if entry.locator or attempt == 2:
-                    raise NotFound(f"no {kind[:-1]} with id {entry.id!r}") from None
+                # Renamed or moved since it was read (a PATCH racing another): find it again
+                # by id; only an id that names nothing any more is a 404 (raised by _locate).
+                self._forget(kind, entry.id)
                 continue
             return self._remember(kind, after)
-        raise AssertionError("unreachable")
+        raise NotFound(f"no {kind[:-1]} with id {entry.id!r}")
 
     def _modify_at(self, spec, entry, dn, changes, record, attributes, locators) -> Entry:
-        plan = plan_modify(spec, dn, changes, record, locators)
+        plan = plan_modify(spec, dn, changes, record, locators, _current_values(entry))
         new_dn, renamed, modification, group_changes = plan.new_dn, plan.renamed, plan.modification, plan.group_changes
-        post = [controls.post_read(_wanted(spec, attributes))] if attributes is not None else []
-        guard = controls.assertion(render_filter(Match(spec.id_attribute, "eq", entry.id)))
 
         def run(connection: ldap3.Connection) -> Entry:
+            capabilities = self.pool.capabilities
+            post = (
+                [controls.post_read(_wanted(spec, attributes))]
+                if attributes is not None and capabilities.post_read
+                else []
+            )
+            guard = (
+                [controls.assertion(render_filter(Match(spec.id_attribute, "eq", entry.id)))]
+                if capabilities.assertion
+                else []
+            )
             current = dn
             after: dict | None = None
             memberships.apply(connection, group_changes, dn)
@@ -160,16 +181,16 @@ class LdapBackend:
                     current = new_dn
                 if modification:
                     try:
-                        modification.apply(connection, current, [guard, *post])
+                        modification.apply(connection, current, [*guard, *post], capabilities)
                     except Exception:
                         if renamed:
                             self._undo_rename(connection, current, dn)
                         raise
-                    after = results.post_read(connection)
+                    after = results.post_read(connection) if post else None
             except Exception:
                 memberships.undo(connection, group_changes, dn)
                 raise
-            if after is None and group_changes and post:
+            if not after and attributes is not None:  # no post-read, or the directory ignored it
                 after = self._read_at(connection, spec, current, attributes)
             return results.to_entry(spec, {"dn": current, "attributes": after or {}})
 
@@ -184,10 +205,10 @@ class LdapBackend:
         spec = self.specs[kind]
         guard = controls.assertion(render_filter(Match(spec.id_attribute, "eq", id)))
         for attempt in (1, 2):
-            dn = self._locate(kind, id, fresh=attempt == 2)
+            dn = self._locate(kind, id, fresh=attempt == 2 or not self.pool.capabilities.assertion)
 
             def run(connection: ldap3.Connection, dn=dn) -> int:
-                connection.delete(dn, controls=[guard])
+                connection.delete(dn, controls=[guard] if self.pool.capabilities.assertion else None)
                 if results.code(connection) not in (results.NO_SUCH_OBJECT, results.ASSERTION_FAILED):
                     results.check(connection)
                 return results.code(connection)
@@ -199,9 +220,13 @@ class LdapBackend:
             self._forget(kind, id)
         raise NotFound(f"no {kind[:-1]} with id {id!r}")
 
-    def _rename(self, connection, plan: ModifyPlan, guard, post) -> dict | None:
+    def _rename(self, connection, plan: ModifyPlan, guard: list, post) -> dict | None:
         connection.modify_dn(
-            plan.dn, plan.new_rdn, delete_old_dn=True, new_superior=plan.new_superior, controls=[guard, *(post or [])]
+            plan.dn,
+            plan.new_rdn,
+            delete_old_dn=True,
+            new_superior=plan.new_superior,
+            controls=[*guard, *(post or [])] or None,
         )
         if results.code(connection) == results.ALREADY_EXISTS:
             raise AlreadyExists(f"an entry named {plan.new_rdn} already exists")
@@ -342,6 +367,11 @@ def _target(spec: StoreSpec) -> LdapTarget:
 def _wanted(spec: StoreSpec, attributes: list[str] | None) -> list[str]:
     extra = [spec.id_attribute, spec.created_attribute, spec.modified_attribute]
     return sorted({*(attributes or []), *(a for a in extra if a)}, key=str.lower)
+
+
+def _current_values(entry: Entry) -> Record:
+    """What the entry held when it was read: the base of a bit flag change (AD's userAccountControl)."""
+    return entry.attributes
 
 
 def _refs_in_query(query: Query) -> list[Ref]:

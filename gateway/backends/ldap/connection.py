@@ -14,7 +14,7 @@ import os
 import select
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 from urllib.parse import urlparse
 
@@ -22,6 +22,7 @@ import ldap3
 from ldap3.core import exceptions as ldap_errors
 
 from gateway.backends.base import Unavailable
+from gateway.backends.ldap import capabilities
 from gateway.backends.ldap.tls import VerifiedTls
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,9 @@ class LdapSettings:
     start_tls: bool = False
     ca_file: str | None = None  # default: the system's CAs
     server_name: str | None = None  # the name the certificate must carry; default: the URL's host
+    # Overrides of what the root DSE says the directory supports (capabilities.py), e.g.
+    # {"assertion": False} for a directory that lists a control it does not honour.
+    capabilities: dict = field(default_factory=dict)
 
     def __repr__(self) -> str:
         return f"LdapSettings(url={self.url!r}, bind_dn={self.bind_dn!r}, password=***)"
@@ -69,6 +73,9 @@ class ConnectionPool:
         self._lock = threading.Lock()
         self._pid = os.getpid()
         self.opened = 0  # connections opened by this process, for tests and metrics
+        # What the directory supports: read from the root DSE of every connection opened
+        # (the same server, so the latest reading is the one that counts).
+        self.capabilities: capabilities.Capabilities = capabilities.UNKNOWN.overridden(settings.capabilities)
 
     def _open(self) -> ldap3.Connection:
         connection = ldap3.Connection(
@@ -93,6 +100,7 @@ class ConnectionPool:
                 )
                 connection.unbind()
                 raise Unavailable("the directory refused the gateway's credentials")
+            self._learn(capabilities.read(connection))
         except ldap_errors.LDAPException as error:
             _discard(connection)
             # ldap3's messages name the socket or TLS failure (e.g. a certificate for another host);
@@ -101,6 +109,21 @@ class ConnectionPool:
             raise Unavailable("the directory cannot be reached") from None
         self.opened += 1
         return connection
+
+    def _learn(self, found: capabilities.Capabilities) -> None:
+        found = found.overridden(self.settings.capabilities)
+        if found != self.capabilities or not self.opened:
+            log.info(
+                "directory at %s: %s (%s); assertion=%s post_read=%s permissive_modify=%s matched_values=%s",
+                self.settings.url,
+                found.directory,
+                found.vendor or "no vendorName",
+                found.assertion,
+                found.post_read,
+                found.permissive_modify,
+                found.matched_values,
+            )
+        self.capabilities = found
 
     def _acquire(self) -> ldap3.Connection:
         with self._lock:

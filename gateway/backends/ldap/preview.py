@@ -78,7 +78,7 @@ class LdapPreview:
         entry = self.entry(kind, entry.id)  # as stored (a member-only PATCH hands over just the id)
         self._uniqueness(spec, unique, entry.locator)
         refs = [v for c in changes for v in c.values if isinstance(v, Ref)]
-        plan = plan_modify(spec, entry.locator, changes, record, _locators(refs))
+        plan = plan_modify(spec, entry.locator, changes, record, _locators(refs), entry.attributes)
         self.blocks.extend(_group_ldif(plan.group_changes, entry.locator))
         self.blocks.extend(_modify_ldif(plan))
         attributes_after = _applied(entry.attributes, _located(changes))
