@@ -2,6 +2,8 @@
 # Installs what scim-gateway needs on Debian/Ubuntu, and only what is missing:
 #   - slapd and ldap-utils (the directory the quick start and the tests run), without letting
 #     Debian configure or start a system slapd;
+#   - with --test, 389 Directory Server and a Samba AD DC (the tests start throwaway instances
+#     of each, tests/directories/servers.py; no system service is configured or started);
 #   - a virtualenv in .venv with the package (and, with --test, its test tools).
 # A second run finds everything in place and takes about a second.
 set -euo pipefail
@@ -20,6 +22,30 @@ if [ ! -x /usr/sbin/slapd ] || ! command -v ldapsearch >/dev/null 2>&1; then
   echo "slapd slapd/no_configuration boolean true" | debconf-set-selections
   apt-get update -qq
   apt-get install -y -qq slapd ldap-utils >/dev/null
+fi
+
+if [ -n "$extras" ]; then
+  # dscreate (389-ds-base), samba-tool and samba (samba, samba-ad-dc, ...): only when missing.
+  directory_packages="389-ds-base samba samba-ad-dc samba-ad-provision samba-dsdb-modules"
+  if ! command -v dscreate >/dev/null 2>&1 || ! command -v samba-tool >/dev/null 2>&1 || [ ! -x /usr/sbin/samba ]; then
+    if [ "$(id -u)" != 0 ]; then
+      echo "the directory tests need: $directory_packages; run this as root (or apt-get install them)" >&2
+      exit 1
+    fi
+    echo "installing $directory_packages (about a minute) ..." >&2
+    export DEBIAN_FRONTEND=noninteractive
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+      # Debian starts a package's services on install unless policy-rc.d says no: say no.
+      printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+      chmod 755 /usr/sbin/policy-rc.d
+      trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+    fi
+    apt-get update -qq
+    apt-get install -y -qq $directory_packages >/dev/null
+    if [ -d /run/systemd/system ]; then  # nor start them at the next boot
+      systemctl disable --quiet smbd nmbd winbind samba-ad-dc 2>/dev/null || true
+    fi
+  fi
 fi
 
 python=${PYTHON:-python3}

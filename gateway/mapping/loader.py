@@ -18,7 +18,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from gateway import yamlfile
 from gateway.backends.targets import BackendSyntax, backend_syntax
-from gateway.mapping import entra
+from gateway.mapping import entra, functions
 from gateway.mapping.consistency import consistency_problems
 from gateway.mapping.model import Computed, Example, Family, Mapping, ResourceMap, Rule, ScimTarget, Template
 from gateway.mapping.spec import ComputedSchema, RuleSchema, compile_chain
@@ -323,6 +323,9 @@ class _Compiler:
             template = Template(text)
             paths = []
             for placeholder in template.names():
+                placeholder, calls = functions.split_placeholder(placeholder)
+                for text_problem in functions.problems(calls):
+                    self.problem(where, f"{{{placeholder}}}: {text_problem}")
                 try:
                     paths.append(scim_target(resource_type, placeholder))
                 except ScimError as error:

@@ -25,8 +25,8 @@ from collections.abc import Iterable
 
 import ldap3
 
-from gateway.backends.base import AlreadyExists, NotFound, StoreSpec, UnknownReference
-from gateway.backends.ldap import controls, memberships, results
+from gateway.backends.base import AlreadyExists, BackendError, NotFound, StoreSpec, UnknownReference
+from gateway.backends.ldap import accounts, controls, memberships, results
 from gateway.backends.ldap.compose import (
     all_filters,
     normalized_dn,
@@ -102,16 +102,29 @@ class LdapBackend:
             self._ensure_unique(spec, unique, exclude=None)
         plan = plan_add(spec, record, locators)
         dn, values, group_changes = plan.dn, plan.attributes, plan.group_changes
+        if target.random_password and not self.pool.settings.encrypted:
+            raise BackendError(
+                f"the map gives new accounts a password ({target.random_password}), which the directory only"
+                " takes over an encrypted connection: set the tenant's ldap url to ldaps:// or start_tls: true"
+            )
 
         def run(connection: ldap3.Connection) -> Entry:
             capabilities = self.pool.capabilities
+            sent = accounts.unique_names(connection, target, values) if target.unique_names else values
+            sent, account_control = accounts.add_disabled(target, sent)
             post = [controls.post_read(_wanted(spec, attributes))] if capabilities.post_read else None
-            connection.add(dn, attributes=values, controls=post)
+            connection.add(dn, attributes=sent, controls=post)
             if results.code(connection) == results.ALREADY_EXISTS:
                 raise AlreadyExists(f"an entry named {split_dn(dn)[0]} already exists")
             results.check(connection)
             after = results.post_read(connection) if post else {}
-            if not after:
+            if target.random_password:
+                try:
+                    accounts.set_random_password(connection, dn, target.random_password, account_control)
+                except Exception:
+                    connection.delete(dn)  # nothing half-made: no account without its password
+                    raise
+            if not after or target.random_password:
                 after = self._read_at(connection, spec, dn, attributes)
             if group_changes:
                 try:
@@ -262,7 +275,7 @@ class LdapBackend:
         for raw in self.pool.run(run, idempotent=True):
             if (
                 exclude is None
-                or (results.first(raw["attributes"], spec.id_attribute) or "").lower() != exclude.lower()
+                or (results.id_of(spec, raw) or "").lower() != exclude.lower()
             ):
                 raise AlreadyExists("another entry already has that value")
 
@@ -330,7 +343,7 @@ class LdapBackend:
                 return results.entries(connection)
 
             for raw in self.pool.run(run, idempotent=True):
-                id_value = results.first(raw["attributes"], spec.id_attribute) or ""
+                id_value = results.id_of(spec, raw) or ""
                 key = _dn_key(raw["dn"]) if by_dn else id_value.lower()
                 result[key] = (raw["dn"], id_value)
         return result

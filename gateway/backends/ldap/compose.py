@@ -19,15 +19,12 @@ from datetime import UTC, datetime
 from ldap3.utils.dn import parse_dn
 
 from gateway.backends.base import InvalidData
-from gateway.backends.ldap.target import PLACEHOLDER
+from gateway.backends.ldap.target import GUID_ATTRIBUTES, PLACEHOLDER
 from gateway.store import AllOf, AnyOf, Exists, Match, Negate, Query, Record, Ref, Value
 
 MATCH_NONE = "(!(objectClass=*))"
 BITWISE_AND = "1.2.840.113556.1.4.803"  # LDAP_MATCHING_RULE_BIT_AND (AD, Samba, 389, OpenLDAP)
-# Ids that are 16 bytes in the directory and a GUID string in SCIM, as AD's own tools show
-# them ({6f1e1ccb-e202-4798-ab9e-de4588905a05}: the first three groups little-endian).
-# Real AD refuses the string form in a filter, so they are matched as escaped bytes.
-GUID_ATTRIBUTES = frozenset({"objectguid", "msds-consistencyguid"})
+
 MATCH_ALL = "(objectClass=*)"
 
 

@@ -89,6 +89,19 @@ def first(attributes: dict, name: str) -> str | None:
     return None
 
 
+def id_of(spec: StoreSpec, raw: dict) -> str | None:
+    """The SCIM id of a search result (a binary GUID as its string)."""
+    for key, values in (raw.get("attributes") or {}).items():
+        if key.lower() == spec.id_attribute.lower():
+            value = values[0] if isinstance(values, list) and values else values
+            if not value:
+                return None
+            if key.lower() in GUID_ATTRIBUTES:
+                return guid_text(value if isinstance(value, bytes) else value.encode("utf-8"))
+            return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    return None
+
+
 def to_entry(spec: StoreSpec, raw: dict) -> Entry:
     """An Entry from a search result or post-read: references as Refs, placeholders hidden."""
     target: LdapTarget = spec.target  # type: ignore[assignment]
