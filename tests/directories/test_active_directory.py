@@ -77,9 +77,7 @@ def test_logon_names_are_the_part_before_the_at_made_unique(ad, client):
     client.create_user("a.very.long.name+with/odd:chars@contoso.com")
     names = sorted(str(ad.entry("cn", n)["samaccountname"][0]) for n in ("alice@contoso.com", "alice@fabrikam.com"))
     assert names == ["alice", "alice2"]
-    assert ad.entry("cn", "a.very.long.name+with/odd:chars@contoso.com")["samaccountname"] == [
-        "a.very.long.name_wit"
-    ]
+    assert ad.entry("cn", "a.very.long.name+with/odd:chars@contoso.com")["samaccountname"] == ["a.very.long.name_wit"]
 
 
 def test_member_already_there_or_already_gone_is_done_and_the_rest_of_the_patch_lands(ad, client):

@@ -144,3 +144,17 @@ def test_389_account_lock_reads_absent_and_false_as_active():
     lock = disable_strategy("389-account-lock")
     assert (lock.to_directory(False), lock.to_directory(True)) == ("TRUE", None)
     assert (lock.to_scim(None), lock.to_scim("false"), lock.to_scim("true")) == (True, True, False)
+
+
+def test_mapping_check_warns_about_a_binary_id_it_cannot_render():
+    from gateway.mapping.audit import audit
+    from gateway.mapping.loader import compile_mapping
+    from gateway.yamlfile import loads
+
+    text = (
+        "version: 1\nbackend: ldap\nusers:\n  ldap: {base: 'ou=People,dc=example,dc=com',"
+        " dn: 'CN={cn},ou=People,dc=example,dc=com', object_classes: [user]}\n"
+        "  id: objectSid\n  attributes:\n    userName: cn\n"
+    )
+    warnings = [str(w) for w in audit(compile_mapping(loads(text, "m.yaml"), "m.yaml"))]
+    assert any("m.yaml:5" in w and "objectSid is binary" in w and "objectGUID" in w for w in warnings), warnings

@@ -125,7 +125,7 @@ class LdapBackend:
                     connection.delete(dn)  # nothing half-made: no account without its password
                     raise
             if not after or target.random_password:
-                after = self._read_at(connection, spec, dn, attributes)
+                after = self._read_at(connection, spec, dn, attributes)[1]
             if group_changes:
                 try:
                     memberships.apply(connection, group_changes, dn)
@@ -204,7 +204,7 @@ class LdapBackend:
                 memberships.undo(connection, group_changes, dn)
                 raise
             if not after and attributes is not None:  # no post-read, or the directory ignored it
-                after = self._read_at(connection, spec, current, attributes)
+                current, after = self._read_at(connection, spec, current, attributes, entry.id)
             return results.to_entry(spec, {"dn": current, "attributes": after or {}})
 
         after = self.pool.run(run, idempotent=False)
@@ -248,11 +248,20 @@ class LdapBackend:
         results.check(connection)
         return results.post_read(connection) if post else None
 
-    def _read_at(self, connection: ldap3.Connection, spec: StoreSpec, dn: str, attributes: list[str] | None) -> dict:
-        connection.search(dn, "(objectClass=*)", ldap3.BASE, attributes=_wanted(spec, attributes))
-        results.check(connection)
+    def _read_at(
+        self, connection: ldap3.Connection, spec: StoreSpec, dn: str, attributes: list[str] | None, id: str = ""
+    ) -> tuple[str, dict]:
+        """(DN, attributes) of the entry just written; renamed meanwhile (a racing PATCH), it is
+        found again by id."""
+        wanted = _wanted(spec, attributes)
+        connection.search(dn, "(objectClass=*)", ldap3.BASE, attributes=wanted)
+        if results.code(connection) == results.NO_SUCH_OBJECT and id:
+            target = _target(spec)
+            by_id = all_filters(target.scope_filter, render_filter(Match(spec.id_attribute, "eq", id)))
+            connection.search(target.base, by_id, scope(target), attributes=wanted, size_limit=2)
+        results.check(connection, allow={4})
         found = results.entries(connection)
-        return found[0]["attributes"] if found else {}
+        return (found[0]["dn"], found[0]["attributes"]) if found else (dn, {})
 
     def _undo_rename(self, connection, dn: str, old_dn: str) -> None:
         old_rdn, old_parent = split_dn(old_dn)
@@ -273,10 +282,7 @@ class LdapBackend:
             return results.entries(connection)
 
         for raw in self.pool.run(run, idempotent=True):
-            if (
-                exclude is None
-                or (results.id_of(spec, raw) or "").lower() != exclude.lower()
-            ):
+            if exclude is None or (results.id_of(spec, raw) or "").lower() != exclude.lower():
                 raise AlreadyExists("another entry already has that value")
 
     # --- where entries are -----------------------------------------------------------------------

@@ -108,6 +108,8 @@ def to_entry(spec: StoreSpec, raw: dict) -> Entry:
     hidden = {name.lower(): value.lower() for name, value in target.placeholders.items()}
     attributes: Record = {}
     for name, values in (raw.get("attributes") or {}).items():
+        if ";range=" in name:
+            continue  # AD's `member;range=0-1499`: ldap3 (auto_range) gathered every range under `member`
         values = values if isinstance(values, list) else [values]
         key = name.lower()
         if key in GUID_ATTRIBUTES:
