@@ -20,6 +20,20 @@ OPERATORS = {
 }
 
 
+# Every comparison a SCIM filter may name: the table's, and "ne" (not "eq").
+COMPARISONS = frozenset({*OPERATORS, "ne"})
+
+
+def same(left: Any, right: Any, case_exact: bool = False) -> bool:
+    """Whether two plain values are equal the way SCIM and directories compare them: text
+    regardless of case (unless the attribute is caseExact), a boolean only to a boolean."""
+    if isinstance(left, str) and isinstance(right, str) and not case_exact:
+        return left.lower() == right.lower()
+    if isinstance(left, bool) or isinstance(right, bool):
+        return left is right  # True is not 1
+    return left == right
+
+
 def holds(left: Any, op: str, right: Any) -> bool:
     """`left <op> right`; values that cannot be ordered against each other never match."""
     try:

@@ -61,7 +61,7 @@ class EntraJwtSettings:
 
 
 @dataclass(frozen=True)
-class AuthSettings:
+class TenantAuthSettings:
     tokens: bool = True
     basic: bool = False
     oauth: OAuthSettings | None = None
@@ -70,7 +70,7 @@ class AuthSettings:
 
 @dataclass(frozen=True)
 class Policy:
-    auth: AuthSettings = field(default_factory=AuthSettings)
+    auth: TenantAuthSettings = field(default_factory=TenantAuthSettings)
     allow_from: tuple[Network, ...] = ()  # empty: any address
     rate: str | None = "50/second"
     failed_logins: str | None = "20/minute"
@@ -118,7 +118,7 @@ class OAuthSchema(Schema):
         unknown = RAISE
 
     token_lifetime = fields.Int(
-        load_default=3600,
+        load_default=OAuthSettings.token_lifetime,
         validate=validate.Range(min=3600, max=21600, error="between 3600 and 21600 seconds (60 min to 6 h)"),
     )
     signing_key_file = fields.Str()
@@ -134,9 +134,9 @@ class EntraJwtSchema(Schema):
     )
     jwks_url = fields.Url(schemes={"https", "http"})
     jwks_file = fields.Str()
-    audience = fields.Str(load_default=ENTRA_AUDIENCE)
-    scope = fields.Str(load_default="scim", validate=validate.OneOf(SCOPES))
-    cache_seconds = fields.Int(load_default=3600, validate=validate.Range(min=60, max=86400))
+    audience = fields.Str(load_default=EntraJwtSettings.audience)
+    scope = fields.Str(load_default=EntraJwtSettings.scope, validate=validate.OneOf(SCOPES))
+    cache_seconds = fields.Int(load_default=EntraJwtSettings.cache_seconds, validate=validate.Range(min=60, max=86400))
 
     @validates_schema
     def one_key_source(self, data: dict, **kwargs) -> None:
@@ -144,22 +144,25 @@ class EntraJwtSchema(Schema):
             raise ValidationError("give exactly one of jwks_url or jwks_file (Entra's signing keys)")
 
 
-class AuthSchema(Schema):
+class TenantAuthSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    tokens = fields.Bool(load_default=True)
-    basic = fields.Bool(load_default=False)
+    tokens = fields.Bool(load_default=TenantAuthSettings.tokens)
+    basic = fields.Bool(load_default=TenantAuthSettings.basic)
     oauth = fields.Nested(OAuthSchema)
     entra_jwt = fields.Nested(EntraJwtSchema)
 
 
 class LimitsSchema(Schema):
+    """`limits:`: the Policy's two rates and the request bounds (scim/limits.py); each default
+    is the one its dataclass declares."""
+
     class Meta:
         unknown = RAISE
 
-    rate = fields.Str(load_default="50/second", allow_none=True, validate=_rate)
-    failed_logins = fields.Str(load_default="20/minute", allow_none=True, validate=_rate)
+    rate = fields.Str(load_default=Policy.rate, allow_none=True, validate=_rate)
+    failed_logins = fields.Str(load_default=Policy.failed_logins, allow_none=True, validate=_rate)
     json_depth = fields.Int(load_default=DEFAULT_LIMITS.json_depth, validate=validate.Range(min=4, max=256))
     filter_length = fields.Int(load_default=DEFAULT_LIMITS.filter_length, validate=validate.Range(min=64, max=65536))
     filter_depth = fields.Int(load_default=DEFAULT_LIMITS.filter_depth, validate=validate.Range(min=2, max=128))
@@ -171,7 +174,7 @@ class LimitsSchema(Schema):
 class PolicyFields(Schema):
     """The tenant keys this module owns; settings.TenantSchema includes them."""
 
-    auth = fields.Nested(AuthSchema)
+    auth = fields.Nested(TenantAuthSchema)
     allow_from = fields.List(fields.Str(validate=_network))
     allow_from_file = fields.Str()
     limits = fields.Nested(LimitsSchema)
@@ -204,7 +207,9 @@ def load_policy(raw: dict, folder: Path, tokens_file: Path) -> Policy:
     limits = dict(raw.get("limits") or LimitsSchema().load({}))
     rate, failed_logins = limits.pop("rate"), limits.pop("failed_logins")
     return Policy(
-        auth=AuthSettings(auth.get("tokens", True), auth.get("basic", False), oauth, entra),
+        auth=TenantAuthSettings(
+            auth.get("tokens", TenantAuthSettings.tokens), auth.get("basic", TenantAuthSettings.basic), oauth, entra
+        ),
         allow_from=tuple(networks),
         rate=rate,
         failed_logins=failed_logins,

@@ -61,6 +61,13 @@ class Reloader:
         self.path = Path(path)
         self.current: Configuration | None = None
 
+    @property
+    def configuration(self) -> Configuration:
+        """The configuration being served; RuntimeError before the first load()."""
+        if self.current is None:
+            raise RuntimeError("load() the configuration first")
+        return self.current
+
     def load(self) -> Configuration:
         """The first load: a problem here stops the start (ConfigError)."""
         self.current = load_configuration(self.path)
@@ -89,6 +96,6 @@ class Reloader:
         return create_app(settings, tenants=tenants)
 
     def _log_warnings(self) -> None:
-        for mapping in self.current.mappings.values():
+        for mapping in self.configuration.mappings.values():
             for warning in audit(mapping):
                 log.warning("%s", warning)

@@ -33,7 +33,7 @@ class GatewayServer(BaseApplication):
         if self.started:
             self.reloader.reload()  # keeps the last good configuration if the new one is broken
         self.started = True
-        options = gunicorn_options(self.reloader.current.settings, self.listen, self.config_file)
+        options = gunicorn_options(self.reloader.configuration.settings, self.listen, self.config_file)
         for key, value in options.items():
             if key in self.cfg.settings and value is not None:
                 self.cfg.set(key, value)

@@ -9,10 +9,11 @@ request that fails validation has written nothing.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.backends.base import AlreadyExists, Backend, StoreSpec
+from gateway.backends.base import AlreadyExists, Backend, StoreSpec, Target, Update
 from gateway.mapping import codec
 from gateway.mapping.filters import to_query
 from gateway.mapping.increments import incremental_rules, split_operations
@@ -23,11 +24,13 @@ from gateway.scim.limits import DEFAULT_LIMITS, Limits
 from gateway.scim.patch import apply_patch, parse_operations
 from gateway.scim.projection import Projection
 from gateway.scim.resource import normalize, require
-from gateway.store import NOTHING, Change, Entry, Query, Record, Ref, all_of, any_of
+from gateway.store import NOTHING, Change, Entry, Query, Record, Ref, Value, all_of, references
 
 
-def store_spec(resource_map: ResourceMap) -> StoreSpec:
+def store_spec(resource_map: ResourceMap) -> StoreSpec[Target]:
     """What the backend needs to know of a resource map."""
+    if resource_map.target is None:
+        raise ValueError(f"the {resource_map.name} map has no backend section")  # the loader refuses such a map
     return StoreSpec(
         kind=resource_map.name,
         target=resource_map.target,
@@ -35,8 +38,7 @@ def store_spec(resource_map: ResourceMap) -> StoreSpec:
         created_attribute=resource_map.created_attribute,
         modified_attribute=resource_map.modified_attribute,
         references={rule.key: rule.reference for rule in resource_map.rules if rule.reference},
-        multi_valued=resource_map.multi_valued_attributes
-        | getattr(resource_map.target, "incremental_attributes", frozenset()),
+        multi_valued=resource_map.multi_valued_attributes | resource_map.target.incremental_attributes,
         names=resource_map.attribute_names,
         written=frozenset(resource_map.written_attributes),
     )
@@ -64,7 +66,9 @@ class ResourceService:
         entry = self.backend.get(self.kind, id, codec.directory_attributes(self.map, projection))
         return self._render([entry], projection)[0]
 
-    def list(self, filter_text: str | None, start: int, count: int, projection: Projection | None = None) -> ListResult:
+    def query(
+        self, filter_text: str | None, start: int, count: int, projection: Projection | None = None
+    ) -> ListResult:
         query = to_query(self.map, parse_filter(filter_text, self.limits)) if filter_text else all_of()
         if query == NOTHING:
             return ListResult(0, start, [])
@@ -77,10 +81,9 @@ class ResourceService:
         resource = normalize(body, self.resource_type)
         self._require(resource)
         record = codec.to_record(self.map, resource)
+        self._ensure_unique(resource, None)
         try:
-            entry = self.backend.create(
-                self.kind, record, self._unique_query(resource), codec.directory_attributes(self.map, None)
-            )
+            entry = self.backend.create(self.kind, record, codec.directory_attributes(self.map, None))
         except AlreadyExists:
             raise uniqueness(self._taken_detail(resource)) from None
         return self._render([entry], None)[0]
@@ -103,7 +106,9 @@ class ResourceService:
         self._require(new)
         entry = self.backend.get(self.kind, id, codec.directory_attributes(self.map, None))
         old = codec.to_resource(self.map, entry)
-        return self._write(entry, old, new, projection)
+        response = self._write(entry, old, new, projection)
+        assert response is not None  # a write that responds answers the resource
+        return response
 
     def delete(self, id: str) -> None:
         self.backend.delete(self.kind, id)
@@ -114,29 +119,28 @@ class ResourceService:
         old: dict | None,
         new: dict | None,
         projection: Projection | None,
-        member_changes: list[Change] = (),
+        member_changes: Sequence[Change] = (),
         respond: bool = True,
     ) -> dict | None:
         """Diff old and new (when there are), add the member changes, resolve every reference
         in one backend call, and send it all as one modify."""
         new_record = codec.to_record(self.map, new) if new is not None else None
-        refs = [v for c in member_changes for v in c.values if isinstance(v, Ref)]
-        refs += [v for values in (new_record or {}).values() for v in values if isinstance(v, Ref)]
+        refs = references(c.values for c in member_changes) + references((new_record or {}).values())
         pending = [r for r in refs if not (r.id and r.locator)]
         known = self.backend.resolve(pending) if pending else {}
-        changes = [Change(c.attribute, c.op, tuple(known.get(v, v) for v in c.values)) for c in member_changes]
-        unique = None
-        if new is not None:
+        changes = [Change(c.attribute, c.op, _substitute_values(c.values, known)) for c in member_changes]
+        if old is not None and new_record is not None:
             new_record = _substitute(new_record, known)
             changes = codec.diff(codec.to_record(self.map, old), new_record, self.multi_valued) + changes
-            unique = self._unique_query(new) if self._unique_changed(old, new) else None
         if not changes:
             if not respond:
                 return None
             return self._render([entry], projection, known)[0] if new is not None else self.get(entry.id, projection)
+        if old is not None and new is not None and self._unique_changed(old, new):
+            self._ensure_unique(new, entry.id)
         attributes = codec.directory_attributes(self.map, projection) if respond else None
         try:
-            after = self.backend.modify(self.kind, entry, changes, new_record, attributes, unique)
+            after = self.backend.modify(self.kind, Update(entry, tuple(changes), new_record), attributes)
         except AlreadyExists:
             raise uniqueness(self._taken_detail(new or {})) from None
         return self._render([after], projection, known)[0] if respond else None
@@ -146,12 +150,6 @@ class ResourceService:
         return [a for a in codec.directory_attributes(self.map, None) if a.lower() not in members]
 
     # --- helpers -------------------------------------------------------------------------------
-
-    def _resolve(self, record: Record) -> dict[Ref, Ref]:
-        """Every Ref in a record, completed in one backend call (ids -> DNs and DNs -> ids)."""
-        refs = [v for values in record.values() for v in values if isinstance(v, Ref)]
-        pending = [r for r in refs if not (r.id and r.locator)]
-        return self.backend.resolve(pending) if pending else {}
 
     def _render(
         self, entries: list[Entry], projection: Projection | None, known: dict[Ref, Ref] | None = None
@@ -163,7 +161,7 @@ class ResourceService:
         for entry in entries:
             for values in entry.attributes.values():
                 for value in values:
-                    if isinstance(value, Ref) and not value.id and value.locator.lower() not in by_locator:
+                    if isinstance(value, Ref) and not value.id and (value.locator or "").lower() not in by_locator:
                         pending.append(value)
         if pending:
             by_locator.update(
@@ -199,13 +197,15 @@ class ResourceService:
             found.extend((str(target), value) for value in codec.read_scim(resource, target) if value not in (None, ""))
         return found
 
-    def _unique_query(self, resource: dict) -> Query | None:
-        """`userName eq "x" or emails[type eq "work"].value eq "y"` through the map, for the uniqueness check."""
-        clauses = [
+    def _ensure_unique(self, resource: dict, own_id: str | None) -> None:
+        """409 uniqueness when another entry holds a value no other may share (userName, the map's
+        `unique:`), found the way Entra's own lookups are: `userName eq "x"` through the map."""
+        queries = [
             to_query(self.map, parse_filter(f"{path} eq {json.dumps(value)}"))
             for path, value in self._unique_values(resource)
         ]
-        return any_of(*clauses) if clauses else None
+        if taken(self.backend, self.kind, queries, own_id):
+            raise uniqueness(self._taken_detail(resource))
 
     def _unique_changed(self, old: dict, new: dict) -> bool:
         def folded(resource: dict) -> set[tuple[str, str]]:
@@ -218,6 +218,18 @@ class ResourceService:
         return f"{' or '.join(names) or 'the name'} is already taken by another {self.resource_type.name.lower()}"
 
 
+def taken(backend: Backend, kind: str, queries: list[Query], own_id: str | None) -> bool:
+    """Does an entry other than `own_id` match one of the queries? One search each, in order, until
+    one does: every backend can answer `attribute eq value`, not every one an `or` of them."""
+    for query in queries:
+        if query == NOTHING:
+            continue  # a value the map cannot store cannot be taken
+        page = backend.search(kind, query, [], 1, 2)
+        if any(own_id is None or entry.id.lower() != own_id.lower() for entry in page.entries):
+            return True
+    return False
+
+
 def _with_id(value: Any, by_locator: dict[str, Ref]) -> Any:
     if isinstance(value, Ref) and not value.id:
         found = by_locator.get((value.locator or "").lower())
@@ -226,4 +238,8 @@ def _with_id(value: Any, by_locator: dict[str, Ref]) -> Any:
 
 
 def _substitute(record: Record, known: dict[Ref, Ref]) -> Record:
-    return {name: [known.get(v, v) if isinstance(v, Ref) else v for v in values] for name, values in record.items()}
+    return {name: list(_substitute_values(values, known)) for name, values in record.items()}
+
+
+def _substitute_values(values: Iterable[Value], known: dict[Ref, Ref]) -> tuple[Value, ...]:
+    return tuple(known.get(v, v) if isinstance(v, Ref) else v for v in values)

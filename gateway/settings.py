@@ -5,34 +5,29 @@
         base_path: /scim/v2                 # the Tenant URL is http(s)://<host><base_path>
         mapping: ../mappings/openldap.yaml  # relative paths are relative to this file
         tokens_file: tokens.yaml            # hashes only, written by `scim-gateway token create`
-        ldap:
-          url: ldaps://ldap.example.com           # or ldap:// with start_tls: true
-          ca_file: /etc/scim-gateway/ldap-ca.pem  # default: the system's CAs
+        ldap:                               # the block of the map's backend kind, by its name
+          url: ldaps://ldap.example.com     # (gateway/backends/ldap/settings.py)
           bind_dn: cn=gateway,dc=example,dc=com
           password_file: /etc/scim-gateway/ldap.password   # or password_env: LDAP_PASSWORD
         # or, for a map with `backend: rest` (see gateway/backends/rest/settings.py):
         # rest: {base_url: https://hr.example.com/api/v1, auth: {type: api_key, key_file: hr.key}}
         # auth:, allow_from:, limits: -- see gateway/policy.py
 
-Secrets never sit in this file: the bind password comes from a file or an environment
-variable, and tokens are stored as hashes. A bind in clear text is allowed only to a
-directory on the loopback interface, unless `allow_plaintext: true` says otherwise.
+Secrets never sit in this file: a backend's password or key comes from a file or an
+environment variable, and tokens are stored as hashes.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates, validates_schema
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
 
 from gateway import yamlfile
-from gateway.backends.ldap.capabilities import Capabilities
-from gateway.backends.ldap.connection import LdapSettings
-from gateway.backends.rest.settings import RestSchema, RestSettings, rest_settings
+from gateway.backends.base import BackendSettings
+from gateway.backends.registry import KINDS
 from gateway.policy import Policy, PolicyFields, PolicyProblem, load_policy
 from gateway.yamlfile import ConfigError, Problem, line_of
 
@@ -43,8 +38,9 @@ class TenantSettings:
     base_path: str
     mapping_path: Path
     tokens_file: Path
-    ldap: LdapSettings | None = None
-    rest: RestSettings | None = None
+    # The settings of each backend kind the tenant has a block for ({"ldap": LdapSettings});
+    # the map's `backend:` picks one.
+    backends: dict[str, BackendSettings] = field(default_factory=dict)
     policy: Policy = field(default_factory=Policy)
 
 
@@ -60,41 +56,7 @@ class Settings:
     trusted_proxies: int = 0  # reverse proxies whose X-Forwarded-For is believed
 
 
-class LdapSchema(Schema):
-    class Meta:
-        unknown = RAISE
-
-    url = fields.Str(required=True, validate=validate.Regexp(r"^ldaps?://", error="an ldap:// or ldaps:// URL"))
-    bind_dn = fields.Str(required=True)
-    password_file = fields.Str()
-    password_env = fields.Str()
-    timeout = fields.Float(load_default=10.0, validate=validate.Range(min=0.1, max=300))
-    retry_after = fields.Int(load_default=30, validate=validate.Range(min=1, max=86400))
-    start_tls = fields.Bool(load_default=False)
-    ca_file = fields.Str()
-    server_name = fields.Str()  # the name the certificate must carry, if not the URL's host
-    allow_plaintext = fields.Bool(load_default=False)
-    # What the root DSE says, overridden (gateway/backends/ldap/capabilities.py): {assertion: false}
-    capabilities = fields.Dict(
-        keys=fields.Str(validate=validate.OneOf(Capabilities.overridable())),
-        values=fields.Raw(),
-        load_default=dict,
-    )
-
-    @validates("capabilities")
-    def check_capabilities(self, value: dict, **kwargs) -> None:
-        for name, setting in value.items():
-            wanted = int if name == "max_page_size" else bool
-            if type(setting) is not wanted or (wanted is int and setting < 1):
-                raise ValidationError(f"{name} is {'a page size (1 or more)' if wanted is int else 'true or false'}")
-
-    @validates_schema
-    def one_password_source(self, data: dict, **kwargs) -> None:
-        if ("password_file" in data) == ("password_env" in data):
-            raise ValidationError("give exactly one of password_file or password_env (never the password itself)")
-
-
-class TenantSchema(PolicyFields):
+class _TenantFields(PolicyFields):
     class Meta:
         unknown = RAISE
 
@@ -102,13 +64,17 @@ class TenantSchema(PolicyFields):
     base_path = fields.Str(required=True)
     mapping = fields.Str(required=True)
     tokens_file = fields.Str(required=True)
-    ldap = fields.Nested(LdapSchema)
-    rest = fields.Nested(RestSchema)
 
     @validates("base_path")
     def check_base_path(self, value: str, **kwargs) -> None:
         if not re.match(r"^(/[A-Za-z0-9._~-]+)+$", value):
             raise ValidationError("a URL path such as /scim/v2 (starts with /, no trailing /)")
+
+
+# A block per backend kind, named as the kind (`ldap:`, `rest:`), each checked by its own schema.
+TenantSchema = _TenantFields.from_dict(
+    {name: fields.Nested(kind.settings_schema) for name, kind in KINDS.items()}, name="TenantSchema"
+)
 
 
 class SettingsSchema(Schema):
@@ -127,10 +93,13 @@ class SettingsSchema(Schema):
 def load_settings(path: Path | str) -> Settings:
     path = Path(path).resolve()
     document = yamlfile.load(path)
+    schema = SettingsSchema()
     try:
-        data = SettingsSchema().load(document or {})
+        data = schema.load(document or {})
     except ValidationError as error:
-        raise ConfigError(yamlfile.problems_from_marshmallow(error.messages, document, str(path))) from None
+        raise ConfigError(
+            yamlfile.problems_from_marshmallow(error.messages, document, str(path), schema=schema)
+        ) from None
     problems: list[Problem] = []
     tenants = []
     seen_paths: dict[str, str] = {}
@@ -156,18 +125,12 @@ def load_settings(path: Path | str) -> Settings:
                     " give each tenant a path of its own (/scim/a, /scim/b)",
                 )
             )
-        ldap = None
-        if "ldap" in raw:
+        backends = {}
+        for name in (name for name in KINDS if name in raw):
             try:
-                ldap = _ldap_settings(raw["ldap"], path.parent)
+                backends[name] = KINDS[name].load_settings(raw[name], path.parent)
             except ValueError as error:
-                problems.append(Problem(str(path), line_of(document, (*where, "ldap")), str(error)))
-        rest = None
-        if "rest" in raw:
-            try:
-                rest = rest_settings(raw["rest"], path.parent)
-            except ValueError as error:
-                problems.append(Problem(str(path), line_of(document, (*where, "rest")), str(error)))
+                problems.append(Problem(str(path), line_of(document, (*where, name)), str(error)))
         tokens_file = (path.parent / raw["tokens_file"]).resolve()
         policy = Policy()
         try:
@@ -180,8 +143,7 @@ def load_settings(path: Path | str) -> Settings:
                 base_path=base_path,
                 mapping_path=(path.parent / raw["mapping"]).resolve(),
                 tokens_file=tokens_file,
-                ldap=ldap,
-                rest=rest,
+                backends=backends,
                 policy=policy,
             )
         )
@@ -193,47 +155,3 @@ def load_settings(path: Path | str) -> Settings:
 
 def _under(one: str, other: str) -> bool:
     return one.startswith(other + "/") or other.startswith(one + "/")
-
-
-def _ldap_settings(raw: dict, folder: Path) -> LdapSettings:
-    if "password_file" in raw:
-        secret_path = folder / raw["password_file"]
-        try:
-            password = secret_path.read_text().strip()
-        except OSError as error:
-            raise ValueError(f"cannot read the LDAP password file {secret_path}: {error.strerror}") from None
-    else:
-        password = os.environ.get(raw["password_env"], "")
-        if not password:
-            raise ValueError(f"the environment variable {raw['password_env']} (the LDAP password) is not set")
-    ca_file = (folder / raw["ca_file"]).resolve() if "ca_file" in raw else None
-    if ca_file is not None and not ca_file.is_file():
-        raise ValueError(f"the CA file {ca_file} does not exist")
-    settings = LdapSettings(
-        raw["url"],
-        raw["bind_dn"],
-        password,
-        raw["timeout"],
-        raw["retry_after"],
-        start_tls=raw["start_tls"],
-        ca_file=str(ca_file) if ca_file else None,
-        server_name=raw.get("server_name"),
-        capabilities=raw["capabilities"],
-    )
-    if settings.start_tls and settings.url.lower().startswith("ldaps:"):
-        raise ValueError("start_tls is for ldap:// URLs; an ldaps:// connection is encrypted from the start")
-    if not settings.encrypted and not raw["allow_plaintext"] and not _loopback(settings.host):
-        raise ValueError(
-            f"{settings.url} would send the bind password in clear text over the network: use ldaps://"
-            " or start_tls: true (or, knowing the risk, allow_plaintext: true)"
-        )
-    return settings
-
-
-def _loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

@@ -12,8 +12,11 @@ and LDAP or HTTP on the other. Nothing here does I/O or knows SCIM JSON.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+
+from gateway.operators import same
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,42 @@ class Change:
     attribute: str
     op: str  # "replace", "add" or "delete"
     values: tuple[Value, ...] = ()
+
+
+def references(value_lists: Iterable[Iterable[Value]]) -> list[Ref]:
+    """The Refs among some values, in order: `references(record.values())`, or of changes
+    `references(c.values for c in changes)`."""
+    return [value for values in value_lists for value in values if isinstance(value, Ref)]
+
+
+def same_value(left: Value, right: Value, case_fold: bool = True) -> bool:
+    """Whether two record values are the same one: a Ref by its id (or, lacking ids, its locator),
+    also against the bare id or locator a backend stores; text regardless of case unless told."""
+    if isinstance(left, Ref) and isinstance(right, Ref):
+        return left.same(right)
+    if isinstance(left, Ref):
+        left = left.id or left.locator or ""
+    if isinstance(right, Ref):
+        right = right.id or right.locator or ""
+    return same(left, right, case_exact=not case_fold)
+
+
+def applied(record: Record, changes: Iterable[Change]) -> Record:
+    """The record after the changes: a replace sets the values given, an add adds those not held
+    yet, a delete removes those given (values compare as `same_value` says, as directories and
+    APIs compare them). An attribute left without values keeps an empty list: "no value"."""
+    after = {name: list(values) for name, values in record.items()}
+    for change in changes:
+        key = change.attribute.lower()
+        held = after.get(key, [])
+        if change.op == "replace":
+            held = list(change.values)
+        elif change.op == "add":
+            held = held + [v for v in change.values if not any(same_value(v, h) for h in held)]
+        else:
+            held = [h for h in held if not any(same_value(v, h) for v in change.values)]
+        after[key] = held
+    return after
 
 
 @dataclass(frozen=True)

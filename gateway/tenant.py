@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from gateway.auth.authenticator import Authenticator
 from gateway.backends.base import Backend
-from gateway.backends.ldap.backend import LdapBackend
-from gateway.backends.ldap.connection import ConnectionPool
-from gateway.backends.rest.backend import RestBackend
-from gateway.backends.rest.transport import Transport
+from gateway.backends.registry import backend_kind
 from gateway.mapping.loader import load_mapping
 from gateway.mapping.model import Mapping
 from gateway.service import ResourceService, store_spec
@@ -21,6 +18,9 @@ class Tenant:
         self.name = settings.name
         self.mapping = mapping
         self.backend = backend
+        connection = settings.backends.get(mapping.backend)
+        # What Entra is told to wait when the backend is down and says nothing of its own.
+        self.retry_after: int = connection.retry_after if connection is not None else 30
         self.authenticator = Authenticator(settings.name, settings.policy.auth, settings.tokens_file)
         self.services = {
             resource_map.resource_type.endpoint.strip("/"): ResourceService(
@@ -40,17 +40,10 @@ class Tenant:
 
 def make_backend(settings: TenantSettings, mapping: Mapping) -> Backend:
     """The backend the map is written for, with the connection settings of the tenant."""
-    specs = {name: store_spec(resource_map) for name, resource_map in mapping.resource_maps.items()}
-    if mapping.backend == "ldap":
-        return LdapBackend(ConnectionPool(_connection(settings, "ldap", "LDAP")), specs)
-    if mapping.backend == "rest":
-        return RestBackend(Transport(_connection(settings, "rest", "a REST API")), specs)
-    raise ConfigError([Problem(str(settings.mapping_path), None, f"no backend named {mapping.backend!r}")])
-
-
-def _connection(settings: TenantSettings, block: str, what: str):
-    connection = getattr(settings, block)
+    kind = backend_kind(mapping.backend)
+    connection = settings.backends.get(kind.name)
     if connection is None:
-        message = f"tenant {settings.name}: the map is for {what}, but the tenant has no {block}: settings"
+        message = f"tenant {settings.name}: the map is for {kind.what}, but the tenant has no {kind.name}: settings"
         raise ConfigError([Problem(str(settings.mapping_path), None, message)])
-    return connection
+    specs = {name: store_spec(resource_map) for name, resource_map in mapping.resource_maps.items()}
+    return kind.make(connection, specs)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from marshmallow import Schema, fields
 
 
 @dataclass(frozen=True)
@@ -116,24 +117,36 @@ def line_of(document: Any, path: tuple | list) -> int | None:
     return line
 
 
-def problems_from_marshmallow(messages: Any, document: Any, file: str, path: tuple = ()) -> list[Problem]:
-    """Flatten marshmallow's nested error dict into problems, each with its line."""
+def problems_from_marshmallow(
+    messages: Any, document: Any, file: str, path: tuple = (), schema: Schema | None = None
+) -> list[Problem]:
+    """Flatten marshmallow's nested error dict into problems, each with its line.
+
+    `schema`, the one that reported the errors, says what each level of the dict is: a Dict
+    field reports an entry's errors under "key" and "value", which are no part of the path,
+    while a nested schema's field that is really named `key` or `value` is.
+    """
+    return _problems(messages, document, file, path, schema)
+
+
+def _problems(messages: Any, document: Any, file: str, path: tuple, shape: Any) -> list[Problem]:
+    """`shape` is what reported `messages`: a Schema, a field, or None when unknown."""
     problems: list[Problem] = []
     if isinstance(messages, dict):
         for key, inner in messages.items():
             if key == "_schema":
-                problems.extend(problems_from_marshmallow(inner, document, file, path))
-                continue
-            if isinstance(inner, dict) and set(inner) <= {"key", "value"}:
-                # marshmallow's Dict field reports {"key": [...], "value": [...]} per entry
-                for part in inner.values():
-                    problems.extend(problems_from_marshmallow(part, document, file, (*path, key)))
-                continue
-            problems.extend(problems_from_marshmallow(inner, document, file, (*path, key)))
+                problems.extend(_problems(inner, document, file, path, None))
+            elif isinstance(shape, fields.Mapping) and isinstance(inner, dict):
+                # one entry of a Dict field: {"key": [...]} and/or {"value": [...]}
+                for part, part_messages in inner.items():
+                    part_shape = shape.value_field if part == "value" else shape.key_field
+                    problems.extend(_problems(part_messages, document, file, (*path, key), part_shape))
+            else:
+                problems.extend(_problems(inner, document, file, (*path, key), _inner_shape(shape, key)))
     elif isinstance(messages, list):
         for message in messages:
             if isinstance(message, (dict, list)):
-                problems.extend(problems_from_marshmallow(message, document, file, path))
+                problems.extend(_problems(message, document, file, path, shape))
             else:
                 where = ".".join(str(p) for p in path)
                 text = f"{where}: {message}" if where else str(message)
@@ -141,3 +154,16 @@ def problems_from_marshmallow(messages: Any, document: Any, file: str, path: tup
     else:
         problems.append(Problem(file, line_of(document, path), str(messages)))
     return problems
+
+
+def _inner_shape(shape: Any, key: Any) -> Any:
+    """What reported the errors under `key` of what `shape` reported."""
+    if isinstance(shape, fields.Nested):
+        shape = shape.schema
+    if isinstance(shape, Schema):
+        by_key = {field.data_key or name: field for name, field in shape.fields.items()}
+        found = by_key.get(key)
+        return found.schema if isinstance(found, fields.Nested) else found
+    if isinstance(shape, fields.List):
+        return shape.inner
+    return None

@@ -9,6 +9,7 @@ from pathlib import Path
 import ldap3
 import pytest
 import requests
+import yaml
 
 from gateway.sandbox.hr_api import HrApi
 from gateway.sandbox.slapd import ADMIN_DN, GROUPS_DN, PEOPLE_DN, SERVICE_DN, Slapd
@@ -141,18 +142,17 @@ def write_settings(
 class _Gateways:
     """Gateways built for one test, each in a folder of its own, closed when the test ends."""
 
-    def __init__(self, tmp_path: Path, prefix: str):
+    def __init__(self, tmp_path: Path):
         self.tmp_path = tmp_path
-        self.prefix = prefix
         self.apps: list = []
 
     def build(self, mapping: Path | str, write_settings_file) -> Client:
         """`mapping`: a path, or YAML text written to a file; `write_settings_file(folder, mapping)`."""
         if isinstance(mapping, str):
-            path = self.tmp_path / f"{self.prefix}map{len(self.apps)}.yaml"
+            path = self.tmp_path / f"map{len(self.apps)}.yaml"
             path.write_text(mapping)
             mapping = path
-        folder = self.tmp_path / f"{self.prefix}gateway{len(self.apps)}"
+        folder = self.tmp_path / f"gateway{len(self.apps)}"
         folder.mkdir()
         settings = write_settings_file(folder, mapping)
         token = TokenFile(folder / "tokens.yaml").add("entra")
@@ -166,17 +166,27 @@ class _Gateways:
 
 
 @pytest.fixture
-def make_client(slapd, directory, tmp_path):
-    """Build a gateway client for a map (a path, or YAML text written to a file)."""
-    gateways = _Gateways(tmp_path, "")
+def make_client(request, slapd, directory, tmp_path):
+    """Build a gateway client for a map (a path, or YAML text written to a file), in front of
+    the backend the map is for: the test slapd (emptied), or the reference HR API (emptied when
+    first asked for). `server` is another slapd or HR API; the options go to the settings."""
+    gateways = _Gateways(tmp_path)
 
-    def build(mapping: Path | str = OPENLDAP_MAP, server: Slapd | None = None, **settings_options) -> Client:
-        return gateways.build(
-            mapping, lambda folder, path: write_settings(folder, server or slapd, path, **settings_options)
-        )
+    def build(mapping: Path | str = OPENLDAP_MAP, server: Slapd | HrApi | None = None, **options) -> Client:
+        if _backend_of(mapping) == "rest":
+            request.getfixturevalue("employees")
+            hr_api = server or request.getfixturevalue("hr_api")
+            return gateways.build(mapping, lambda folder, path: write_rest_settings(folder, hr_api, path, **options))
+        return gateways.build(mapping, lambda folder, path: write_settings(folder, server or slapd, path, **options))
 
     yield build
     gateways.close()
+
+
+def _backend_of(mapping: Path | str) -> str:
+    """The backend a map (a path, or YAML text) is written for."""
+    document = yaml.safe_load(mapping.read_text() if isinstance(mapping, Path) else mapping)
+    return document.get("backend", "ldap") if isinstance(document, dict) else "ldap"
 
 
 @pytest.fixture
@@ -298,20 +308,6 @@ def write_rest_settings(folder: Path, hr_api: HrApi, mapping: Path, **rest_optio
 
 
 @pytest.fixture
-def make_rest_client(hr_api, employees, tmp_path):
-    """Build a gateway client on the HR API for a map (a path, or YAML text written to a file)."""
-    gateways = _Gateways(tmp_path, "rest-")
-
-    def build(mapping: Path | str = HR_MAP, server: HrApi | None = None, **rest_options) -> Client:
-        return gateways.build(
-            mapping, lambda folder, path: write_rest_settings(folder, server or hr_api, path, **rest_options)
-        )
-
-    yield build
-    gateways.close()
-
-
-@pytest.fixture
-def rest_client(make_rest_client) -> Client:
+def rest_client(make_client) -> Client:
     """The gateway on the shipped HR REST example map, in front of the reference HR API."""
-    return make_rest_client()
+    return make_client(HR_MAP)

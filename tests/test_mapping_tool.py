@@ -10,7 +10,7 @@ import pytest
 
 from gateway.cli import main
 from gateway.mapping.loader import load_mapping
-from gateway.preview import run_examples
+from gateway.request_preview import run_examples
 
 REPO = Path(__file__).resolve().parents[1]
 OPENLDAP = REPO / "mappings" / "openldap.yaml"

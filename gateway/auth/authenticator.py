@@ -43,7 +43,7 @@ class AuthFailure(Exception):
 
 class Authenticator:
     def __init__(self, tenant_name: str, settings, tokens_file):
-        self.settings = settings  # AuthSettings
+        self.settings = settings  # TenantAuthSettings
         self.file = TokenFile(tokens_file)
         self.access_tokens = AccessTokens(settings.oauth, tenant_name) if settings.oauth else None
         self.entra = EntraJwt(settings.entra_jwt) if settings.entra_jwt else None
@@ -100,6 +100,8 @@ class Authenticator:
         raise AuthFailure(f"a JWT signed with {str(algorithm)[:10]!r}, which this tenant does not accept")
 
     def _access_token(self, token: str) -> Principal:
+        if self.access_tokens is None:
+            raise AuthFailure("OAuth is not enabled for this tenant")
         try:
             claims = self.access_tokens.verify(token)
         except jwt.PyJWTError as error:
@@ -116,8 +118,11 @@ class Authenticator:
         if self.access_tokens is None:
             raise AuthFailure("OAuth is not enabled for this tenant")
         client = _named(self.file.credentials().oauth_clients, client_id)
-        if not hmac.compare_digest(digest(client_secret).encode(), (client.sha256 if client else "-" * 64).encode()):
-            raise AuthFailure("an unknown OAuth client" if client is None else f"a wrong secret for {client.name!r}")
+        matches = hmac.compare_digest(digest(client_secret).encode(), (client.sha256 if client else "-" * 64).encode())
+        if client is None:
+            raise AuthFailure("an unknown OAuth client")
+        if not matches:
+            raise AuthFailure(f"a wrong secret for {client.name!r}")
         return self.access_tokens.issue(client.name, client.scope), client
 
     # --- Basic ----------------------------------------------------------------------------------

@@ -46,6 +46,8 @@ class EntraJwt:
     def _signing_key(self, token: str):
         kid = jwt.get_unverified_header(token).get("kid")
         if self._client is not None:
+            if not isinstance(kid, str):
+                raise jwt.InvalidKeyError("the token names no signing key (kid)")
             try:
                 return self._client.get_signing_key(kid).key
             except jwt.PyJWKClientConnectionError as error:
@@ -59,6 +61,8 @@ class EntraJwt:
 
     def _keys_from_file(self) -> jwt.PyJWKSet:
         path = self.settings.jwks_file
+        if path is None:  # settings give a jwks_url or a jwks_file: with no URL there is a file
+            raise KeysUnavailable("the tenant's entra_jwt settings name no jwks_file")
         try:
             info = path.stat()
             with self._lock:

@@ -6,19 +6,49 @@ language and `Ref` ids into its own references. It never sees SCIM JSON.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+
+from marshmallow import Schema
 
 from gateway.store import Change, Entry, Page, Query, Record, Ref
 
+if TYPE_CHECKING:  # the map a target checks itself against; a type, never imported at run time
+    from gateway.mapping.model import ResourceMap
+
+
+Problems = list[tuple[tuple, str]]  # what a map section says is wrong: (path inside it, message)
+
+
+class Target(Protocol):
+    """A map's section for its backend, for one resource (`users.ldap:`, `users.rest:`), as the
+    backend kind's `target_schema` loads it. The mapping layer asks it only these questions."""
+
+    @property
+    def incremental_attributes(self) -> frozenset[str]:
+        """Attributes whose changes must be sent value by value (never a whole-list replace)."""
+        ...
+
+    def indexed(self, attribute: str) -> bool | None:
+        """Can the backend find by this attribute without reading everything? None: the map does not say."""
+        ...
+
+    def problems_with(self, resource_map: ResourceMap) -> Problems:
+        """The section checked against the map's lines: (path inside the section, message)."""
+        ...
+
+
+T = TypeVar("T", bound=Target, covariant=True)
+
 
 @dataclass(frozen=True)
-class StoreSpec:
+class StoreSpec(Generic[T]):
     """What a backend needs to know about one kind of object ("users" or "groups")."""
 
     kind: str
-    target: object  # the backend's own settings section from the map (e.g. LdapTarget)
+    target: T  # the backend's own section of the map (an LdapTarget, a RestTarget)
     id_attribute: str
     created_attribute: str | None = None
     modified_attribute: str | None = None
@@ -31,6 +61,26 @@ class StoreSpec:
 
     def name(self, key: str) -> str:
         return self.names.get(key, key)
+
+
+@dataclass(frozen=True)
+class Update:
+    """One write to an existing entry, stated once: `changes` take `before` to `after`.
+
+    `before` is the entry as the service read it, and `after` the whole record it must hold
+    afterwards (a backend that renames by value, or can only replace a whole record, needs it).
+    A PATCH that only adds or removes members is sent without reading the entry first (a group
+    may have 100,000 of them): then `before` carries only the id, `after` is None, and the
+    changes are value by value.
+    """
+
+    before: Entry
+    changes: tuple[Change, ...]
+    after: Record | None = None
+
+    @property
+    def id(self) -> str:
+        return self.before.id
 
 
 class BackendError(Exception):
@@ -84,10 +134,10 @@ class UnsupportedQuery(BackendError):
 class Backend(Protocol):
     """Constructed with the StoreSpecs of a map; every call names the kind it works on."""
 
-    specs: dict[str, StoreSpec]
+    specs: dict[str, StoreSpec[Any]]
 
-    def create(self, kind: str, record: Record, unique: Query | None, attributes: list[str]) -> Entry:
-        """Add an entry; AlreadyExists if `unique` matches anything (or the name is taken)."""
+    def create(self, kind: str, record: Record, attributes: list[str]) -> Entry:
+        """Add an entry; AlreadyExists if its name is taken. The service has checked uniqueness."""
 
     def get(self, kind: str, id: str, attributes: list[str]) -> Entry:
         """One entry by id; reference values come back as Refs with a locator and no id."""
@@ -95,16 +145,9 @@ class Backend(Protocol):
     def search(self, kind: str, query: Query, attributes: list[str], start: int, count: int) -> Page:
         """Entries matching `query`, from the 1-based `start`, at most `count`, with the total."""
 
-    def modify(
-        self,
-        kind: str,
-        entry: Entry,
-        changes: list[Change],
-        record: Record,
-        attributes: list[str],
-        unique: Query | None = None,
-    ) -> Entry:
-        """Apply changes (renaming when the naming values changed); return the entry after."""
+    def modify(self, kind: str, update: Update, attributes: list[str] | None) -> Entry:
+        """Apply the update (renaming when the naming values changed); return the entry after,
+        with `attributes` (None: the caller needs no answer, only the id is certain)."""
 
     def delete(self, kind: str, id: str) -> None: ...
 
@@ -112,3 +155,74 @@ class Backend(Protocol):
         """Complete Refs: ids for locators, locators for ids; UnknownReference for unknown ids."""
 
     def close(self) -> None: ...
+
+
+class PreviewBackend(Backend, Protocol):
+    """A Backend that never does I/O, for `mapping preview` and a map's `examples:`: it keeps
+    entries in memory and writes down, in its own language, what the real backend would have
+    sent (LDIF for LDAP, HTTP requests for a REST API)."""
+
+    current_id: str  # the id of the entry a previewed PATCH starts from
+
+    def seed(self, kind: str, id: str, record: Record) -> Entry:
+        """Put in place the entry a PATCH starts from."""
+
+    def entry(self, kind: str, id: str) -> Entry | None:
+        """An entry as it is after the requests."""
+
+    def transcript(self) -> str:
+        """Everything that would have been sent, in order."""
+
+
+class NoPreview(Exception):
+    """This backend has no dry run (yet): its maps can be checked, not previewed."""
+
+
+class BackendSettings(Protocol):
+    """A tenant's block for one backend kind (LdapSettings, RestSettings)."""
+
+    @property
+    def retry_after(self) -> int:
+        """Seconds Entra is told to wait when the backend is down and gives no hint of its own."""
+        ...
+
+
+S = TypeVar("S", bound=BackendSettings)
+
+
+@dataclass(frozen=True)
+class BackendKind(Generic[S]):
+    """Everything the rest of the gateway knows about one kind of backend, declared once.
+
+    The map's `backend:` names a kind; the tenant's settings block and each resource's map
+    section carry the same name. `backends/registry.py` lists the kinds; adding a backend is
+    a package that declares its kind and one line there.
+    """
+
+    name: str  # "ldap": the map's `backend:`, the tenant's settings block, each resource's section
+    what: str  # what it talks to, for messages: "LDAP", "a REST API"
+    settings_schema: type[Schema]  # the tenant's block
+    load_settings: Callable[[dict, Path], S]  # the validated block -> settings; ValueError says what is wrong
+    target_schema: type[Schema]  # a resource's section of the map; loads a target_class
+    target_class: type[Target]  # what the section loads into (the type check holds it to Target)
+    make: Callable[[S, dict[str, StoreSpec[Any]]], Backend]
+    attribute_pattern: str  # a regular expression every attribute name of a record must match
+    noun: str  # what the map's right-hand side is called in messages: "directory attribute"
+    section: str  # the backend's own section of a map, with its article, for messages: "an 'ldap:' section"
+    default_id: str = "id"  # the attribute holding the id when the map says no `id:`
+    default_created: str | None = None
+    default_modified: str | None = None
+    preview: Callable[[dict[str, StoreSpec[Any]]], PreviewBackend] | None = None  # None: no dry run
+    # Hooks for operations (issue 10): an online check of the settings (`gateway check`), and a
+    # readiness probe of a running backend. None: the kind has none.
+    check: Callable[[S], list[str]] | None = None
+    probe: Callable[[Backend], None] | None = None
+
+    @property
+    def a_noun(self) -> str:
+        return f"an {self.noun}" if self.noun[0] in "aeiouAEIOU" else f"a {self.noun}"
+
+    def preview_backend(self, specs: dict[str, StoreSpec[Any]]) -> PreviewBackend:
+        if self.preview is None:
+            raise NoPreview(f"the {self.name} backend has no preview yet")
+        return self.preview(specs)

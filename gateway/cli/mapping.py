@@ -14,10 +14,10 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from gateway.backends.previews import NoPreview
+from gateway.backends.base import NoPreview
 from gateway.mapping.audit import audit
 from gateway.mapping.loader import load_mapping
-from gateway.preview import PreviewRefused, preview_request, run_examples
+from gateway.request_preview import PreviewRefused, preview_request, run_examples
 from gateway.scim.schema import CORE_GROUP
 
 

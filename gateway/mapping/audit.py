@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from gateway.mapping import entra
 from gateway.mapping.consistency import same_path
-from gateway.mapping.model import Mapping, ResourceMap, Rule, ScimTarget
+from gateway.mapping.model import Mapping, ResourceMap, Rule, ScimPath
 from gateway.yamlfile import Problem
 
 RESENT = "so Entra will re-send it every cycle"
@@ -43,30 +43,32 @@ class _Auditor:
     def warn(self, line: int | None, message: str) -> None:
         self.warnings.append(Problem(self.source, line, message, warning=True))
 
-    def rules_at(self, target: ScimTarget) -> list[Rule]:
-        found = [rule for rule in self.map.rules if same_path(rule.target) == same_path(target)]
-        if not found and target.sub is None and self.map.family_for(target.urn, target.attribute):
-            found = [self.map.family_for(target.urn, target.attribute).rule(target.attribute)]
-        return [rule for rule in found if rule is not None]
+    def rules_at(self, path: ScimPath) -> list[Rule]:
+        found = [rule for rule in self.map.rules if same_path(rule.path) == same_path(path)]
+        family = self.map.family_for(path.urn, path.attribute) if path.sub is None else None
+        if not found and family is not None:
+            rule = family.rule(path.attribute)
+            found = [rule] if rule is not None else []
+        return found
 
     def entra_attributes(self) -> None:
         line = self.map.lines.get("entra_attributes") or self.map.lines.get("attributes")
-        for target in self.map.entra_paths:
-            rules = self.rules_at(target)
+        for path in self.map.entra_paths:
+            rules = self.rules_at(path)
             if not rules:
                 self.warn(
                     line,
-                    f"{self.map.name}: Entra's attribute mapping sends {target}, and this map drops it, {RESENT}: "
+                    f"{self.map.name}: Entra's attribute mapping sends {path}, and this map drops it, {RESENT}: "
                     "map it, or delete it from the application's attribute mapping in Entra",
                 )
             elif not any(rule.writable for rule in rules):
-                self.warn(rules[0].line, f"{target} is read_only here: what Entra sends is not stored, {RESENT}")
+                self.warn(rules[0].line, f"{path} is read_only here: what Entra sends is not stored, {RESENT}")
             elif not any(rule.readable for rule in rules):
-                self.warn(rules[0].line, f"{target} is written but never read back (read: none), {RESENT}")
+                self.warn(rules[0].line, f"{path} is written but never read back (read: none), {RESENT}")
 
     def lossy_transforms(self) -> None:
         lines = [
-            (rule.target.text or str(rule.target), rule.transform, rule.read, rule.line) for rule in self.map.rules
+            (rule.path.text or str(rule.path), rule.transform, rule.read, rule.line) for rule in self.map.rules
         ]
         lines += [(family.text, family.transform, "exact", family.line) for family in self.map.families]
         for path, transform, read, line in lines:
@@ -83,10 +85,9 @@ class _Auditor:
             self.warn(self.map.lines.get("id"), f"{self.map.name}: {problem}")
 
     def indexes(self) -> None:
-        target = self.map.target
-        indexed = getattr(target, "indexed", None)
-        if indexed is None:
-            return  # a backend without indexes (REST)
+        if self.map.target is None:
+            return
+        indexed = self.map.target.indexed
         looked_up = self.looked_up()
         line = self.map.lines.get("indexes")
         if indexed(self.map.id_attribute) is None:
@@ -107,12 +108,14 @@ class _Auditor:
 
     def looked_up(self) -> list[tuple[str, str]]:
         """(directory attribute, why it is searched) for every lookup Entra's requests cause."""
-        found: dict[str, str] = {self.map.id_attribute.lower(): (self.map.id_attribute, "every read by id searches")}
+        found: dict[str, tuple[str, str]] = {
+            self.map.id_attribute.lower(): (self.map.id_attribute, "every read by id searches")
+        }
         paths = [(p, "Entra looks up by") for p in entra.FILTERED_PATHS.get(self.map.name, ())]
         paths += [(str(t), "the uniqueness check looks up") for t in self.map.unique]
         for path, why in paths:
             for rule in self.map.rules:
-                text = rule.target.text or str(rule.target)
-                if text.lower() == path.lower() or str(rule.target).lower() == path.lower():
+                text = rule.path.text or str(rule.path)
+                if text.lower() == path.lower() or str(rule.path).lower() == path.lower():
                     found.setdefault(rule.key, (rule.attribute, f"{why} {text}, stored in"))
         return list(found.values())

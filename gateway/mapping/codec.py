@@ -7,14 +7,15 @@ change even when the directory holds values the map does not show (a second `mai
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from gateway.mapping import functions
-from gateway.mapping.model import Computed, Family, ResourceMap, Rule, ScimTarget, Template
+from gateway.mapping.model import Computed, Family, ResourceMap, Rule, ScimPath, Template
 from gateway.scim.errors import invalid_value
 from gateway.scim.projection import Projection
 from gateway.scim.resource import container
-from gateway.store import Change, Entry, Record, Ref, Value
+from gateway.store import Change, Entry, Record, Ref, Value, same_value
 
 
 def _matches_selector(element: Any, selector: tuple[tuple[str, Any], ...]) -> bool:
@@ -30,45 +31,45 @@ def _matches_selector(element: Any, selector: tuple[tuple[str, Any], ...]) -> bo
     return True
 
 
-def read_scim(resource: dict, target: ScimTarget) -> list[Any]:
-    """The SCIM values at a target: one value, several for a multi target, or none."""
-    holder = container(resource, target.urn) or {}
-    value = holder.get(target.attribute)
+def read_scim(resource: dict, path: ScimPath) -> list[Any]:
+    """The SCIM values at a path: one value, several for a multi path, or none."""
+    holder = container(resource, path.urn) or {}
+    value = holder.get(path.attribute)
     if value is None:
         return []
-    if target.selector:
-        elements = [e for e in value if _matches_selector(e, target.selector)]
+    if path.selector:
+        elements = [e for e in value if _matches_selector(e, path.selector)]
         elements.sort(key=lambda e: e.get("primary") is not True)  # the primary one wins
-        value = elements[0].get(target.sub) if elements and target.sub else (elements[0] if elements else None)
+        value = elements[0].get(path.sub) if elements and path.sub else (elements[0] if elements else None)
         return [] if value is None else [value]
-    if target.multi:
+    if path.multi:
         items = value if isinstance(value, list) else [value]
-        if target.sub:
-            items = [item.get(target.sub) if isinstance(item, dict) else item for item in items]
+        if path.sub:
+            items = [item.get(path.sub) if isinstance(item, dict) else item for item in items]
         return [item for item in items if item is not None]
-    if target.sub:
-        value = value.get(target.sub) if isinstance(value, dict) else None
+    if path.sub:
+        value = value.get(path.sub) if isinstance(value, dict) else None
     return [] if value is None else [value]
 
 
-def write_scim(resource: dict, target: ScimTarget, values: list[Any]) -> None:
-    """Put values read from the directory at a target, merging typed elements."""
+def write_scim(resource: dict, path: ScimPath, values: list[Any]) -> None:
+    """Put values read from the directory at a path, merging typed elements."""
     if not values:
         return
-    holder = container(resource, target.urn, create=True)
-    if target.selector:
-        elements = holder.setdefault(target.attribute, [])
-        element = next((e for e in elements if _matches_selector(e, target.selector)), None)
+    holder = container(resource, path.urn, create=True)
+    if path.selector:
+        elements = holder.setdefault(path.attribute, [])
+        element = next((e for e in elements if _matches_selector(e, path.selector)), None)
         if element is None:
-            element = dict(target.selector)
+            element = dict(path.selector)
             elements.append(element)
-        element[target.sub or "value"] = values[0]
-    elif target.multi:
-        holder[target.attribute] = [{target.sub: v} if target.sub else v for v in values]
-    elif target.sub:
-        holder.setdefault(target.attribute, {})[target.sub] = values[0]
+        element[path.sub or "value"] = values[0]
+    elif path.multi:
+        holder[path.attribute] = [{path.sub: v} if path.sub else v for v in values]
+    elif path.sub:
+        holder.setdefault(path.attribute, {})[path.sub] = values[0]
     else:
-        holder[target.attribute] = values[0]
+        holder[path.attribute] = values[0]
 
 
 def render(template: Template, resource: dict) -> str | None:
@@ -98,8 +99,8 @@ def to_record(resource_map: ResourceMap, resource: dict) -> Record:
     for rule in resource_map.rules:
         if not rule.writable:
             continue
-        scim_values = read_scim(resource, rule.target)
-        if not scim_values and not rule.target.multi:
+        scim_values = read_scim(resource, rule.path)
+        if not scim_values and not rule.path.multi:
             scim_values = [None]  # a value map may store "absent" as a value (ppolicy lock)
         record[rule.key] = [d for v in scim_values for d in _to_directory(rule, v)]
     for family in resource_map.families:
@@ -140,7 +141,7 @@ def _family_record(family: Family, resource: dict) -> Record:
 
 def missing_required(resource_map: ResourceMap, resource: dict) -> list[str]:
     """The map's required paths that have no value in the resource."""
-    return [str(target) for target in resource_map.required if not read_scim(resource, target)]
+    return [str(path) for path in resource_map.required if not read_scim(resource, path)]
 
 
 def directory_attributes(resource_map: ResourceMap, projection: Projection | None) -> list[str]:
@@ -150,8 +151,8 @@ def directory_attributes(resource_map: ResourceMap, projection: Projection | Non
         if optional and (projection is None or projection.wants(None, "meta")):
             wanted.add(optional)
     for rule in resource_map.rules:
-        target = rule.target
-        if rule.readable and (projection is None or projection.wants(target.urn, target.attribute, target.sub)):
+        path = rule.path
+        if rule.readable and (projection is None or projection.wants(path.urn, path.attribute, path.sub)):
             wanted.add(rule.attribute)
     for family in resource_map.families:
         # Their names are not known in advance: read every attribute and pick them out.
@@ -175,20 +176,20 @@ def to_resource(resource_map: ResourceMap, entry: Entry, projection: Projection 
     resource_type = resource_map.resource_type
     resource: dict = {"schemas": [resource_type.core.id], "id": entry.id}
     for rule in resource_map.rules:
-        target = rule.target
+        path = rule.path
         if not rule.readable or (
-            projection is not None and not projection.wants(target.urn, target.attribute, target.sub)
+            projection is not None and not projection.wants(path.urn, path.attribute, path.sub)
         ):
             continue
         raw = entry.attributes.get(rule.key, [])
         if rule.reference:
             # An unresolved reference stays a Ref, so a PATCH that does not touch it keeps it.
             values = [(v.id or v) if isinstance(v, Ref) else v for v in raw]
-        elif target.multi:
+        elif path.multi:
             values = [rule.transform.to_scim([v]) for v in raw]
         else:
             values = [rule.transform.to_scim(raw)]
-        write_scim(resource, target, [v for v in values if v is not None])
+        write_scim(resource, path, [v for v in values if v is not None])
     _read_families(resource_map, entry, projection, resource)
     for extension in resource_type.extensions:
         if extension.id in resource:
@@ -224,7 +225,7 @@ def _read_families(resource_map: ResourceMap, entry: Entry, projection: Projecti
             break
 
 
-def diff(old: Record, new: Record, multi_valued: set[str]) -> list[Change]:
+def diff(old: Record, new: Record, multi_valued: AbstractSet[str]) -> list[Change]:
     """The changes that turn `old` into `new`; multi-valued attributes change value by value."""
     changes = []
     for attribute in sorted(set(old) | set(new)):
@@ -244,16 +245,8 @@ def diff(old: Record, new: Record, multi_valued: set[str]) -> list[Change]:
 def _same_values(before: list[Value], after: list[Value]) -> bool:
     if len(before) != len(after):
         return False
-    return all(_same(a, b, case_fold=False) for a, b in zip(before, after, strict=False))
-
-
-def _same(left: Value, right: Value, case_fold: bool = True) -> bool:
-    if isinstance(left, Ref):
-        return left.same(right)
-    if case_fold and isinstance(left, str) and isinstance(right, str):
-        return left.lower() == right.lower()
-    return left == right
+    return all(same_value(a, b, case_fold=False) for a, b in zip(before, after, strict=False))
 
 
 def _contains(values: list[Value], value: Value) -> bool:
-    return any(_same(v, value) for v in values)
+    return any(same_value(v, value) for v in values)

@@ -1,14 +1,16 @@
 """Checks across the lines of a resource map, once each line compiled on its own.
 
-Nothing is written twice, nothing is read back twice, unique paths are stored, and the DN
-template only uses attributes the map writes. Each problem is (where in the file, message).
+Nothing is written twice, nothing is read back twice, unique paths are stored, and the
+backend's own section agrees with the lines (an LDAP DN template only uses attributes the map
+writes; a REST section looks up only fields the map stores). Each problem is (where in the
+file, message).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from gateway.mapping.model import ResourceMap, Rule, ScimTarget
+from gateway.mapping.model import ResourceMap, Rule, ScimPath
 
 
 def consistency_problems(name: str, backend: str, noun: str, resource_map: ResourceMap) -> list[tuple[tuple, str]]:
@@ -19,13 +21,12 @@ def consistency_problems(name: str, backend: str, noun: str, resource_map: Resou
         *_computed_twice(name, resource_map),
         *_unique(name, resource_map),
         *_backend_section(name, backend, resource_map),
-        *_dn_template(name, backend, resource_map),
     ]
 
 
-def same_path(target: ScimTarget) -> ScimTarget:
-    """A target without its spelling, to compare paths."""
-    return ScimTarget(target.urn, target.attribute, target.sub, target.selector, target.multi)
+def same_path(path: ScimPath) -> ScimPath:
+    """A path without its spelling, to compare paths."""
+    return ScimPath(path.urn, path.attribute, path.sub, path.selector, path.multi)
 
 
 def _written_twice(name: str, noun: str, resource_map: ResourceMap) -> Iterator[tuple[tuple, str]]:
@@ -33,21 +34,21 @@ def _written_twice(name: str, noun: str, resource_map: ResourceMap) -> Iterator[
     for rule in resource_map.rules:
         if rule.key in seen and rule.writable and seen[rule.key].writable:
             yield (
-                (name, "attributes", rule.target.text),
-                f"{noun} '{rule.attribute}' is already written by '{seen[rule.key].target}' "
+                (name, "attributes", rule.path.text),
+                f"{noun} '{rule.attribute}' is already written by '{seen[rule.key].path}' "
                 f"(line {seen[rule.key].line}); mark one of them read_only: true",
             )
         seen.setdefault(rule.key, rule)
 
 
 def _read_twice(name: str, resource_map: ResourceMap) -> Iterator[tuple[tuple, str]]:
-    readers: dict[ScimTarget, Rule] = {}
+    readers: dict[ScimPath, Rule] = {}
     for rule in resource_map.rules:
-        key = same_path(rule.target)
+        key = same_path(rule.path)
         if rule.readable and key in readers:
             yield (
-                (name, "attributes", rule.target.text),
-                f"'{rule.target}' is already read back from '{readers[key].attribute}' (line {readers[key].line}); "
+                (name, "attributes", rule.path.text),
+                f"'{rule.path}' is already read back from '{readers[key].attribute}' (line {readers[key].line}); "
                 "say read: none on one of them",
             )
         if rule.readable:
@@ -61,7 +62,7 @@ def _computed_twice(name: str, resource_map: ResourceMap) -> Iterator[tuple[tupl
         if item.attribute in written:
             yield (
                 (name, "computed", item.name),
-                f"'{item.name}' is also written by '{written[item.attribute].target}' (line "
+                f"'{item.name}' is also written by '{written[item.attribute].path}' (line "
                 f"{written[item.attribute].line}); move it to defaults: to fill it only when that has no value",
             )
         computed.add(item.attribute)
@@ -71,31 +72,16 @@ def _computed_twice(name: str, resource_map: ResourceMap) -> Iterator[tuple[tupl
 
 
 def _unique(name: str, resource_map: ResourceMap) -> Iterator[tuple[tuple, str]]:
-    for index, target in enumerate(resource_map.unique):
-        if not any(same_path(r.target) == same_path(target) for r in resource_map.rules):
+    for index, path in enumerate(resource_map.unique):
+        if not any(same_path(r.path) == same_path(path) for r in resource_map.rules):
             yield (
                 (name, "unique", index),
-                f"unique: '{target}' is not stored by this map, so the gateway cannot look for it",
+                f"unique: '{path}' is not stored by this map, so the gateway cannot look for it",
             )
 
 
 def _backend_section(name: str, backend: str, resource_map: ResourceMap) -> Iterator[tuple[tuple, str]]:
-    """A backend's section may check itself against the rules: (path inside it, message)."""
-    target = resource_map.target
-    if target is not None and hasattr(target, "problems_with"):
-        for where, message in target.problems_with(resource_map):
+    """The backend's section checks itself against the rules: (path inside it, message)."""
+    if resource_map.target is not None:
+        for where, message in resource_map.target.problems_with(resource_map):
             yield ((name, backend, *where), message)
-
-
-def _dn_template(name: str, backend: str, resource_map: ResourceMap) -> Iterator[tuple[tuple, str]]:
-    target = resource_map.target
-    if target is None or not hasattr(target, "placeholders_in_dn"):
-        return
-    written = resource_map.written_attributes
-    for placeholder in target.placeholders_in_dn():
-        if placeholder not in written:
-            yield (
-                (name, backend, "dn"),
-                f"the DN template uses {{{placeholder}}}, which the map never writes: "
-                f"map a SCIM attribute to {placeholder} or compute it under computed: or defaults:",
-            )

@@ -71,7 +71,7 @@ class _Translator:
         rules = self.map.rules_for(resolved.urn, attribute.name)
         if not rules:
             raise invalid_filter(f"cannot filter on '{node.path}': this gateway's map does not store it")
-        selectors = list(dict.fromkeys(rule.target.selector for rule in rules))
+        selectors = list(dict.fromkeys(rule.path.selector for rule in rules))
         return any_of(*(self.slot(node.filter, attribute, resolved.urn, s, rules) for s in selectors))
 
     def slot(self, node: Filter, attribute: Attribute, urn: str | None, selector: tuple, rules: list[Rule]) -> Query:
@@ -79,7 +79,7 @@ class _Translator:
         query = self.in_slot(node, attribute, urn, selector, rules)
         if _positive(query):
             return query
-        stored = [Exists(r.attribute) for r in rules if r.target.selector == selector]
+        stored = [Exists(r.attribute) for r in rules if r.path.selector == selector]
         return all_of(query, any_of(*stored))
 
     def in_slot(self, node: Filter, attribute: Attribute, urn: str | None, selector: tuple, rules: list[Rule]) -> Query:
@@ -100,7 +100,7 @@ class _Translator:
         if sub.name in selected:
             # The map stores this element under a fixed selector: decide here, not in the directory.
             return EVERYTHING if matches(selected, node, attribute) else NOTHING
-        slot_rules = [r for r in rules if r.target.selector == selector and r.target.sub == sub.name]
+        slot_rules = [r for r in rules if r.path.selector == selector and r.path.sub == sub.name]
         if not slot_rules:
             raise invalid_filter(f"cannot filter on {attribute.name}.{sub.name}: this gateway's map does not store it")
         node = _typed(node, sub)

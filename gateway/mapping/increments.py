@@ -27,7 +27,7 @@ from gateway.store import Change, Ref
 
 def incremental_rules(resource_map: ResourceMap) -> list[Rule]:
     """Rules whose values are changed one by one: multi-valued references (members)."""
-    return [rule for rule in resource_map.rules if rule.reference and rule.target.multi and rule.writable]
+    return [rule for rule in resource_map.rules if rule.reference and rule.path.multi and rule.writable]
 
 
 def split_operations(resource_map: ResourceMap, operations: list[Operation]) -> tuple[list[Change], list[Operation]]:
@@ -35,7 +35,7 @@ def split_operations(resource_map: ResourceMap, operations: list[Operation]) -> 
     rules = incremental_rules(resource_map)
     if not rules:
         return [], operations
-    by_attribute = {(rule.target.urn, rule.target.attribute.lower()): rule for rule in rules}
+    by_attribute = {(rule.path.urn, rule.path.attribute.lower()): rule for rule in rules}
     changes: list[Change] = []
     remaining: list[Operation] = []
     for operation in operations:
@@ -55,28 +55,29 @@ def split_operations(resource_map: ResourceMap, operations: list[Operation]) -> 
         if rule is None:
             remaining.append(operation)
             continue
-        if resolved.sub is not None and resolved.sub.name != rule.target.sub:
-            raise invalid_path(f"'{operation.path}': only {rule.target.attribute}.{rule.target.sub} can be changed")
+        if resolved.sub is not None and resolved.sub.name != rule.path.sub:
+            raise invalid_path(f"'{operation.path}': only {rule.path.attribute}.{rule.path.sub} can be changed")
         changes.append(_change(rule, operation.op, operation.value, operation.path.value_filter))
     return changes, remaining
 
 
 def _change(rule: Rule, op: str, value: Any, value_filter: Filter | None) -> Change:
+    kind = rule.reference or ""  # an incremental rule is a reference (members)
     if value_filter is not None:
         if op != "remove":
             raise invalid_path(
-                f"{rule.target.attribute}[filter] can only be removed; add or replace the values instead"
+                f"{rule.path.attribute}[filter] can only be removed; add or replace the values instead"
             )
-        return Change(rule.key, "delete", tuple(Ref(rule.reference, id) for id in _ids_in_filter(value_filter, rule)))
+        return Change(rule.key, "delete", tuple(Ref(kind, id) for id in _ids_in_filter(value_filter, rule)))
     ids = _ids(value, rule)
     if op == "add":
-        return Change(rule.key, "add", tuple(Ref(rule.reference, id) for id in ids))
+        return Change(rule.key, "add", tuple(Ref(kind, id) for id in ids))
     if op == "remove" and ids:
         # Entra without the flag: a value list removes only those members, never all of them.
-        return Change(rule.key, "delete", tuple(Ref(rule.reference, id) for id in ids))
+        return Change(rule.key, "delete", tuple(Ref(kind, id) for id in ids))
     if op == "remove":
         return Change(rule.key, "replace", ())
-    return Change(rule.key, "replace", tuple(Ref(rule.reference, id) for id in ids))
+    return Change(rule.key, "replace", tuple(Ref(kind, id) for id in ids))
 
 
 def _ids(value: Any, rule: Rule) -> list[str]:
@@ -86,9 +87,9 @@ def _ids(value: Any, rule: Rule) -> list[str]:
     ids = []
     for item in items:
         if isinstance(item, dict):
-            item = next((v for k, v in item.items() if k.lower() == (rule.target.sub or "value").lower()), None)
+            item = next((v for k, v in item.items() if k.lower() == (rule.path.sub or "value").lower()), None)
         if not isinstance(item, (str, int)) or isinstance(item, bool) or str(item) == "":
-            raise invalid_value(f"each {rule.target.attribute} value needs a '{rule.target.sub or 'value'}' with an id")
+            raise invalid_value(f"each {rule.path.attribute} value needs a '{rule.path.sub or 'value'}' with an id")
         ids.append(str(item))
     return list(dict.fromkeys(ids))
 
@@ -100,11 +101,11 @@ def _ids_in_filter(value_filter: Filter, rule: Rule) -> list[str]:
     if (
         isinstance(value_filter, Compare)
         and value_filter.op == "eq"
-        and value_filter.path.attr.lower() == (rule.target.sub or "value").lower()
+        and value_filter.path.attr.lower() == (rule.path.sub or "value").lower()
         and not value_filter.path.sub
         and value_filter.value not in (None, "")
     ):
         return [str(value_filter.value)]
     raise invalid_path(
-        f'{rule.target.attribute}[...] can only select by id, e.g. {rule.target.attribute}[value eq "<id>"]'
+        f'{rule.path.attribute}[...] can only select by id, e.g. {rule.path.attribute}[value eq "<id>"]'
     )

@@ -1,26 +1,27 @@
 """Map YAML -> a compiled, fully checked Mapping. Every problem is reported with file and line.
 
-Two passes: marshmallow checks the shape of the document (keys, types, allowed values), then
-`_Compiler` checks the meaning (every SCIM path exists, every attribute name is valid for the
-map's backend, nothing is written twice, transforms fit their attribute, the DN template only
-uses attributes the map writes). The grammar of one attribute line lives in spec.py.
+Two passes: marshmallow checks the shape of the document against the grammar (grammar.py:
+keys, types, allowed values; spec.py: one attribute line), then `_Compiler` checks the
+meaning (every SCIM path exists, every attribute name is valid for the map's backend, nothing
+is written twice, transforms fit their attribute, the backend's section agrees with the lines).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow import RAISE, Schema, ValidationError
 
 from gateway import yamlfile
-from gateway.backends.targets import BackendSyntax, backend_syntax
+from gateway.backends.base import BackendKind, Target
+from gateway.backends.registry import backend_kind
 from gateway.mapping import entra, functions
 from gateway.mapping.consistency import consistency_problems
-from gateway.mapping.model import Computed, Example, Family, Mapping, ResourceMap, Rule, ScimTarget, Template
+from gateway.mapping.grammar import MappingSchema, section_schemas
+from gateway.mapping.model import Computed, Example, Family, Mapping, ResourceMap, Rule, ScimPath, Template
 from gateway.mapping.spec import ComputedSchema, RuleSchema, compile_chain
 from gateway.mapping.transforms import Chain, Identity
 from gateway.scim.errors import ScimError
@@ -49,59 +50,6 @@ PRESET_ATTRIBUTES = {
 WILDCARD = "*"
 
 
-class ResourceMapSchema(Schema):
-    """A `users:` or `groups:` section; attribute names are checked the backend's way (_schemas)."""
-
-    class Meta:
-        unknown = RAISE
-
-    id = fields.Str()
-    created = fields.Str()
-    last_modified = fields.Str()
-    ldap = fields.Dict()
-    rest = fields.Dict()
-    attributes = fields.Dict(keys=fields.Str(), values=fields.Raw(), required=True)
-    computed = fields.Dict(keys=fields.Str(), values=fields.Raw())
-    defaults = fields.Dict(keys=fields.Str(), values=fields.Raw())
-    required = fields.List(fields.Str())
-    unique = fields.List(fields.Str())
-    entra_attributes = fields.List(fields.Str())
-
-
-@cache
-def _schemas(backend: str) -> tuple[type[Schema], type[Schema]]:
-    """The rule and resource-map schemas with attribute names checked the backend's way:
-    LDAP attribute names for `ldap`, JSON field names (dotted when nested) for `rest`."""
-    name = backend_syntax(backend).attribute_name()
-    rule = type("RuleSchema", (RuleSchema,), {"attribute": fields.Str(validate=name)})
-    names = {key: fields.Str(validate=name) for key in ("id", "created", "last_modified")}
-    names |= {key: fields.Dict(keys=fields.Str(validate=name), values=fields.Raw()) for key in ("computed", "defaults")}
-    return rule, type("ResourceMapSchema", (ResourceMapSchema,), names)
-
-
-class ExampleSchema(Schema):
-    class Meta:
-        unknown = RAISE
-
-    name = fields.Str(required=True)
-    resource = fields.Str(load_default="users", validate=validate.OneOf(["users", "groups"]))
-    request = fields.Dict(required=True)
-    current = fields.Dict()
-    expect = fields.Dict()
-    error = fields.Str()
-
-
-class MappingSchema(Schema):
-    class Meta:
-        unknown = RAISE
-
-    version = fields.Int(required=True, validate=validate.Equal(1, error="this gateway reads map version 1"))
-    backend = fields.Str(load_default="ldap", validate=validate.OneOf(["ldap", "rest"]))
-    users = fields.Dict(required=True)
-    groups = fields.Dict()
-    examples = fields.List(fields.Nested(ExampleSchema))
-
-
 def load_mapping(path: Path | str) -> Mapping:
     document = yamlfile.load(path)
     return compile_mapping(document, str(path))
@@ -110,18 +58,20 @@ def load_mapping(path: Path | str) -> Mapping:
 def compile_mapping(document: Any, source: str) -> Mapping:
     if not isinstance(document, dict):
         raise ConfigError([Problem(source, None, "a map is a YAML mapping with version, users (and groups)")])
+    schema = MappingSchema()
     try:
-        top = MappingSchema().load(document)
+        top = schema.load(document)
     except ValidationError as error:
-        raise ConfigError(yamlfile.problems_from_marshmallow(error.messages, document, source)) from None
+        raise ConfigError(yamlfile.problems_from_marshmallow(error.messages, document, source, schema=schema)) from None
     compiler = _Compiler(document, source, top["backend"])
     users = compiler.resource_map("users", USER, (ENTERPRISE,), top["users"])
     groups = compiler.resource_map("groups", GROUP, (), top["groups"]) if "groups" in top else None
     maps = {"users": users, **({"groups": groups} if "groups" in top else {})}
     examples = compiler.examples(top.get("examples", []), maps)
-    if compiler.problems:
+    if compiler.problems or users is None:
         raise ConfigError(compiler.problems)
-    return Mapping(source, top["backend"], users, groups, maps, examples)
+    resource_maps = {name: resource_map for name, resource_map in maps.items() if resource_map is not None}
+    return Mapping(source, top["backend"], users, groups, resource_maps, examples)
 
 
 class _Compiler:
@@ -129,18 +79,21 @@ class _Compiler:
         self.document = document
         self.source = source
         self.backend = backend
-        self.syntax: BackendSyntax = backend_syntax(backend)
-        self.rule_schema, self.resource_map_schema = _schemas(backend)
+        self.kind: BackendKind = backend_kind(backend)
+        self.rule_schema, self.resource_map_schema = section_schemas(backend)
         self.problems: list[Problem] = []
 
     def problem(self, where: tuple, message: str) -> None:
         self.problems.append(Problem(self.source, line_of(self.document, where), message))
 
-    def marshmallow(self, schema: Schema, raw: Any, where: tuple) -> dict | None:
+    def marshmallow(self, schema: Schema, raw: Any, where: tuple) -> Any:
+        """What the schema loads (a dict, or what its post_load builds); None after a problem."""
         try:
             return schema.load(raw)
         except ValidationError as error:
-            problems = yamlfile.problems_from_marshmallow(error.messages, self.document, self.source, where)
+            problems = yamlfile.problems_from_marshmallow(
+                error.messages, self.document, self.source, where, schema=schema
+            )
             self.problems.extend(_with_known_keys(p, schema) for p in problems)
             return None
 
@@ -148,7 +101,7 @@ class _Compiler:
         section = self.marshmallow(self.resource_map_schema(), raw, (name,))
         if section is None:
             return None
-        target, target_class = self.target(name, section)
+        target = self.target(name, section)
         provisional = ResourceType(
             core.name, f"/{core.name}s", core, self.extensions(section["attributes"], known_extensions)
         )
@@ -163,7 +116,7 @@ class _Compiler:
         computed = self.computed_section(name, "computed", provisional, section.get("computed", {}))
         defaults = self.computed_section(name, "defaults", provisional, section.get("defaults", {}))
         required = self.paths(name, "required", provisional, section.get("required", []))
-        used = {r.target.urn for r in rules} | {f.urn for f in families} | {t.urn for t in required}
+        used = {r.path.urn for r in rules} | {f.urn for f in families} | {t.urn for t in required}
         used |= {path.urn for item in (*computed, *defaults) for template in item.templates for path in template.paths}
         resource_type = ResourceType(
             provisional.name, provisional.endpoint, core, tuple(e for e in provisional.extensions if e.id in used)
@@ -172,9 +125,9 @@ class _Compiler:
             name=name,
             resource_type=resource_type,
             rules=tuple(rules),
-            id_attribute=section.get("id") or getattr(target_class, "DEFAULT_ID", "id"),
-            created_attribute=section.get("created") or getattr(target_class, "DEFAULT_CREATED", None),
-            modified_attribute=section.get("last_modified") or getattr(target_class, "DEFAULT_MODIFIED", None),
+            id_attribute=section.get("id") or self.kind.default_id,
+            created_attribute=section.get("created") or self.kind.default_created,
+            modified_attribute=section.get("last_modified") or self.kind.default_modified,
             defaults=tuple(defaults),
             target=target,
             computed=tuple(computed),
@@ -187,18 +140,19 @@ class _Compiler:
                 "indexes": line_of(self.document, (name, self.backend, "indexes")),
             },
         )
-        for where, message in consistency_problems(name, self.backend, self.syntax.noun, resource_map):
+        for where, message in consistency_problems(name, self.backend, self.kind.noun, resource_map):
             self.problem(where, message)
         return resource_map
 
-    def target(self, name: str, section: dict):
-        schema_class = self.syntax.target_schema
+    def target(self, name: str, section: dict) -> Target | None:
         raw = section.get(self.backend)
         if raw is None:
-            self.problem((name,), f"{name} needs {self.syntax.section} for the {self.backend} backend")
-            return None, None
-        target = self.marshmallow(schema_class(unknown=RAISE), raw, (name, self.backend))
-        return (target, type(target)) if target is not None else (None, None)
+            self.problem((name,), f"{name} needs {self.kind.section} for the {self.backend} backend")
+            return None
+        target = self.marshmallow(self.kind.target_schema(unknown=RAISE), raw, (name, self.backend))
+        if target is not None and not isinstance(target, self.kind.target_class):
+            raise TypeError(f"the {self.backend} section loads a {type(target).__name__}")  # a kind's own mistake
+        return target
 
     def extensions(self, attributes: dict, known) -> tuple:
         """The extensions the map's paths use: known ones, plus custom `urn:...:Name:2.0:User:attr`."""
@@ -224,36 +178,38 @@ class _Compiler:
     def rule(self, name: str, resource_type: ResourceType, path_text: str, spec: Any) -> Rule | None:
         where = (name, "attributes", path_text)
         try:
-            target = scim_target(resource_type, path_text)
+            path = scim_path(resource_type, path_text)
         except ScimError as error:
             self.problem(where, error.detail)
             return None
         if isinstance(spec, str):
             spec = {"attribute": spec}
         if not isinstance(spec, dict):
-            self.problem(where, f"'{path_text}' maps to {self.syntax.a_noun} name or to a mapping with 'attribute:'")
+            self.problem(where, f"'{path_text}' maps to {self.kind.a_noun} name or to a mapping with 'attribute:'")
             return None
         options = self.marshmallow(self.rule_schema(), spec, where)
         if options is None:
             return None
-        attribute_def = resource_type.attribute(target.urn, target.attribute)
-        sub_def = attribute_def.sub(target.sub) if target.sub else None
+        attribute_def = resource_type.attribute(path.urn, path.attribute)
+        if attribute_def is None:  # scim_path resolved it: never
+            raise ValueError(f"{path} is not an attribute of {resource_type.name}")
+        sub_def = attribute_def.sub(path.sub) if path.sub else None
         scim_type = (sub_def or attribute_def).type
-        transform = compile_chain(options, scim_type, target.multi, lambda at, text: self.problem((*where, *at), text))
+        transform = compile_chain(options, scim_type, path.multi, lambda at, text: self.problem((*where, *at), text))
         attribute = options.get("attribute")
         if isinstance(options.get("disable"), dict):
             attribute = options["disable"].get("attribute", attribute)
         elif options.get("disable") in PRESET_ATTRIBUTES:
             attribute = attribute or PRESET_ATTRIBUTES[options["disable"]]
         if attribute is None:
-            self.problem(where, f"'{path_text}' needs 'attribute:' (the {self.syntax.noun} that holds it)")
+            self.problem(where, f"'{path_text}' needs 'attribute:' (the {self.kind.noun} that holds it)")
             return None
         if options.get("reference") and transform != Chain(Identity(scim_type)):
             self.problem(where, "a reference is stored as the DN it points at: it takes no transform")
         if options["read_only"] and options["read"] != "exact":
             self.problem((*where, "read"), "read_only: true is never written, so read: can only be exact")
         return Rule(
-            target=target,
+            path=path,
             attribute=attribute,
             transform=transform,
             reference=options.get("reference"),
@@ -280,10 +236,10 @@ class _Compiler:
                 where, 'a wildcard maps to attribute names made from each SCIM name, e.g. attribute: "custom{name}"'
             )
             return None
-        if not re.match(self.syntax.attribute_pattern, template.replace("{name}", "x")) or template.strip() == "{name}":
+        if not re.match(self.kind.attribute_pattern, template.replace("{name}", "x")) or template.strip() == "{name}":
             self.problem(
                 (*where, "attribute"),
-                f'{template!r} must make {self.syntax.noun} names and have a fixed part, e.g. "custom{{name}}"',
+                f'{template!r} must make {self.kind.noun} names and have a fixed part, e.g. "custom{{name}}"',
             )
             return None
         options = self.marshmallow(RuleSchema(), {k: v for k, v in spec.items() if k != "attribute"}, where)
@@ -291,7 +247,7 @@ class _Compiler:
             return None
         transform = compile_chain(options, "string", False, lambda at, text: self.problem((*where, *at), text))
         line = line_of(self.document, where)
-        return Family(extension.id, pattern[:-1], template, transform, line, path_text, self.syntax.attribute_pattern)
+        return Family(extension.id, pattern[:-1], template, transform, line, path_text, self.kind.attribute_pattern)
 
     # --- computed attributes, rules and Entra's attribute list ------------------------------
 
@@ -327,7 +283,7 @@ class _Compiler:
                 for text_problem in functions.problems(calls):
                     self.problem(where, f"{{{placeholder}}}: {text_problem}")
                 try:
-                    paths.append(scim_target(resource_type, placeholder))
+                    paths.append(scim_path(resource_type, placeholder))
                 except ScimError as error:
                     self.problem(where, f"{{{placeholder}}}: {error.detail}")
                     return None
@@ -336,30 +292,30 @@ class _Compiler:
         line = line_of(self.document, where)
         return Computed(attribute.lower(), tuple(templates), transform, key == "defaults", line, attribute)
 
-    def paths(self, name: str, key: str, resource_type: ResourceType, texts: list[str]) -> tuple[ScimTarget, ...]:
+    def paths(self, name: str, key: str, resource_type: ResourceType, texts: list[str]) -> tuple[ScimPath, ...]:
         found = []
         for index, text in enumerate(texts):
             try:
-                found.append(scim_target(resource_type, text))
+                found.append(scim_path(resource_type, text))
             except ScimError as error:
                 self.problem((name, key, index), f"{key}: {error.detail}")
         return tuple(found)
 
-    def entra_paths(self, name: str, resource_type: ResourceType, section: dict) -> tuple[ScimTarget, ...]:
+    def entra_paths(self, name: str, resource_type: ResourceType, section: dict) -> tuple[ScimPath, ...]:
         texts = section.get("entra_attributes", ["default"])
-        found = []
+        found: list[ScimPath] = []
         for index, text in enumerate(texts):
             if text == "default":
-                found.extend(scim_target(resource_type, p) for p in entra.DEFAULTS[name])
+                found.extend(scim_path(resource_type, p) for p in entra.DEFAULTS[name])
                 continue
             try:
-                found.append(scim_target(resource_type, text))
+                found.append(scim_path(resource_type, text))
             except ScimError as error:
                 if not text.lower().startswith("urn:"):
                     self.problem((name, "entra_attributes", index), f"entra_attributes: {error.detail}")
                     continue
                 urn, _, attribute = text.rpartition(":")  # an extension this map does not store at all
-                found.append(ScimTarget(urn, attribute, text=text))
+                found.append(ScimPath(urn, attribute, text=text))
         return tuple(found)
 
     def examples(self, raw: list[dict], maps: dict[str, ResourceMap | None]) -> tuple[Example, ...]:
@@ -397,8 +353,8 @@ def _with_known_keys(problem: Problem, schema: Schema) -> Problem:
     )
 
 
-def scim_target(resource_type: ResourceType, text: str) -> ScimTarget:
-    """Compile a map path such as `emails[type eq "work"].value` into a ScimTarget."""
+def scim_path(resource_type: ResourceType, text: str) -> ScimPath:
+    """Compile a map path such as `emails[type eq "work"].value` into a ScimPath."""
     patch_path = parse_patch_path(text)
     resolved = resolve(resource_type, patch_path.attr)
     attribute = resolved.attribute
@@ -418,4 +374,4 @@ def scim_target(resource_type: ResourceType, text: str) -> ScimTarget:
         # `roles[primary eq "True"]`: the selector holds typed values, as elements do after coerce()
         selector = tuple(sorted((coerce(template, element, text) or {}).items()))
     multi = attribute.multi_valued and not selector
-    return ScimTarget(resolved.urn, attribute.name, sub, selector, multi, text)
+    return ScimPath(resolved.urn, attribute.name, sub, selector, multi, text)

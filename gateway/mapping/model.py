@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gateway.mapping.transforms import Chain
 from gateway.scim.schema import ResourceType
 
+if TYPE_CHECKING:
+    from gateway.backends.base import Target
+
 
 @dataclass(frozen=True)
-class ScimTarget:
+class ScimPath:
     """Where a rule's value lives in a SCIM resource.
 
     `emails[type eq "work"].value` is attribute "emails", selector (("type", "work"),), sub "value".
@@ -37,7 +40,7 @@ class ScimTarget:
 class Rule:
     """One line of the map: a SCIM path and the directory attribute that holds it."""
 
-    target: ScimTarget
+    path: ScimPath
     attribute: str  # directory attribute, as the map spells it
     transform: Chain = field(default_factory=Chain)
     reference: str | None = None  # "users" or "groups": the value is that object's id
@@ -56,7 +59,7 @@ class Rule:
     @property
     def multi_valued(self) -> bool:
         """The directory attribute holds several values: a multi-valued path, or `split:`."""
-        return self.target.multi or self.transform.splits
+        return self.path.multi or self.transform.splits
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,7 @@ class Template:
     """`"{name.givenName} {name.familyName}"`: text with SCIM paths in braces."""
 
     text: str
-    paths: tuple[ScimTarget, ...] = ()
+    paths: tuple[ScimPath, ...] = ()
 
     PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
 
@@ -127,8 +130,8 @@ class Family:
         attribute = self.directory_attribute(name)
         if attribute is None:
             return None
-        target = ScimTarget(self.urn, name, text=f"{self.urn}:{name}")
-        return Rule(target, attribute, self.transform, line=self.line)
+        path = ScimPath(self.urn, name, text=f"{self.urn}:{name}")
+        return Rule(path, attribute, self.transform, line=self.line)
 
 
 @dataclass(frozen=True)
@@ -142,20 +145,20 @@ class ResourceMap:
     created_attribute: str | None = None
     modified_attribute: str | None = None
     defaults: tuple[Computed, ...] = ()
-    target: Any = None  # the backend's own settings for this resource (base DN, DN template, ...)
+    target: Target | None = None  # the backend's own section for this resource (base DN, DN template, ...)
     computed: tuple[Computed, ...] = ()
     families: tuple[Family, ...] = ()
-    required: tuple[ScimTarget, ...] = ()  # beyond the schema's own (userName, displayName)
-    unique: tuple[ScimTarget, ...] = ()  # beyond the schema's own
-    entra_paths: tuple[ScimTarget, ...] = ()  # what Entra's attribute mapping sends (mapping check)
-    lines: dict[str, int] = field(default_factory=dict)  # where its keys are in the file ("attributes": 12)
+    required: tuple[ScimPath, ...] = ()  # beyond the schema's own (userName, displayName)
+    unique: tuple[ScimPath, ...] = ()  # beyond the schema's own
+    entra_paths: tuple[ScimPath, ...] = ()  # what Entra's attribute mapping sends (mapping check)
+    lines: dict[str, int | None] = field(default_factory=dict)  # where its keys are in the file ("attributes": 12)
 
     def rules_for(self, urn: str | None, attribute: str, sub: str | None = None) -> list[Rule]:
         """Rules whose SCIM path is this attribute (and this sub-attribute, if given)."""
         found = [
             rule
             for rule in self.rules
-            if rule.target.urn == urn and rule.target.attribute == attribute and (sub is None or rule.target.sub == sub)
+            if rule.path.urn == urn and rule.path.attribute == attribute and (sub is None or rule.path.sub == sub)
         ]
         if not found and sub is None:
             family = self.family_for(urn, attribute)

@@ -14,10 +14,12 @@ then the encoder; reading runs them backwards. Each part also says
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from gateway.operators import COMPARISONS, same
 from gateway.scim.errors import invalid_filter, invalid_value
 from gateway.store import (
     EVERYTHING,
@@ -26,24 +28,16 @@ from gateway.store import (
     Flags,
     Match,
     Query,
+    Value,
     all_of,
     any_of,
     negate,
 )
 
 PPOLICY_LOCKED = "000001010000Z"  # ppolicy's "locked by an administrator, until unlocked"
-ALL_OPS = frozenset({"eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le"})
 EQUALITY = frozenset({"eq", "ne"})
 ISO_8601 = "%Y-%m-%dT%H:%M:%SZ"
 GENERALIZED_TIME = "%Y%m%d%H%M%SZ"
-
-
-def _same(left: Any, right: Any) -> bool:
-    if isinstance(left, str) and isinstance(right, str):
-        return left.lower() == right.lower()
-    if isinstance(left, bool) or isinstance(right, bool):
-        return left is right
-    return left == right
 
 
 def _equality(attribute: str, op: str, directory_value: str | None) -> Query:
@@ -62,7 +56,7 @@ class Identity:
     """The value as it is; booleans as LDAP's TRUE/FALSE."""
 
     scim_type: str = "string"
-    ops = ALL_OPS
+    ops = COMPARISONS
     loss = None
 
     def to_directory(self, value: Any) -> str | None:
@@ -106,7 +100,7 @@ class ValueMap:
         if value is None:
             return None
         for scim_value, directory_value in self.pairs:
-            if _same(scim_value, value):
+            if same(scim_value, value):
                 return directory_value
         if self.has_default:
             return self.default
@@ -116,7 +110,7 @@ class ValueMap:
     def to_scim(self, value: str | None) -> Any:
         for scim_value, directory_value in self.pairs:
             if (directory_value is None and value is None) or (
-                directory_value is not None and value is not None and _same(directory_value, value)
+                directory_value is not None and value is not None and same(directory_value, value)
             ):
                 return scim_value
         return None if value is None else self.read_default
@@ -129,11 +123,11 @@ class ValueMap:
         known = [d for _, d in self.pairs if d is not None]
         options: list[Query] = []
         for scim_value, directory_value in self.pairs:
-            if _same(scim_value, value):
+            if same(scim_value, value):
                 options.append(
                     negate(Exists(attribute)) if directory_value is None else Match(attribute, "eq", directory_value)
                 )
-        if self.read_default is not None and _same(self.read_default, value):
+        if self.read_default is not None and same(self.read_default, value):
             options.append(all_of(Exists(attribute), negate(any_of(*(Match(attribute, "eq", d) for d in known)))))
         matched = any_of(*options) if options else NOTHING
         return negate(matched) if op == "ne" else matched
@@ -143,7 +137,7 @@ class ValueMap:
         first_by_directory: dict[str, Any] = {}
         for scim_value, directory_value in self.pairs:
             key = (directory_value or "").lower()
-            if key in first_by_directory and not _same(first_by_directory[key], scim_value):
+            if key in first_by_directory and not same(first_by_directory[key], scim_value):
                 if directory_value is None:
                     continue  # "absent" often stands for one value and reads as it: the ppolicy lock
                 return (
@@ -207,7 +201,7 @@ class Split:
             return []
         return [piece for piece in str(value).split(self.separator) if piece]
 
-    def to_scim(self, values: list[str]) -> Any:
+    def to_scim(self, values: Sequence[str]) -> Any:
         return self.separator.join(values) if values else None
 
     def query(self, attribute: str, op: str, value: Any) -> Query:
@@ -270,7 +264,7 @@ class Case:
     """lower or upper case on the way in; read back as stored."""
 
     mode: str  # "lower" or "upper"
-    ops = ALL_OPS
+    ops = COMPARISONS
 
     def to_directory(self, value: Any) -> Any:
         if not isinstance(value, str):
@@ -309,22 +303,26 @@ class Chain:
     def loss(self) -> str | None:
         return next((part.loss for part in self.parts if part.loss), None)
 
-    def to_directory(self, value: Any) -> list[str]:
+    def to_directory(self, value: Any) -> list[Value]:
         for step in self.steps:
             value = step.to_directory(value)
         written = self.encoder.to_directory(value)
         if written is None:
             return []
-        return written if isinstance(written, list) else [written]
+        return list(written) if isinstance(written, list) else [written]
 
-    def to_scim(self, values: list[str]) -> Any:
+    def to_scim(self, values: Sequence[Value]) -> Any:
         """The SCIM value for an attribute's directory values (one, or all of them for split)."""
-        value = self.encoder.to_scim(values) if self.splits else self.encoder.to_scim(values[0] if values else None)
+        texts = [v if isinstance(v, str) else str(v) for v in values]  # what a directory stores is text
+        if isinstance(self.encoder, Split):
+            value = self.encoder.to_scim(texts)
+        else:
+            value = self.encoder.to_scim(texts[0] if texts else None)
         for step in reversed(self.steps):
             value = step.to_scim(value)
         return value
 
-    def when_missing(self) -> list[str]:
+    def when_missing(self) -> list[Value]:
         missing = getattr(self.encoder, "when_missing", None)
         value = missing() if missing else None
         return [] if value is None else [value]

@@ -72,8 +72,9 @@ def _kept(attribute: Attribute, stored: set[tuple[str, str | None]]) -> Attribut
     if not subs:
         return None
     # a typed element (emails[type eq "work"]) also stores its type
-    if attribute.multi_valued and attribute.sub("type") and attribute.sub("type") not in subs:
-        subs = (*subs, attribute.sub("type"))
+    kind = attribute.sub("type")
+    if attribute.multi_valued and kind is not None and kind not in subs:
+        subs = (*subs, kind)
     return Attribute(
         attribute.name,
         attribute.type,

@@ -13,10 +13,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.operators import COMPARISONS
 from gateway.scim.errors import ScimError, invalid_filter, invalid_path
 from gateway.scim.limits import DEFAULT_LIMITS, Limits, check_text
-
-COMPARE_OPS = frozenset({"eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le"})
 
 _NAME = re.compile(r"^[A-Za-z$][\w$-]*$")
 _NUMBER = re.compile(r"^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$")  # JSON's grammar: `007` is a word
@@ -213,7 +212,7 @@ class _Parser:
     def parse_comparison(self, path: AttrPath) -> Filter:
         operator = self.take()
         op = operator.text.lower()
-        if operator.kind != "word" or (op not in COMPARE_OPS and op != "pr"):
+        if operator.kind != "word" or (op not in COMPARISONS and op != "pr"):
             raise self.error(
                 f"expected an operator (eq ne co sw ew gt ge lt le pr) after '{path}', found {operator.text!r}"
             )

@@ -18,7 +18,7 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.operators import holds
+from gateway.operators import holds, same
 from gateway.scim.errors import invalid_path, invalid_syntax, invalid_value, mutability, no_target
 from gateway.scim.filter import (
     And,
@@ -145,6 +145,8 @@ def _apply(resource: dict, op: str, path: PatchPath, value: Any, resource_type: 
 
 def _apply_sub(holder: dict, op: str, resolved: Resolved, value: Any) -> None:
     attribute, sub = resolved.attribute, resolved.sub
+    if sub is None:
+        raise TypeError(f"{resolved} names no sub-attribute")  # callers only pass one that does
     where = str(resolved)
     if attribute.multi_valued:
         elements = holder.get(attribute.name) or []
@@ -174,7 +176,7 @@ def _apply_multi(holder: dict, op: str, attribute: Attribute, value: Any, cleari
     if op == "remove" and value not in (None, "", [], {}):
         # Entra: {"op":"Remove","path":"members","value":[{"value":"u1"}]} removes only u1.
         doomed = coerce(value, attribute, where) or []
-        current = [item for item in current if not any(_same(item, d, attribute) for d in doomed)]
+        current = [item for item in current if not any(_same_element(item, d, attribute) for d in doomed)]
     elif clearing:
         current = []
     else:
@@ -182,7 +184,7 @@ def _apply_multi(holder: dict, op: str, attribute: Attribute, value: Any, cleari
         if op == "replace":
             current = []
         for item in new:
-            if not any(_same(item, existing, attribute) for existing in current):
+            if not any(_same_element(item, existing, attribute) for existing in current):
                 current.append(item)
             if isinstance(item, dict) and item.get("primary") is True:
                 for other in current:
@@ -258,19 +260,14 @@ def template_from(value_filter: Filter) -> dict | None:
     return None
 
 
-def _same(item: Any, other: Any, attribute: Attribute) -> bool:
+def _same_element(item: Any, other: Any, attribute: Attribute) -> bool:
+    """Two elements of a multi-valued attribute are one when their values are (or, lacking values, all of them)."""
     if isinstance(item, dict) and isinstance(other, dict):
         if "value" in item or "value" in other:
             sub = attribute.sub("value")
-            return _equal(item.get("value"), other.get("value"), sub.case_exact if sub else False)
+            return same(item.get("value"), other.get("value"), sub.case_exact if sub else False)
         return item == other
-    return _equal(item, other, attribute.case_exact)
-
-
-def _equal(left: Any, right: Any, case_exact: bool) -> bool:
-    if isinstance(left, str) and isinstance(right, str) and not case_exact:
-        return left.lower() == right.lower()
-    return left == right
+    return same(item, other, attribute.case_exact)
 
 
 def matches(element: dict, value_filter: Filter, attribute: Attribute) -> bool:

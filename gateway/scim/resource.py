@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, overload
 
-from gateway.scim.errors import invalid_path, invalid_syntax, invalid_value
+from gateway.scim.errors import ScimError, invalid_path, invalid_syntax, invalid_value
 from gateway.scim.filter import AttrPath, parse_attr_path
 from gateway.scim.schema import Attribute, ResourceType
 
@@ -60,6 +60,14 @@ def resolve(resource_type: ResourceType, path: AttrPath, *, strict_sub: bool = T
         if sub is None and strict_sub:
             raise invalid_path(f"'{path}': {attribute.name} has no sub-attribute '{path.sub}'")
     return Resolved(urn, attribute, sub)
+
+
+@overload
+def container(resource: dict, urn: str | None, create: Literal[True]) -> dict: ...
+
+
+@overload
+def container(resource: dict, urn: str | None, create: bool = False) -> dict | None: ...
 
 
 def container(resource: dict, urn: str | None, create: bool = False) -> dict | None:
@@ -164,7 +172,7 @@ def normalize(body: Any, resource_type: ResourceType) -> dict:
             continue
         try:
             resolved = resolve(resource_type, parse_attr_path(key), strict_sub=False)
-        except Exception:  # an attribute the schema does not know: RFC 7643 lets us ignore it
+        except ScimError:  # an attribute the schema does not know: RFC 7643 lets us ignore it
             continue
         if resolved.attribute.mutability == "readOnly":
             continue

@@ -253,10 +253,6 @@ class ResourceType:
     core: Schema
     extensions: tuple[Schema, ...] = field(default=())
 
-    @property
-    def schema_ids(self) -> list[str]:
-        return [self.core.id, *(e.id for e in self.extensions)]
-
     def extension(self, urn: str) -> Schema | None:
         lowered = urn.lower()
         return next((e for e in self.extensions if e.id.lower() == lowered), None)

@@ -68,7 +68,7 @@ def create_app(settings: Settings | str | Path | None = None, tenants: list[Tena
             app.register_blueprint(token_endpoint, url_prefix=prefix, name=name)
     if settings.trusted_proxies:
         # The client address from X-Forwarded-For, believed through this many proxies only.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=0)
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=0)  # type: ignore[method-assign]  # Flask's documented way
     register_error_handlers(app)
     _register_request_log(app)
 

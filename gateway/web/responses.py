@@ -38,9 +38,8 @@ def _retry_after(error: Unavailable) -> int:
     """The downstream's own hint if it gave one, else the tenant's configured value."""
     if error.retry_after is not None:
         return error.retry_after
-    settings = getattr(getattr(g, "tenant", None), "settings", None)
-    connection = getattr(settings, "ldap", None) or getattr(settings, "rest", None)
-    return getattr(connection, "retry_after", 30)
+    tenant = g.get("tenant")
+    return tenant.retry_after if tenant is not None else 30
 
 
 def scim_error_for(error: BackendError) -> ScimError:

@@ -78,7 +78,7 @@ def _client_credentials() -> tuple[str, str, bool]:
         if not colon:
             raise OAuthError(400, "invalid_request", "the Basic header has no secret")
         return unquote_plus(client_id), unquote_plus(secret), True
-    client_id, secret = request.form.get("client_id"), request.form.get("client_secret")
-    if not client_id or not secret:
+    form_id, form_secret = request.form.get("client_id"), request.form.get("client_secret")
+    if not form_id or not form_secret:
         raise OAuthError(400, "invalid_request", "client_id and client_secret are required")
-    return client_id, secret, False
+    return form_id, form_secret, False

@@ -72,7 +72,7 @@ def list_resources(resource: str):
     start = max(1, _int_arg("startIndex", 1))
     count = min(MAX_COUNT, max(0, _int_arg("count", DEFAULT_COUNT)))
     projection = _projection(service)
-    result = service.list(request.args.get("filter"), start, count, projection)
+    result = service.query(request.args.get("filter"), start, count, projection)
     return scim_response(
         {
             "schemas": [LIST_RESPONSE],
@@ -162,7 +162,7 @@ def _schemas() -> dict[str, dict]:
     for service in g.tenant.services.values():
         stored: dict[str | None, set] = {}
         for rule in service.map.rules:
-            stored.setdefault(rule.target.urn, set()).add((rule.target.attribute, rule.target.sub))
+            stored.setdefault(rule.path.urn, set()).add((rule.path.attribute, rule.path.sub))
         resource_type = service.resource_type
         found[resource_type.core.id] = discovery.schema_json(resource_type.core, stored.get(None, set()))
         for extension in resource_type.extensions:

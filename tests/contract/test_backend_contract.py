@@ -8,11 +8,12 @@ from dataclasses import dataclass
 
 import pytest
 
-from gateway.backends.base import AlreadyExists, Backend, NotFound, UnknownReference
+from gateway.backends.base import AlreadyExists, Backend, NotFound, UnknownReference, Update
 from gateway.backends.ldap.backend import LdapBackend
-from gateway.backends.ldap.connection import ConnectionPool, LdapSettings
+from gateway.backends.ldap.connection import ConnectionPool
+from gateway.backends.ldap.settings import LdapSettings
 from gateway.backends.rest.backend import RestBackend
-from gateway.backends.rest.settings import AuthSettings, RestSettings
+from gateway.backends.rest.settings import ApiAuthSettings, RestSettings
 from gateway.backends.rest.transport import Transport
 from gateway.mapping import codec
 from gateway.mapping.filters import to_query
@@ -21,8 +22,8 @@ from gateway.mapping.model import ResourceMap
 from gateway.sandbox.slapd import SERVICE_DN
 from gateway.scim.filter import parse_filter
 from gateway.scim.resource import normalize
-from gateway.service import store_spec
-from gateway.store import EVERYTHING, Entry, Query, Record, Ref
+from gateway.service import store_spec, taken
+from gateway.store import EVERYTHING, Entry, Query, Record, Ref, references
 from tests.conftest import HR_MAP, OPENLDAP_MAP
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -43,7 +44,7 @@ class Store:
 
     def record(self, resource: dict) -> Record:
         record = codec.to_record(self.users, normalize(resource, self.users.resource_type))
-        refs = [v for values in record.values() for v in values if isinstance(v, Ref)]
+        refs = references(record.values())
         known = self.backend.resolve(refs) if refs else {}
         return {name: [known.get(v, v) for v in values] for name, values in record.items()}
 
@@ -51,10 +52,11 @@ class Store:
         return to_query(self.users, parse_filter(text))
 
     def create(self, userName: str, **attributes) -> Entry:
+        """What the service does for a POST: the uniqueness search, then the create."""
+        if taken(self.backend, "users", [self.query(f'userName eq "{userName}"')], None):
+            raise AlreadyExists(userName)
         resource = {"userName": userName, "active": True, **attributes}
-        return self.backend.create(
-            "users", self.record(resource), self.query(f'userName eq "{userName}"'), self.attributes
-        )
+        return self.backend.create("users", self.record(resource), self.attributes)
 
     def scim(self, entry: Entry) -> dict:
         """The resource, with references read back completed the way the service does it."""
@@ -71,10 +73,12 @@ class Store:
         old = self.scim(entry)
         new = {**old, **changes}
         new = {k: v for k, v in new.items() if v is not None}
-        unique = self.query(f'userName eq "{new["userName"]}"') if new["userName"] != old["userName"] else None
+        unique = [self.query(f'userName eq "{new["userName"]}"')] if new["userName"] != old["userName"] else []
+        if taken(self.backend, "users", unique, entry.id):
+            raise AlreadyExists(new["userName"])
         old_record, new_record = self.record(old), self.record(new)
         diff = codec.diff(old_record, new_record, store_spec(self.users).multi_valued)
-        return self.backend.modify("users", entry, diff, new_record, self.attributes, unique)
+        return self.backend.modify("users", Update(entry, tuple(diff), new_record), self.attributes)
 
     def find(self, text: str, start: int = 1, count: int = 100) -> list[str]:
         page = self.backend.search("users", self.query(text), self.attributes, start, count)
@@ -96,7 +100,7 @@ def store(request) -> Store:
         hr_api = request.getfixturevalue("hr_api")
         request.getfixturevalue("employees")  # emptied
         users = load_mapping(HR_MAP).users
-        settings = RestSettings(hr_api.url, AuthSettings("api_key", hr_api.api_key), timeout=5, retry_budget=2)
+        settings = RestSettings(hr_api.url, ApiAuthSettings("api_key", hr_api.api_key), timeout=5, retry_budget=2)
         backend = RestBackend(Transport(settings), {"users": store_spec(users)})
     yield Store(request.param, backend, users)
     backend.close()

@@ -123,7 +123,9 @@ def write_settings(folder: Path, server: Server, mapping: Path, bind_dn: str | N
 @pytest.fixture
 def make_directory_client_for(tmp_path):
     """A gateway client on a Server, with its shipped map unless another is given."""
-    gateways = _Gateways(tmp_path, "directory-")
+    folder = tmp_path / "directory-gateways"
+    folder.mkdir()
+    gateways = _Gateways(folder)
 
     def build(server: Server, mapping: Path | str | None = None, bind_dn: str | None = None):
         return gateways.build(

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from gateway.mapping import codec
-from gateway.mapping.loader import load_mapping, scim_target
+from gateway.mapping.loader import load_mapping, scim_path
 from gateway.sandbox.slapd import GROUPS_DN, PEOPLE_DN
 from gateway.scim.filter import parse_patch_path
 from gateway.scim.patch import Operation, apply_patch
@@ -51,8 +51,8 @@ def _post_body(mapping, table) -> dict:
 
 def _assert_reads_back(mapping, resource: dict, table) -> None:
     for path, value in table:
-        target = scim_target(mapping.users.resource_type, path)
-        assert codec.read_scim(resource, target) == [value], f"{path}: {codec.read_scim(resource, target)}"
+        scim_path_ = scim_path(mapping.users.resource_type, path)
+        assert codec.read_scim(resource, scim_path_) == [value], f"{path}: {codec.read_scim(resource, scim_path_)}"
 
 
 SEEDS = {

@@ -14,7 +14,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from gateway.backends.base import Unavailable
-from gateway.backends.ldap.connection import ConnectionPool, LdapSettings
+from gateway.backends.ldap.connection import ConnectionPool
+from gateway.backends.ldap.settings import LdapSettings
 from gateway.sandbox.slapd import SERVICE_DN, Slapd, TlsFiles
 from gateway.settings import load_settings
 from gateway.yamlfile import ConfigError
@@ -140,7 +141,7 @@ def test_a_clear_text_bind_over_the_network_needs_an_explicit_opt_in(tmp_path, m
         "      url: ldap://localhost\n",
         f"      url: ldaps://ldap.example.com\n      ca_file: {pki / 'ca.pem'}\n",
     ):
-        assert load_settings(_settings(tmp_path, accepted)).tenants[0].ldap.url
+        assert load_settings(_settings(tmp_path, accepted)).tenants[0].backends["ldap"].url
 
 
 def test_a_missing_ca_file_is_a_settings_error(tmp_path, monkeypatch):

@@ -27,11 +27,11 @@ def test_a_filter_the_api_cannot_answer_is_400_invalid_filter_and_costs_no_call(
 
 
 @pytest.mark.parametrize("page_size", [50, 100])  # 100: a map that asks for more than the API gives
-def test_list_pages_through_the_api_with_the_true_total(make_rest_client, employees, page_size):
+def test_list_pages_through_the_api_with_the_true_total(make_client, employees, page_size):
     ids = [str(employees.add(login=f"user{i:02d}")["emp_id"]) for i in range(55)]
     mapping = HR_MAP.read_text().replace("size: 50 ", f"size: {page_size} ")
     assert f"size: {page_size} " in mapping
-    client = make_rest_client(mapping)
+    client = make_client(mapping)
     page = client.get("/Users?startIndex=48&count=5").get_json()
     assert (page["totalResults"], page["startIndex"], page["itemsPerPage"]) == (55, 48, 5)
     assert [r["id"] for r in page["Resources"]] == ids[47:52]
@@ -67,18 +67,18 @@ def test_values_the_api_refuses_are_400_with_the_api_message(rest_client):
     assert response.get_json()["detail"] == "the API refused the values: login is longer than 256 characters"
 
 
-def test_an_unreachable_api_is_503_with_the_configured_retry_after(make_rest_client):
-    client = make_rest_client(base_url=f"http://127.0.0.1:{free_port()}/api/v1", retry_budget=0.5)
+def test_an_unreachable_api_is_503_with_the_configured_retry_after(make_client):
+    client = make_client(HR_MAP, base_url=f"http://127.0.0.1:{free_port()}/api/v1", retry_budget=0.5)
     response = client.get('/Users?filter=userName eq "x"')
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "17"
     assert response.get_json()["detail"] == "the API cannot be reached; retry later"
 
 
-def test_a_wrong_api_key_is_503_and_says_so_in_the_log(make_rest_client, tmp_path, caplog):
+def test_a_wrong_api_key_is_503_and_says_so_in_the_log(make_client, tmp_path, caplog):
     wrong = tmp_path / "wrong.key"
     wrong.write_text("hrk_not-the-key\n")
-    client = make_rest_client(auth=f"{{type: api_key, key_file: {wrong}}}")
+    client = make_client(HR_MAP, auth=f"{{type: api_key, key_file: {wrong}}}")
     response = client.get('/Users?filter=userName eq "x"')
     assert (response.status_code, response.get_json()["detail"]) == (
         503,
@@ -88,9 +88,9 @@ def test_a_wrong_api_key_is_503_and_says_so_in_the_log(make_rest_client, tmp_pat
     assert "hrk_not-the-key" not in caplog.text
 
 
-def test_the_api_rate_limit_beyond_the_budget_is_429_with_its_retry_after(make_rest_client, tmp_path):
+def test_the_api_rate_limit_beyond_the_budget_is_429_with_its_retry_after(make_client, tmp_path):
     with HrApi(tmp_path / "slow", rate=0.01, burst=3) as slow:
-        client = make_rest_client(server=slow)
+        client = make_client(HR_MAP, server=slow)
         statuses = [client.get('/Users?filter=userName eq "x"') for _ in range(4)]
     assert [r.status_code for r in statuses] == [200, 200, 200, 429]
     assert int(statuses[3].headers["Retry-After"]) >= 60

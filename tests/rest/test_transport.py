@@ -13,7 +13,7 @@ import requests
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from gateway.backends.base import AlreadyExists, BackendError, InvalidData, NotFound, Throttled, Unavailable
-from gateway.backends.rest.settings import AuthSettings, RestSettings
+from gateway.backends.rest.settings import ApiAuthSettings, RestSettings
 from gateway.backends.rest.transport import Transport, retry_after
 
 BASE = "https://hr.example.com/api/v1"
@@ -40,8 +40,8 @@ def fake_time() -> FakeTime:
     return FakeTime()
 
 
-def _transport(fake_time: FakeTime, auth: AuthSettings | None = None, budget: float = 10.0) -> Transport:
-    settings = RestSettings(BASE, auth or AuthSettings("api_key", KEY), timeout=5, retry_budget=budget, retry_after=30)
+def _transport(fake_time: FakeTime, auth: ApiAuthSettings | None = None, budget: float = 10.0) -> Transport:
+    settings = RestSettings(BASE, auth or ApiAuthSettings("api_key", KEY), timeout=5, retry_budget=budget, retry_after=30)
     transport = Transport(settings)
     transport.clock = fake_time.clock
     transport.sleep = fake_time.sleep
@@ -51,7 +51,7 @@ def _transport(fake_time: FakeTime, auth: AuthSettings | None = None, budget: fl
 
 
 def _oauth(fake_time: FakeTime) -> Transport:
-    auth = AuthSettings("oauth2", CLIENT_SECRET, token_url=TOKEN_URL, client_id="scim-gateway", scope="hr.write")
+    auth = ApiAuthSettings("oauth2", CLIENT_SECRET, token_url=TOKEN_URL, client_id="scim-gateway", scope="hr.write")
     return _transport(fake_time, auth)
 
 
@@ -269,10 +269,10 @@ def test_one_session_per_process_made_on_first_use_and_again_after_a_fork(monkey
 def test_a_private_ca_file_is_what_tls_verifies_against(tmp_path, fake_time):
     ca = tmp_path / "ca.pem"
     ca.write_text("-----BEGIN CERTIFICATE-----\n")
-    settings = RestSettings(BASE, AuthSettings("none"), ca_file=str(ca))
+    settings = RestSettings(BASE, ApiAuthSettings("none"), ca_file=str(ca))
     assert Transport(settings).session.verify == str(ca)
 
 
 def test_settings_and_auth_never_show_their_secret():
-    settings = RestSettings(BASE, AuthSettings("api_key", KEY))
+    settings = RestSettings(BASE, ApiAuthSettings("api_key", KEY))
     assert KEY not in repr(settings) and KEY not in str(settings)

@@ -94,9 +94,9 @@ def test_a_password_ad_refuses_leaves_no_account_behind_and_is_a_400():
     backend = LdapBackend(pool, {"users": spec})
     record = codec.to_record(AD_MAP.users, {"userName": "ann@contoso.com", "active": True})
     with pytest.raises(InvalidData, match="0000052D"):
-        backend.create("users", record, None, [])
+        backend.create("users", record, [])
     kinds = [operation[0] for operation in connection.sent]
-    assert kinds == ["search", "add", "modify", "delete"]  # unique name, add disabled, password, undo
+    assert kinds == ["search", "add", "modify", "delete"]  # logon name taken?, add disabled, password, undo
     added = connection.sent[1][2]
     assert added["userAccountControl"] == ["514"] and added["sAMAccountName"] == ["ann"]
     assert connection.sent[2][2] == ["unicodePwd", "userAccountControl"]

@@ -137,7 +137,7 @@ def test_rest_settings_read_the_secret_from_a_file_relative_to_the_settings(tmp_
     settings = load_settings(
         _settings(tmp_path, "base_url: https://hr.example.com/api/v1/\nauth: {type: api_key, key_file: hr.key}")
     )
-    rest = settings.tenants[0].rest
+    rest = settings.tenants[0].backends["rest"]
     assert (rest.base_url, rest.auth.secret, rest.auth.header) == (
         "https://hr.example.com/api/v1",
         "hrk_secret",
@@ -150,7 +150,7 @@ def test_rest_settings_read_the_secret_from_a_file_relative_to_the_settings(tmp_
 def test_oauth2_settings_take_the_client_secret_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("HR_SECRET", "cs_123")
     text = "base_url: https://hr.example.com\nauth: {type: oauth2, token_url: 'https://login/t', client_id: gw, client_secret_env: HR_SECRET, scope: hr}"
-    auth = load_settings(_settings(tmp_path, text)).tenants[0].rest.auth
+    auth = load_settings(_settings(tmp_path, text)).tenants[0].backends["rest"].auth
     assert (auth.type, auth.client_id, auth.secret, auth.scope) == ("oauth2", "gw", "cs_123", "hr")
 
 

@@ -34,8 +34,8 @@ def test_settings_resolve_paths_next_to_the_file_and_read_the_password_from_the_
     tenant = settings.tenants[0]
     assert tenant.mapping_path == tmp_path / "map.yaml"
     assert tenant.tokens_file == tmp_path / "tokens.yaml"
-    assert tenant.ldap.password == "s3cret"
-    assert "s3cret" not in repr(tenant.ldap)
+    assert tenant.backends["ldap"].password == "s3cret"
+    assert "s3cret" not in repr(tenant.backends["ldap"])
 
 
 @pytest.mark.parametrize(

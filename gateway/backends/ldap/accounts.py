@@ -71,7 +71,7 @@ def add_disabled(target: LdapTarget, values: dict[str, list]) -> tuple[dict[str,
 
 
 def set_random_password(connection: ldap3.Connection, dn: str, attribute: str, account_control: str | None) -> None:
-    changes = {attribute: [(ldap3.MODIFY_REPLACE, [f'"{random_password()}"'.encode("utf-16-le")])]}
+    changes: dict[str, list] = {attribute: [(ldap3.MODIFY_REPLACE, [f'"{random_password()}"'.encode("utf-16-le")])]}
     if account_control is not None:
         changes["userAccountControl"] = [(ldap3.MODIFY_REPLACE, [account_control])]
     connection.modify(dn, changes)

@@ -1,7 +1,7 @@
 """The LDAP backend: records in, LDAP operations out, with as few round trips as LDAP allows.
 
-- create: one add, whose post-read control returns the id and the timestamps, after one
-  search for uniqueness.
+- create: one add, whose post-read control returns entryUUID and the timestamps (the service
+  has searched for uniqueness first).
 - get: one search by the id attribute, for exactly the attributes asked for.
 - search: simple paged results (paging.py).
 - modify: one modify with post-read. The entry's DN comes from the read that preceded it or
@@ -13,7 +13,8 @@
 Where the directory lacks a control (capabilities.py reads its root DSE), the same write takes
 the fallback: no assertion, the DN is searched by id just before the write; no post-read, the
 entry is read after it. A DN that went stale under a write (a rename raced it) is searched
-again by id, so a user that exists is never a 404.
+again by id, so a user that exists is never a 404. What AD needs of a new account (a unique
+logon name, a password) is accounts.py.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from collections.abc import Iterable
 
 import ldap3
 
-from gateway.backends.base import AlreadyExists, BackendError, NotFound, StoreSpec, UnknownReference
+from gateway.backends.base import AlreadyExists, BackendError, NotFound, UnknownReference, Update
 from gateway.backends.ldap import accounts, controls, memberships, results
 from gateway.backends.ldap.compose import (
     all_filters,
@@ -37,8 +38,8 @@ from gateway.backends.ldap.connection import ConnectionPool
 from gateway.backends.ldap.integrity import Referrers
 from gateway.backends.ldap.paging import Pager, scope
 from gateway.backends.ldap.plan import ModifyPlan, plan_add, plan_modify
-from gateway.backends.ldap.target import LdapTarget
-from gateway.store import AnyOf, Change, Entry, Match, Page, Query, Record, Ref
+from gateway.backends.ldap.target import LdapSpec
+from gateway.store import AllOf, AnyOf, Entry, Match, Negate, Page, Query, Record, Ref, references
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ REMEMBERED_DNS = 10_000
 
 
 class LdapBackend:
-    def __init__(self, pool: ConnectionPool, specs: dict[str, StoreSpec]):
+    def __init__(self, pool: ConnectionPool, specs: dict[str, LdapSpec]):
         self.pool = pool
         self.specs = specs
         self.referrers = Referrers(specs)
@@ -58,7 +59,7 @@ class LdapBackend:
 
     def get(self, kind: str, id: str, attributes: list[str]) -> Entry:
         spec = self.specs[kind]
-        target = _target(spec)
+        target = spec.target
         search_filter = all_filters(target.scope_filter, render_filter(Match(spec.id_attribute, "eq", id)))
 
         def run(connection: ldap3.Connection) -> list[dict]:
@@ -75,7 +76,7 @@ class LdapBackend:
 
     def search(self, kind: str, query: Query, attributes: list[str], start: int, count: int) -> Page:
         spec = self.specs[kind]
-        target = _target(spec)
+        target = spec.target
         locators = self._locators(_refs_in_query(query), missing_ok=True)
         search_filter = all_filters(target.scope_filter, render_filter(query, locators))
         wanted = _wanted(spec, attributes)
@@ -94,12 +95,10 @@ class LdapBackend:
 
     # --- writes --------------------------------------------------------------------------------
 
-    def create(self, kind: str, record: Record, unique: Query | None, attributes: list[str]) -> Entry:
+    def create(self, kind: str, record: Record, attributes: list[str]) -> Entry:
         spec = self.specs[kind]
-        target = _target(spec)
-        locators = self._locators(_refs_in_record(record))
-        if unique is not None:
-            self._ensure_unique(spec, unique, exclude=None)
+        target = spec.target
+        locators = self._locators(references(record.values()))
         plan = plan_add(spec, record, locators)
         dn, values, group_changes = plan.dn, plan.attributes, plan.group_changes
         if target.random_password and not self.pool.settings.encrypted:
@@ -140,27 +139,18 @@ class LdapBackend:
 
         return self._remember(kind, self.pool.run(run, idempotent=False))
 
-    def modify(
-        self,
-        kind: str,
-        entry: Entry,
-        changes: list[Change],
-        record: Record | None,
-        attributes: list[str] | None,
-        unique: Query | None = None,
-    ) -> Entry:
-        """Apply `changes`; `record` (the whole new record) decides a rename, `attributes` the
-        post-read (None: the caller needs no answer). `entry.locator` may be empty."""
+    def modify(self, kind: str, update: Update, attributes: list[str] | None) -> Entry:
+        """Apply the update; its `after` decides a rename, `attributes` the post-read (None: the
+        caller needs no answer). A blind update's entry has no locator: it is remembered or found."""
         spec = self.specs[kind]
-        locators = self._locators([v for c in changes for v in c.values if isinstance(v, Ref)])
-        if unique is not None:
-            self._ensure_unique(spec, unique, exclude=entry.id)
+        entry = update.before
+        locators = self._locators(references(c.values for c in update.changes))
         for attempt in (1, 2, 3):
             # Without the assertion control a remembered DN is not trusted: it is searched again.
             fresh = attempt > 1 or not self.pool.capabilities.assertion
             dn = (entry.locator if attempt == 1 else "") or self._locate(kind, entry.id, fresh=fresh)
             try:
-                after = self._modify_at(spec, entry, dn, changes, record, attributes, locators)
+                after = self._modify_at(spec, update, dn, attributes, locators)
             except results.StaleLocator:
                 # Renamed or moved since it was read (a PATCH racing another): find it again
                 # by id; only an id that names nothing any more is a 404 (raised by _locate).
@@ -169,22 +159,19 @@ class LdapBackend:
             return self._remember(kind, after)
         raise NotFound(f"no {kind[:-1]} with id {entry.id!r}")
 
-    def _modify_at(self, spec, entry, dn, changes, record, attributes, locators) -> Entry:
-        plan = plan_modify(spec, dn, changes, record, locators, _current_values(entry))
+    def _modify_at(
+        self, spec: LdapSpec, update: Update, dn: str, attributes: list[str] | None, locators: dict[Ref, str]
+    ) -> Entry:
+        # the entry as read: a bit flag change (userAccountControl) keeps the bits it does not own
+        plan = plan_modify(spec, dn, list(update.changes), update.after, locators, update.before.attributes)
         new_dn, renamed, modification, group_changes = plan.new_dn, plan.renamed, plan.modification, plan.group_changes
 
         def run(connection: ldap3.Connection) -> Entry:
             capabilities = self.pool.capabilities
-            post = (
-                [controls.post_read(_wanted(spec, attributes))]
-                if attributes is not None and capabilities.post_read
-                else []
-            )
-            guard = (
-                [controls.assertion(render_filter(Match(spec.id_attribute, "eq", entry.id)))]
-                if capabilities.assertion
-                else []
-            )
+            wants_post = attributes is not None and capabilities.post_read
+            post = [controls.post_read(_wanted(spec, attributes))] if wants_post else []
+            id_filter = render_filter(Match(spec.id_attribute, "eq", update.id))
+            guard = [controls.assertion(id_filter)] if capabilities.assertion else []
             current = dn
             after: dict | None = None
             memberships.apply(connection, group_changes, dn)
@@ -204,14 +191,14 @@ class LdapBackend:
                 memberships.undo(connection, group_changes, dn)
                 raise
             if not after and attributes is not None:  # no post-read, or the directory ignored it
-                current, after = self._read_at(connection, spec, current, attributes, entry.id)
+                current, after = self._read_at(connection, spec, current, attributes, update.id)
             return results.to_entry(spec, {"dn": current, "attributes": after or {}})
 
         after = self.pool.run(run, idempotent=False)
         if renamed:
             self.referrers.renamed(self.pool, spec.kind, dn, new_dn)
         if not after.id:
-            after.id = entry.id
+            after.id = update.id
         return after
 
     def delete(self, kind: str, id: str) -> None:
@@ -249,14 +236,14 @@ class LdapBackend:
         return results.post_read(connection) if post else None
 
     def _read_at(
-        self, connection: ldap3.Connection, spec: StoreSpec, dn: str, attributes: list[str] | None, id: str = ""
+        self, connection: ldap3.Connection, spec: LdapSpec, dn: str, attributes: list[str] | None, id: str = ""
     ) -> tuple[str, dict]:
         """(DN, attributes) of the entry just written; renamed meanwhile (a racing PATCH), it is
         found again by id."""
         wanted = _wanted(spec, attributes)
         connection.search(dn, "(objectClass=*)", ldap3.BASE, attributes=wanted)
         if results.code(connection) == results.NO_SUCH_OBJECT and id:
-            target = _target(spec)
+            target = spec.target
             by_id = all_filters(target.scope_filter, render_filter(Match(spec.id_attribute, "eq", id)))
             connection.search(target.base, by_id, scope(target), attributes=wanted, size_limit=2)
         results.check(connection, allow={4})
@@ -271,19 +258,6 @@ class LdapBackend:
             log.error(
                 "could not undo the rename of %s back to %s: %s", dn, old_dn, connection.result.get("description")
             )
-
-    def _ensure_unique(self, spec: StoreSpec, unique: Query, exclude: str | None) -> None:
-        target = _target(spec)
-        search_filter = all_filters(target.scope_filter, render_filter(unique))
-
-        def run(connection: ldap3.Connection) -> list[dict]:
-            connection.search(target.base, search_filter, scope(target), attributes=[spec.id_attribute], size_limit=2)
-            results.check(connection, allow={4})
-            return results.entries(connection)
-
-        for raw in self.pool.run(run, idempotent=True):
-            if exclude is None or (results.id_of(spec, raw) or "").lower() != exclude.lower():
-                raise AlreadyExists("another entry already has that value")
 
     # --- where entries are -----------------------------------------------------------------------
 
@@ -318,23 +292,23 @@ class LdapBackend:
         pending = [r for r in dict.fromkeys(refs) if not (r.id and r.locator)]
         for kind in {r.kind for r in pending}:
             spec = self.specs[kind]
-            by_id = [r for r in pending if r.kind == kind and r.id]
-            by_dn = [r for r in pending if r.kind == kind and not r.id and r.locator]
-            found = self._lookup(spec, [r.id for r in by_id], spec.id_attribute)
-            missing = [r.id for r in by_id if r.id.lower() not in found]
+            by_id = [(r, r.id) for r in pending if r.kind == kind and r.id]
+            by_dn = [(r, r.locator) for r in pending if r.kind == kind and not r.id and r.locator]
+            found = self._lookup(spec, [id for _, id in by_id], spec.id_attribute)
+            missing = [id for _, id in by_id if id.lower() not in found]
             if missing:
                 raise UnknownReference(kind, missing)
-            for ref in by_id:
-                resolved[ref] = Ref(kind, ref.id, found[ref.id.lower()][0])
-            found = self._lookup(spec, [r.locator for r in by_dn], _target(spec).dn_attribute)
-            for ref in by_dn:
-                hit = found.get(_dn_key(ref.locator))
-                resolved[ref] = Ref(kind, hit[1] if hit else None, ref.locator)
+            for ref, id in by_id:
+                resolved[ref] = Ref(kind, id, found[id.lower()][0])
+            found = self._lookup(spec, [dn for _, dn in by_dn], spec.target.dn_attribute)
+            for ref, dn in by_dn:
+                hit = found.get(_dn_key(dn))
+                resolved[ref] = Ref(kind, hit[1] if hit else None, dn)
         return resolved
 
-    def _lookup(self, spec: StoreSpec, keys: list[str], attribute: str) -> dict[str, tuple[str, str]]:
+    def _lookup(self, spec: LdapSpec, keys: list[str], attribute: str) -> dict[str, tuple[str, str]]:
         """{key: (dn, id)} for entries whose `attribute` is one of `keys` (ids lower-cased, DNs normalized)."""
-        target = _target(spec)
+        target = spec.target
         by_dn = attribute == target.dn_attribute
         result: dict[str, tuple[str, str]] = {}
         unique_keys = list(dict.fromkeys(keys))
@@ -359,14 +333,14 @@ class LdapBackend:
         if not wanted:
             return {}
         try:
-            return {ref: full.locator for ref, full in self.resolve(wanted).items()}
+            return _located(self.resolve(wanted))
         except UnknownReference:
             if not missing_ok:
                 raise
-            known = {}
+            known: dict[Ref, str] = {}
             for ref in wanted:  # a filter on an unknown id simply matches nothing
                 try:
-                    known.update({r: f.locator for r, f in self.resolve([ref]).items()})
+                    known.update(_located(self.resolve([ref])))
                 except UnknownReference:
                     continue
             return known
@@ -375,30 +349,24 @@ class LdapBackend:
         self.pool.close()
 
 
+def _located(resolved: dict[Ref, Ref]) -> dict[Ref, str]:
+    return {ref: full.locator for ref, full in resolved.items() if full.locator}
+
+
 def _dn_key(dn: str) -> str:
     return repr(normalized_dn(dn))
 
 
-def _target(spec: StoreSpec) -> LdapTarget:
-    return spec.target  # type: ignore[return-value]
-
-
-def _wanted(spec: StoreSpec, attributes: list[str] | None) -> list[str]:
+def _wanted(spec: LdapSpec, attributes: list[str] | None) -> list[str]:
     extra = [spec.id_attribute, spec.created_attribute, spec.modified_attribute]
     return sorted({*(attributes or []), *(a for a in extra if a)}, key=str.lower)
-
-
-def _current_values(entry: Entry) -> Record:
-    """What the entry held when it was read: the base of a bit flag change (AD's userAccountControl)."""
-    return entry.attributes
 
 
 def _refs_in_query(query: Query) -> list[Ref]:
     if isinstance(query, Match):
         return [query.value] if isinstance(query.value, Ref) else []
-    inner = getattr(query, "items", None) or ([query.inner] if hasattr(query, "inner") else [])
-    return [ref for item in inner for ref in _refs_in_query(item)]
-
-
-def _refs_in_record(record: Record) -> list[Ref]:
-    return [v for values in record.values() for v in values if isinstance(v, Ref)]
+    if isinstance(query, AllOf | AnyOf):
+        return [ref for item in query.items for ref in _refs_in_query(item)]
+    if isinstance(query, Negate):
+        return _refs_in_query(query.inner)
+    return []

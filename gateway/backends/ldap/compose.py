@@ -59,7 +59,7 @@ def _match(match: Match, locators: dict[Ref, str]) -> str:
         return _guid_match(attribute, match.op, str(value))
     text = escape_filter_value(_text(value))
     return {
-        "bits": lambda: f"({attribute}:{BITWISE_AND}:={int(value)})",
+        "bits": lambda: f"({attribute}:{BITWISE_AND}:={int(str(value))})",
         "eq": lambda: f"({attribute}={text})",
         "co": lambda: f"({attribute}=*{text}*)",
         "sw": lambda: f"({attribute}={text}*)",

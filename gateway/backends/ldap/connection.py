@@ -14,7 +14,6 @@ import os
 import select
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TypeVar
 from urllib.parse import urlparse
 
@@ -23,36 +22,11 @@ from ldap3.core import exceptions as ldap_errors
 
 from gateway.backends.base import Unavailable
 from gateway.backends.ldap import capabilities
+from gateway.backends.ldap.settings import LdapSettings
 from gateway.backends.ldap.tls import VerifiedTls
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class LdapSettings:
-    url: str
-    bind_dn: str
-    password: str  # never logged; repr hides it
-    timeout: float = 10.0
-    retry_after: int = 30
-    start_tls: bool = False
-    ca_file: str | None = None  # default: the system's CAs
-    server_name: str | None = None  # the name the certificate must carry; default: the URL's host
-    # Overrides of what the root DSE says the directory supports (capabilities.py), e.g.
-    # {"assertion": False} for a directory that lists a control it does not honour.
-    capabilities: dict = field(default_factory=dict)
-
-    def __repr__(self) -> str:
-        return f"LdapSettings(url={self.url!r}, bind_dn={self.bind_dn!r}, password=***)"
-
-    @property
-    def host(self) -> str:
-        return urlparse(self.url).hostname or "127.0.0.1"
-
-    @property
-    def encrypted(self) -> bool:
-        return self.start_tls or urlparse(self.url).scheme.lower() == "ldaps"
 
 
 class ConnectionPool:
@@ -75,7 +49,7 @@ class ConnectionPool:
         self.opened = 0  # connections opened by this process, for tests and metrics
         # What the directory supports: read from the root DSE of every connection opened
         # (the same server, so the latest reading is the one that counts).
-        self.capabilities: capabilities.Capabilities = capabilities.UNKNOWN.overridden(settings.capabilities)
+        self.capabilities: capabilities.Capabilities = capabilities.UNKNOWN.overridden(settings.capabilities or {})
 
     def _open(self) -> ldap3.Connection:
         connection = ldap3.Connection(
@@ -111,7 +85,7 @@ class ConnectionPool:
         return connection
 
     def _learn(self, found: capabilities.Capabilities) -> None:
-        found = found.overridden(self.settings.capabilities)
+        found = found.overridden(self.settings.capabilities or {})
         if found != self.capabilities or not self.opened:
             log.info(
                 "directory at %s: %s (%s); assertion=%s post_read=%s permissive_modify=%s matched_values=%s",

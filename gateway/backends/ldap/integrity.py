@@ -9,24 +9,25 @@ themselves, atomically; this is the slower, best-effort substitute.
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 import ldap3
 
-from gateway.backends.base import StoreSpec
 from gateway.backends.ldap import controls, results
 from gateway.backends.ldap.compose import all_filters, render_filter
 from gateway.backends.ldap.connection import ConnectionPool
 from gateway.backends.ldap.paging import Pager
+from gateway.backends.ldap.target import LdapSpec
 from gateway.store import Match
 
 log = logging.getLogger(__name__)
 
 
 class Referrers:
-    def __init__(self, specs: dict[str, StoreSpec]):
-        self.by_kind: dict[str, list[tuple[StoreSpec, str]]] = {}
+    def __init__(self, specs: dict[str, LdapSpec]):
+        self.by_kind: dict[str, list[tuple[LdapSpec, str]]] = {}
         for spec in specs.values():
-            if getattr(spec.target, "referential_integrity", "directory") != "gateway":
+            if spec.target.referential_integrity != "gateway":
                 continue
             for attribute, kind in spec.references.items():
                 self.by_kind.setdefault(kind, []).append((spec, attribute))
@@ -40,15 +41,13 @@ class Referrers:
     def _rewrite(self, pool: ConnectionPool, kind: str, old_dn: str, new_dn: str | None) -> None:
         for spec, attribute in self.by_kind.get(kind, []):
             pool.run(
-                lambda connection, spec=spec, attribute=attribute: _rewrite_references(
-                    connection, spec, attribute, old_dn, new_dn
-                ),
+                partial(_rewrite_references, spec=spec, attribute=attribute, old_dn=old_dn, new_dn=new_dn),
                 idempotent=True,
             )
 
 
 def _rewrite_references(
-    connection: ldap3.Connection, spec: StoreSpec, attribute: str, old_dn: str, new_dn: str | None
+    connection: ldap3.Connection, spec: LdapSpec, attribute: str, old_dn: str, new_dn: str | None
 ) -> None:
     """In every entry of `spec` whose `attribute` holds old_dn: replace it by new_dn (or drop it)."""
     target = spec.target

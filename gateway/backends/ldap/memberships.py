@@ -29,7 +29,8 @@ class GroupChange:
 
 def split(target: LdapTarget, changes: list[Change]) -> tuple[list[Change], list[GroupChange]]:
     """(changes for the entry itself, changes to make on groups instead)."""
-    own, on_groups = [], []
+    own: list[Change] = []
+    on_groups: list[GroupChange] = []
     for change in changes:
         member_attribute = target.memberships.get(change.attribute)
         if member_attribute is None:

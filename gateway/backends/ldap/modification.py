@@ -15,22 +15,24 @@ Multi-valued attributes (members) change value by value, never by rewriting the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import ldap3
 
-from gateway.backends.base import StoreSpec, UnknownReference
+from gateway.backends.base import UnknownReference
 from gateway.backends.ldap import controls, results
 from gateway.backends.ldap.capabilities import UNKNOWN, Capabilities
 from gateway.backends.ldap.compose import normalized_dn
-from gateway.backends.ldap.target import LdapTarget
-from gateway.store import Change, Flags, Record, Ref, Value
+from gateway.backends.ldap.target import LdapSpec
+from gateway.store import Change, Flags, Record, Ref
 
 OPS = {"replace": ldap3.MODIFY_REPLACE, "add": ldap3.MODIFY_ADD, "delete": ldap3.MODIFY_DELETE}
 
 
 class Modification:
-    def __init__(self, spec: StoreSpec, changes: list[Change], locators: dict[Ref, str], current: Record | None = None):
+    def __init__(self, spec: LdapSpec, changes: list[Change], locators: dict[Ref, str], current: Record | None = None):
         self.spec = spec
-        self.target: LdapTarget = spec.target  # type: ignore[assignment]
+        self.target = spec.target
         self.locators = locators
         self.current = current or {}
         self.changes = [Change(c.attribute, c.op, tuple(self.ldap_values(c.values, c.attribute))) for c in changes]
@@ -57,7 +59,7 @@ class Modification:
 
     def new_entry(self, record: Record) -> dict[str, list[str]]:
         """The attributes of an add: the record's values, object classes and placeholders."""
-        values: dict[str, list[Value]] = {}
+        values: dict[str, list[str]] = {}
         for key, items in record.items():
             texts = self.ldap_values(items, key)
             if key in self.target.placeholders:
@@ -69,17 +71,17 @@ class Modification:
         values["objectClass"] = list(self.target.object_classes)
         return values
 
-    def operations(self, extra: list[Change] = ()) -> list[tuple[str, str, list[str]]]:
+    def operations(self, extra: Sequence[Change] = ()) -> list[tuple[str, str, list[str]]]:
         """(attribute as the map spells it, add|delete|replace, values): the modify in order."""
         found = []
         for change in [*self.changes, *extra]:
-            values = list(change.values)
+            values = [str(v) for v in change.values]  # text already: ldap_values made it so
             if change.op == "replace" and change.attribute in self.target.placeholders:
                 values.append(self.target.placeholders[change.attribute])
             found.append((self.spec.name(change.attribute), change.op, values))
         return found
 
-    def as_ldap(self, extra: list[Change] = ()) -> dict[str, list[tuple]]:
+    def as_ldap(self, extra: Sequence[Change] = ()) -> dict[str, list[tuple]]:
         modification: dict[str, list[tuple]] = {}
         for name, op, values in self.operations(extra):
             modification.setdefault(name, []).append((OPS[op], values))
@@ -124,7 +126,9 @@ class Modification:
                 kept.append(change)
                 continue
             present = self._present(connection, dn, change, capabilities)
-            values = tuple(v for v in change.values if (self._key(change.attribute, v) in present) == (op == "delete"))
+            values = tuple(
+                v for v in change.values if (self._key(change.attribute, str(v)) in present) == (op == "delete")
+            )
             dropped = dropped or len(values) != len(change.values)
             if values:
                 kept.append(Change(change.attribute, op, values))
@@ -138,11 +142,13 @@ class Modification:
             "(objectClass=*)",
             ldap3.BASE,
             attributes=[name],
-            controls=[controls.matched_values(name, list(change.values))] if capabilities.matched_values else None,
+            controls=[controls.matched_values(name, [str(v) for v in change.values])]
+            if capabilities.matched_values
+            else None,
         )
         results.check(connection)
         found = results.entries(connection)
-        values = (
+        values: list[str] = (
             next((v for k, v in found[0]["attributes"].items() if k.lower() == change.attribute), []) if found else []
         )
         return {self._key(change.attribute, v) for v in values}

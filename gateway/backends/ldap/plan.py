@@ -1,6 +1,6 @@
 """What a create or an update will send, decided before anything is sent. Pure.
 
-The LDAP backend sends these plans; `mapping preview` (preview.py) prints them as LDIF. One
+The LDAP backend sends these plans; `mapping preview` (ldap/preview.py) prints them as LDIF. One
 place decides the DN of a new entry, whether an update renames or moves it (a value its DN is
 built from changed, e.g. the department that chooses its OU), which changes the modDN already
 makes, and which changes land on groups instead (memberships); so the preview cannot drift
@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gateway.backends.base import StoreSpec
 from gateway.backends.ldap import memberships
 from gateway.backends.ldap.compose import build_dn, normalized_dn, rdn_text, split_dn
 from gateway.backends.ldap.modification import Modification
-from gateway.backends.ldap.target import LdapTarget
+from gateway.backends.ldap.target import LdapSpec
 from gateway.store import Change, Record, Ref
 
 
@@ -48,8 +47,8 @@ class ModifyPlan:
         return parent if normalized_dn(parent) != normalized_dn(split_dn(self.dn)[1]) else None
 
 
-def plan_add(spec: StoreSpec, record: Record, locators: dict[Ref, str]) -> AddPlan:
-    target = _target(spec)
+def plan_add(spec: LdapSpec, record: Record, locators: dict[Ref, str]) -> AddPlan:
+    target = spec.target
     on_groups = [Change(key, "add", tuple(record[key])) for key in target.memberships if record.get(key)]
     _, group_changes = memberships.split(target, on_groups)
     attributes = Modification(spec, [], locators).new_entry(
@@ -59,7 +58,7 @@ def plan_add(spec: StoreSpec, record: Record, locators: dict[Ref, str]) -> AddPl
 
 
 def plan_modify(
-    spec: StoreSpec,
+    spec: LdapSpec,
     dn: str,
     changes: list[Change],
     record: Record | None,
@@ -67,7 +66,7 @@ def plan_modify(
     current: Record | None = None,
 ) -> ModifyPlan:
     """`current`: the entry's values as read (a bit flag change keeps the bits it does not own)."""
-    target = _target(spec)
+    target = spec.target
     touched = any(c.attribute in target.placeholders_in_dn() for c in changes)
     new_dn = build_dn(target.dn, record) if record is not None and touched else dn
     if _renamed(dn, new_dn):
@@ -82,7 +81,3 @@ def plan_modify(
 def _renamed(dn: str, new_dn: str) -> bool:
     """A new name, or the same name in a new case (Entra renames "alice" to "Alice")."""
     return normalized_dn(new_dn) != normalized_dn(dn) or rdn_text(new_dn) != rdn_text(dn)
-
-
-def _target(spec: StoreSpec) -> LdapTarget:
-    return spec.target  # type: ignore[return-value]

@@ -12,18 +12,20 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterable
 
-from gateway.backends.base import NotFound, StoreSpec
+from gateway.backends.base import NotFound, Update
 from gateway.backends.ldap.compose import all_filters, render_filter
 from gateway.backends.ldap.memberships import GroupChange
 from gateway.backends.ldap.plan import AddPlan, ModifyPlan, plan_add, plan_modify
-from gateway.backends.ldap.target import LdapTarget
-from gateway.store import Change, Entry, Page, Query, Record, Ref
+from gateway.backends.ldap.target import LdapSpec
+from gateway.store import Change, Entry, Page, Query, Record, Ref, applied, references
 
 NEW_ID = "new-entry-id"  # the directory assigns the real one (entryUUID)
 
 
 class LdapPreview:
-    def __init__(self, specs: dict[str, StoreSpec]):
+    current_id = "current-entry-id"  # the entry a previewed PATCH starts from
+
+    def __init__(self, specs: dict[str, LdapSpec]):
         self.specs = specs
         self.entries: dict[tuple[str, str], Entry] = {}
         self.blocks: list[str] = []
@@ -38,7 +40,7 @@ class LdapPreview:
 
     def seed(self, kind: str, id: str, record: Record) -> Entry:
         """Put the entry a PATCH starts from in place, named as the server would have named it."""
-        plan = plan_add(self.specs[kind], record, _locators(_refs(record)))
+        plan = plan_add(self.specs[kind], record, _locators(references(record.values())))
         entry = Entry(id, _stored(record, plan), locator=plan.dn)
         self.entries[(kind, id.lower())] = entry
         return entry
@@ -52,36 +54,33 @@ class LdapPreview:
         return _visible(self.specs[kind], entry)
 
     def search(self, kind: str, query: Query, attributes: list[str], start: int, count: int) -> Page:
+        """Finds nothing; says what it would search (a write searches only to check uniqueness)."""
+        target = self.specs[kind].target
+        search = all_filters(target.scope_filter, render_filter(query))
+        self.blocks.append(f"# first: a search below {target.base} for {search}; if another entry matches: 409\n")
         return Page(0, [])
 
-    def create(self, kind: str, record: Record, unique: Query | None, attributes: list[str]) -> Entry:
+    def create(self, kind: str, record: Record, attributes: list[str]) -> Entry:
         spec = self.specs[kind]
-        self._uniqueness(spec, unique)
-        plan = plan_add(spec, record, _locators(_refs(record)))
+        plan = plan_add(spec, record, _locators(references(record.values())))
         self.blocks.append(_add_ldif(plan))
         self.blocks.extend(_group_ldif(plan.group_changes, plan.dn))
         entry = Entry(NEW_ID, _stored(record, plan), locator=plan.dn)
         self.entries[(kind, NEW_ID)] = entry
         return _visible(spec, entry)
 
-    def modify(
-        self,
-        kind: str,
-        entry: Entry,
-        changes: list[Change],
-        record: Record,
-        attributes: list[str],
-        unique: Query | None = None,
-    ) -> Entry:
+    def modify(self, kind: str, update: Update, attributes: list[str] | None) -> Entry:
         spec = self.specs[kind]
-        self.get(kind, entry.id, [])  # NotFound, as the directory would say
-        entry = self.entry(kind, entry.id)  # as stored (a member-only PATCH hands over just the id)
-        self._uniqueness(spec, unique, entry.locator)
-        refs = [v for c in changes for v in c.values if isinstance(v, Ref)]
-        plan = plan_modify(spec, entry.locator, changes, record, _locators(refs), entry.attributes)
+        self.get(kind, update.id, [])  # NotFound, as the directory would say
+        entry = self.entries[(kind, update.id.lower())]  # as stored (a blind update carries just the id)
+        changes = list(update.changes)
+        refs = _locators(references(c.values for c in changes))
+        plan = plan_modify(spec, entry.locator, changes, update.after, refs, entry.attributes)
         self.blocks.extend(_group_ldif(plan.group_changes, entry.locator))
         self.blocks.extend(_modify_ldif(plan))
-        attributes_after = _applied(entry.attributes, _located(changes))
+        attributes_after = {
+            name: values for name, values in applied(entry.attributes, _located(changes)).items() if values
+        }
         after = Entry(entry.id, attributes_after, plan.new_dn, entry.created, entry.modified)
         self.entries[(kind, entry.id.lower())] = after
         return _visible(spec, after)
@@ -97,16 +96,6 @@ class LdapPreview:
     def close(self) -> None:
         return None
 
-    # --- helpers -------------------------------------------------------------------------------
-
-    def _uniqueness(self, spec: StoreSpec, unique: Query | None, own_dn: str | None = None) -> None:
-        if unique is None:
-            return
-        target: LdapTarget = spec.target  # type: ignore[assignment]
-        search = all_filters(target.scope_filter, render_filter(unique))
-        other = "another entry" if own_dn else "any entry"
-        self.blocks.append(f"# first: a search below {target.base} for {search}; if {other} matches: 409\n")
-
 
 def _locators(refs: list[Ref]) -> dict[Ref, str]:
     return {ref: ref.locator or _stand_in(ref) for ref in refs}
@@ -116,10 +105,6 @@ def _stand_in(ref: Ref) -> str:
     """The DN the directory would give for a referenced id (the preview has no directory)."""
     noun = "user" if ref.kind == "users" else "group"
     return f"(the DN of {noun} {ref.id})"
-
-
-def _refs(record: Record) -> list[Ref]:
-    return [v for values in record.values() for v in values if isinstance(v, Ref)]
 
 
 def _complete(value):
@@ -135,7 +120,7 @@ def _stored(record: Record, plan: AddPlan) -> Record:
     return stored
 
 
-def _visible(spec: StoreSpec, entry: Entry) -> Entry:
+def _visible(spec: LdapSpec, entry: Entry) -> Entry:
     """The entry as the backend answers: placeholder values hidden, as results.to_entry does."""
     hidden = {name.lower(): value.lower() for name, value in spec.target.placeholders.items()}
     attributes = {
@@ -147,20 +132,6 @@ def _visible(spec: StoreSpec, entry: Entry) -> Entry:
 
 def _located(changes: list[Change]) -> list[Change]:
     return [Change(c.attribute, c.op, tuple(_complete(v) for v in c.values)) for c in changes]
-
-
-def _applied(attributes: Record, changes: list[Change]) -> Record:
-    after = {name: list(values) for name, values in attributes.items()}
-    for change in changes:
-        current = after.get(change.attribute, [])
-        if change.op == "replace":
-            current = list(change.values)
-        elif change.op == "add":
-            current = current + list(change.values)
-        else:
-            current = [v for v in current if v not in change.values]
-        after[change.attribute] = current
-    return {name: values for name, values in after.items() if values}
 
 
 def _add_ldif(plan: AddPlan) -> str:

@@ -6,9 +6,9 @@ import logging
 
 import ldap3
 
-from gateway.backends.base import AlreadyExists, BackendError, InvalidData, NotFound, StoreSpec, Unavailable
+from gateway.backends.base import AlreadyExists, BackendError, InvalidData, NotFound, Unavailable
 from gateway.backends.ldap.compose import GUID_ATTRIBUTES, guid_text, iso_time
-from gateway.backends.ldap.target import LdapTarget
+from gateway.backends.ldap.target import LdapSpec
 from gateway.store import Entry, Record, Ref
 
 log = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ def first(attributes: dict, name: str) -> str | None:
     return None
 
 
-def id_of(spec: StoreSpec, raw: dict) -> str | None:
+def id_of(spec: LdapSpec, raw: dict) -> str | None:
     """The SCIM id of a search result (a binary GUID as its string)."""
     for key, values in (raw.get("attributes") or {}).items():
         if key.lower() == spec.id_attribute.lower():
@@ -102,9 +102,9 @@ def id_of(spec: StoreSpec, raw: dict) -> str | None:
     return None
 
 
-def to_entry(spec: StoreSpec, raw: dict) -> Entry:
+def to_entry(spec: LdapSpec, raw: dict) -> Entry:
     """An Entry from a search result or post-read: references as Refs, placeholders hidden."""
-    target: LdapTarget = spec.target  # type: ignore[assignment]
+    target = spec.target
     hidden = {name.lower(): value.lower() for name, value in target.placeholders.items()}
     attributes: Record = {}
     for name, values in (raw.get("attributes") or {}).items():
@@ -112,6 +112,7 @@ def to_entry(spec: StoreSpec, raw: dict) -> Entry:
             continue  # AD's `member;range=0-1499`: ldap3 (auto_range) gathered every range under `member`
         values = values if isinstance(values, list) else [values]
         key = name.lower()
+        texts: list[str]
         if key in GUID_ATTRIBUTES:
             # ldap3 hands out the 16 bytes as text when they happen to be valid UTF-8
             texts = [guid_text(v if isinstance(v, bytes) else v.encode("utf-8")) for v in values]
@@ -122,7 +123,7 @@ def to_entry(spec: StoreSpec, raw: dict) -> Entry:
         if key in spec.references:
             attributes[key] = [Ref(spec.references[key], None, v) for v in texts]
         else:
-            attributes[key] = texts
+            attributes[key] = [*texts]
     return Entry(
         id=_one(attributes, spec.id_attribute) or "",
         attributes=attributes,

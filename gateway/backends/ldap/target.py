@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates
+
+from gateway.backends.base import Problems, StoreSpec
 
 # Ids that are 16 bytes in the directory and a GUID string in SCIM, as AD's own tools show
 # them (6f1e1ccb-e202-4798-ab9e-de4588905a05: the first three groups little-endian). Real AD
@@ -19,6 +22,9 @@ BINARY_ATTRIBUTES = frozenset({"objectsid", "jpegphoto", "usercertificate", "thu
 
 ATTRIBUTE_NAME = re.compile(r"^(?:[A-Za-z][A-Za-z0-9-]*|\d+(?:\.\d+)+)$")
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+
+if TYPE_CHECKING:
+    from gateway.mapping.model import ResourceMap
 
 
 @dataclass(frozen=True)
@@ -52,10 +58,6 @@ class LdapTarget:
         """Attributes whose changes must be value by value (never a whole-list replace)."""
         return frozenset(self.memberships)
 
-    DEFAULT_ID = "entryUUID"
-    DEFAULT_CREATED = "createTimestamp"
-    DEFAULT_MODIFIED = "modifyTimestamp"
-
     def placeholders_in_dn(self) -> list[str]:
         """Directory attributes the DN template is built from (lower case)."""
         return [name.lower() for name in PLACEHOLDER.findall(self.dn)]
@@ -74,6 +76,19 @@ class LdapTarget:
         if self.indexes is None:
             return None
         return attribute.lower() in {name.lower() for name in self.indexes}
+
+    def problems_with(self, resource_map: ResourceMap) -> Problems:
+        """The DN template only uses attributes the map writes (called by the map loader)."""
+        written = resource_map.written_attributes
+        return [
+            (
+                ("dn",),
+                f"the DN template uses {{{placeholder}}}, which the map never writes: "
+                f"map a SCIM attribute to {placeholder} or compute it under computed: or defaults:",
+            )
+            for placeholder in self.placeholders_in_dn()
+            if placeholder not in written
+        ]
 
     @property
     def rdn_attribute(self) -> str:
@@ -155,3 +170,6 @@ class LdapTargetSchema(Schema):
         if "indexes" in data:
             data["indexes"] = tuple(data["indexes"])
         return LdapTarget(**data)
+
+
+LdapSpec = StoreSpec[LdapTarget]  # a StoreSpec whose section is an `ldap:` one

@@ -16,14 +16,21 @@ import requests
 from requests.auth import AuthBase, HTTPBasicAuth
 
 from gateway.backends.base import Unavailable
-from gateway.backends.rest.settings import AuthSettings
+from gateway.backends.rest.settings import ApiAuthSettings
 
 log = logging.getLogger(__name__)
 
 DEFAULT_LIFETIME = 3600  # what a token is assumed to live when the token endpoint does not say
 
 
-class NoAuth(AuthBase):
+class Credential(AuthBase):
+    """A requests auth hook that can name the secrets it sends, so a log line can hide them."""
+
+    def secrets(self) -> list[str]:
+        raise NotImplementedError
+
+
+class NoAuth(Credential):
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         return request
 
@@ -31,7 +38,7 @@ class NoAuth(AuthBase):
         return []
 
 
-class ApiKey(AuthBase):
+class ApiKey(Credential):
     def __init__(self, header: str, key: str):
         self.header = header
         self.key = key
@@ -44,19 +51,20 @@ class ApiKey(AuthBase):
         return [self.key]
 
 
-class Basic(HTTPBasicAuth):
+class Basic(HTTPBasicAuth, Credential):
     def secrets(self) -> list[str]:
-        return [self.password]
+        password = self.password
+        return [password if isinstance(password, str) else password.decode()]
 
 
-class ClientCredentials(AuthBase):
+class ClientCredentials(Credential):
     """OAuth 2.0 client credentials (RFC 6749 section 4.4), one token shared by the process's threads.
 
     The token is fetched again when less than a fifth of its life (at most a minute) is left,
     so a call never leaves with a token about to expire; `invalidate` drops one the API refused.
     """
 
-    def __init__(self, settings: AuthSettings, post: Callable[..., requests.Response], timeout: float):
+    def __init__(self, settings: ApiAuthSettings, post: Callable[..., requests.Response], timeout: float):
         self.settings = settings
         self.post = post
         self.timeout = timeout
@@ -107,13 +115,13 @@ class ClientCredentials(AuthBase):
             answer = None
         token = answer.get("access_token") if isinstance(answer, dict) else None
         if response.status_code != 200 or not isinstance(token, str) or not token:
-            error = answer.get("error") if isinstance(answer, dict) else None
+            code = answer.get("error") if isinstance(answer, dict) else None
             log.error(
                 "the API's token endpoint %s refused client %s: HTTP %s %s",
                 settings.token_url,
                 settings.client_id,
                 response.status_code,
-                error if isinstance(error, str) else "",
+                code if isinstance(code, str) else "",
             )
             raise Unavailable("the API's token endpoint refused the gateway's client credentials")
         try:
@@ -124,7 +132,7 @@ class ClientCredentials(AuthBase):
         return token, lifetime if lifetime > 0 else DEFAULT_LIFETIME
 
 
-def make_auth(settings: AuthSettings, post: Callable[..., requests.Response], timeout: float) -> AuthBase:
+def make_auth(settings: ApiAuthSettings, post: Callable[..., requests.Response], timeout: float) -> Credential:
     if settings.type == "api_key":
         return ApiKey(settings.header, settings.secret)
     if settings.type == "basic":

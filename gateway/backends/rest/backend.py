@@ -1,7 +1,7 @@
 """The REST backend: records in, calls to a legacy HTTP API out, as the map's `rest:` section says.
 
-- create: one lookup by each unique field (Entra's userName), one POST, and the disable call
-  when the new record must start disabled.
+- create: one POST (after the service's uniqueness lookups, which are searches), and the
+  disable call when the new record must start disabled.
 - get: one GET by id; none at all for an id the map's `id_pattern` rules out.
 - search: a plain list reads only the window asked for, through the API's own paging
   (paging.py); a filter becomes one read by id or one lookup, and what comes back is checked
@@ -23,13 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from gateway.backends.base import (
-    AlreadyExists,
-    BackendError,
-    NotFound,
-    StoreSpec,
-    UnknownReference,
-)
+from gateway.backends.base import BackendError, NotFound, UnknownReference, Update
 from gateway.backends.rest.paging import everything, window
 from gateway.backends.rest.query import Plan, matches, plan
 from gateway.backends.rest.records import (
@@ -41,9 +35,9 @@ from gateway.backends.rest.records import (
     read_record,
     write_fields,
 )
-from gateway.backends.rest.target import Action, Operation, RestTarget
-from gateway.backends.rest.transport import NO_BODY, Reply, Transport
-from gateway.store import AnyOf, Change, Entry, Page, Query, Record, Ref, Value
+from gateway.backends.rest.target import Action, Operation, RestSpec, RestTarget
+from gateway.backends.rest.transport import NO_BODY, Reply, Sender
+from gateway.store import Entry, Page, Query, Record, Ref, applied
 
 MAX_MATCHES = 1000  # records a filtered search may find before the gateway calls the filter too broad
 DRY_RUN_ID = "(new)"  # the id a dry run gives a record it did not create
@@ -60,7 +54,7 @@ class PlannedCall:
 
 
 class RestBackend:
-    def __init__(self, transport: Transport, specs: dict[str, StoreSpec], dry_run: bool = False):
+    def __init__(self, transport: Sender, specs: dict[str, RestSpec], dry_run: bool = False):
         self.transport = transport
         self.specs = specs
         self.planned: list[PlannedCall] | None = [] if dry_run else None
@@ -69,7 +63,7 @@ class RestBackend:
 
     def get(self, kind: str, id: str, attributes: list[str]) -> Entry:
         spec = self.specs[kind]
-        target = _target(spec)
+        target = spec.target
         if not id or not target.accepts_id(id):
             raise NotFound(_no_such(spec, id))
         try:
@@ -83,7 +77,7 @@ class RestBackend:
 
     def search(self, kind: str, query: Query, attributes: list[str], start: int, count: int) -> Page:
         spec = self.specs[kind]
-        target = _target(spec)
+        target = spec.target
         how = plan(query, spec, target)
         if how.everything:
             total, documents = window(self.transport, target.list, start, count)
@@ -91,7 +85,7 @@ class RestBackend:
         found = [entry for entry in self._find(spec, target, how) if matches(query, entry.attributes)]
         return Page(len(found), found[start - 1 : start - 1 + count])
 
-    def _find(self, spec: StoreSpec, target: RestTarget, how: Plan) -> list[Entry]:
+    def _find(self, spec: RestSpec, target: RestTarget, how: Plan) -> list[Entry]:
         """The records the API returns for a plan (a superset of the matches, checked by the caller)."""
         if how.id is not None:
             try:
@@ -103,59 +97,55 @@ class RestBackend:
             params = dict(target.list.params) | by_param
             return [self._entry(spec, d) for d in everything(self.transport, target.list, params, MAX_MATCHES)]
         lookup, value = how.lookups[0]
+        call = lookup.operation
+        assert call is not None  # a lookup without a query parameter has a call of its own
         try:
-            reply = self._call(lookup.operation, value=value)
+            reply = self._call(call, value=value)
         except NotFound:
             return []
-        found = reply.body if lookup.operation.record is None else get_field(reply.body, lookup.operation.record)
+        found = reply.body if call.record is None else get_field(reply.body, call.record)
         documents = found if isinstance(found, list) else [found]
         return [self._entry(spec, d) for d in documents if isinstance(d, dict)]
 
     # --- writes --------------------------------------------------------------------------------
 
-    def create(self, kind: str, record: Record, unique: Query | None, attributes: list[str]) -> Entry:
+    def create(self, kind: str, record: Record, attributes: list[str]) -> Entry:
         spec = self.specs[kind]
-        target = _target(spec)
-        if unique is not None:
-            self._ensure_unique(spec, unique, exclude=None)
+        target = spec.target
         fields = write_fields(record, spec, target, record.keys(), nulls=False)
         reply = self._call(target.create, body=fill_body(target.create.body, fields))
         entry = self._written(spec, target.create, reply, None, _bodily(record, target))
         return self._act(spec, target, entry, record)
 
-    def modify(
-        self,
-        kind: str,
-        entry: Entry,
-        changes: list[Change],
-        record: Record | None,
-        attributes: list[str] | None,
-        unique: Query | None = None,
-    ) -> Entry:
+    def modify(self, kind: str, update: Update, attributes: list[str] | None) -> Entry:
         spec = self.specs[kind]
-        target = _target(spec)
-        if unique is not None:
-            self._ensure_unique(spec, unique, exclude=entry.id)
-        if not entry.attributes:
+        target = spec.target
+        entry = update.before
+        if update.after is None:
             # Value-by-value changes (members) sent without a read; an API writes whole fields.
             entry = self.get(kind, entry.id, [])
-        changed = _changed_values(entry.attributes, changes)
-        base = record if record is not None else {k: v for k, v in entry.attributes.items() if k in spec.written}
+        # The new values of every changed attribute: member changes arrive as just the ids added
+        # or removed, and apply to the values the API holds now.
+        now = applied(entry.attributes, update.changes)
+        changed = {key: now[key] for key in dict.fromkeys(c.attribute.lower() for c in update.changes)}
+        base = update.after
+        if base is None:
+            base = {k: v for k, v in entry.attributes.items() if k in spec.written}
         desired = base | changed
         after = entry
         if set(changed) - target.action_fields:
-            update = target.update
+            call = target.update
             # PUT replaces the record: every field the map writes goes along, cleared ones as null.
-            keys = set(changed) if update.partial else set(desired)
+            keys = set(changed) if call.partial else set(desired)
             fields = write_fields(desired, spec, target, keys, nulls=True)
-            body = fill_body(update.body, fields, self._typed_id(spec, target, entry.id))
-            reply = self._call(update, id=entry.id, body=body)
-            after = self._written(spec, update, reply, entry.id, entry.attributes | _bodily(desired, target))
+            body = fill_body(call.body, fields, self._typed_id(spec, target, entry.id))
+            reply = self._call(call, id=entry.id, body=body)
+            after = self._written(spec, call, reply, entry.id, entry.attributes | _bodily(desired, target))
         return self._act(spec, target, after, desired)
 
     def delete(self, kind: str, id: str) -> None:
         spec = self.specs[kind]
-        target = _target(spec)
+        target = spec.target
         if not id or not target.accepts_id(id):
             raise NotFound(_no_such(spec, id))
         try:
@@ -163,25 +153,18 @@ class RestBackend:
         except NotFound:
             raise NotFound(_no_such(spec, id)) from None
 
-    def _act(self, spec: StoreSpec, target: RestTarget, entry: Entry, record: Record) -> Entry:
+    def _act(self, spec: RestSpec, target: RestTarget, entry: Entry, record: Record) -> Entry:
         """Call disable (or enable) when the record must be in its state and the entry is not."""
         for action in target.actions:
             if _in_state(record, action) and not _in_state(entry.attributes, action):
                 fields = {name: value for name, value in action.when}
                 body = fill_body(action.body, fields, self._typed_id(spec, target, entry.id))
                 reply = self._call(action, id=entry.id, body=body)
-                state = {name.lower(): [value] for name, value in action.when}
+                state: Record = {name.lower(): [value] for name, value in action.when}
                 entry = self._written(spec, action, reply, entry.id, entry.attributes | state)
         return entry
 
-    def _ensure_unique(self, spec: StoreSpec, unique: Query, exclude: str | None) -> None:
-        target = _target(spec)
-        for alternative in unique.items if isinstance(unique, AnyOf) else (unique,):
-            for entry in self._find(spec, target, plan(alternative, spec, target)):
-                if entry.id != exclude and matches(alternative, entry.attributes):
-                    raise AlreadyExists("another record in the API already has that value")
-
-    def _written(self, spec: StoreSpec, operation: Operation, reply: Reply, id: str | None, intended: Record) -> Entry:
+    def _written(self, spec: RestSpec, operation: Operation, reply: Reply, id: str | None, intended: Record) -> Entry:
         """The entry after a write: from the API's answer, or read back when the answer has none.
 
         `intended` is what the write was meant to leave; a dry run, which sent nothing, answers that.
@@ -230,9 +213,7 @@ class RestBackend:
         body = NO_BODY if operation.body is None else body
         if self.planned is not None and operation.method != "GET":
             self.planned.append(
-                PlannedCall(
-                    operation.method, self.transport.settings.base_url + path, None if body is NO_BODY else body
-                )
+                PlannedCall(operation.method, self.transport.base_url + path, None if body is NO_BODY else body)
             )
             return Reply(NOT_SENT, None)
         return self.transport.request(
@@ -243,7 +224,7 @@ class RestBackend:
             gone_is_done=operation.method == "DELETE",
         )
 
-    def _entry(self, spec: StoreSpec, document: dict) -> Entry:
+    def _entry(self, spec: RestSpec, document: dict) -> Entry:
         record = read_record(document, spec)
         ids = record.get(spec.id_attribute.lower())
         if not ids:
@@ -258,15 +239,11 @@ class RestBackend:
         )
 
     @staticmethod
-    def _typed_id(spec: StoreSpec, target: RestTarget, id: str) -> Any:
+    def _typed_id(spec: RestSpec, target: RestTarget, id: str) -> Any:
         return json_value(id, target.type_of(spec.id_attribute), spec.id_attribute)
 
 
-def _target(spec: StoreSpec) -> RestTarget:
-    return spec.target  # type: ignore[return-value]
-
-
-def _no_such(spec: StoreSpec, id: str) -> str:
+def _no_such(spec: RestSpec, id: str) -> str:
     return f"no {spec.kind[:-1]} with id {id!r}"
 
 
@@ -280,31 +257,6 @@ def _id_from_location(location: str | None) -> str | None:
         return None
     last = urlsplit(location).path.rstrip("/").rsplit("/", 1)[-1]
     return unquote(last) or None
-
-
-def _changed_values(current: Record, changes: list[Change]) -> Record:
-    """The new values of every changed attribute: replaces as given, adds and deletes applied to
-    the values the API holds now (member changes arrive as just the ids added or removed)."""
-    result: Record = {}
-    for change in changes:
-        key = change.attribute.lower()
-        values = result.get(key, list(current.get(key, [])))
-        if change.op == "replace":
-            values = list(change.values)
-        elif change.op == "add":
-            values = values + [v for v in change.values if not any(_same(v, held) for held in values)]
-        else:
-            values = [held for held in values if not any(_same(v, held) for v in change.values)]
-        result[key] = values
-    return result
-
-
-def _same(left: Value, right: Value) -> bool:
-    if isinstance(left, Ref) or isinstance(right, Ref):
-        left_id = left.id or left.locator if isinstance(left, Ref) else left
-        right_id = right.id or right.locator if isinstance(right, Ref) else right
-        return str(left_id).lower() == str(right_id).lower()
-    return str(left).lower() == str(right).lower()
 
 
 def _bodily(record: Record, target: RestTarget) -> Record:

@@ -12,12 +12,13 @@ from typing import Any
 from gateway.backends.base import BackendError, UnsupportedQuery
 from gateway.backends.rest.records import get_field
 from gateway.backends.rest.target import ListOperation
-from gateway.backends.rest.transport import Transport
+from gateway.backends.rest.transport import Sender
 
 
-def window(transport: Transport, listing: ListOperation, start: int, count: int) -> tuple[int, list[dict]]:
+def window(transport: Sender, listing: ListOperation, start: int, count: int) -> tuple[int, list[dict]]:
     """The total, and records start..start+count-1 (1-based) of the plain list."""
-    position, found, total = start - 1, [], None
+    found: list[dict] = []
+    position, total = start - 1, None
     params = dict(listing.params)
     while len(found) < count:
         page, total = _page(transport, listing, params, position, count - len(found))
@@ -37,7 +38,7 @@ def window(transport: Transport, listing: ListOperation, start: int, count: int)
 
 
 def everything(
-    transport: Transport, listing: ListOperation, params: dict[str, str], limit: int | None, position: int = 0
+    transport: Sender, listing: ListOperation, params: dict[str, str], limit: int | None, position: int = 0
 ) -> list[dict]:
     """Every record the list call returns with these parameters (from `position`); at most `limit`."""
     found: list[dict] = []
@@ -59,7 +60,7 @@ def everything(
 
 
 def _page(
-    transport: Transport, listing: ListOperation, params: dict[str, str], position: int, want: int
+    transport: Sender, listing: ListOperation, params: dict[str, str], position: int, want: int
 ) -> tuple[list[dict], int | None]:
     """One list call: the records from `position` on (up to a page), and the total if given."""
     paging = listing.paging

@@ -11,27 +11,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from gateway.backends.base import NotFound, StoreSpec
+from gateway.backends.base import NotFound, Update
 from gateway.backends.rest.backend import DRY_RUN_ID, RestBackend
 from gateway.backends.rest.records import fill_path, set_field, write_fields
-from gateway.backends.rest.target import RestTarget
+from gateway.backends.rest.target import RestSpec
 from gateway.backends.rest.transport import NO_BODY, Reply
-from gateway.store import Change, Entry, Page, Query, Record, Ref
-
-
-@dataclass(frozen=True)
-class _Where:
-    base_url: str = ""  # calls print as "POST /employees": paths below the tenant's base_url
+from gateway.store import Entry, Page, Query, Record, Ref
 
 
 class _Offline:
     """A transport that answers GETs from the preview's entries and sends nothing."""
 
-    def __init__(self, documents: dict[str, dict], specs: dict[str, StoreSpec]):
-        self.settings = _Where()
+    def __init__(self, documents: dict[str, dict], specs: dict[str, RestSpec]):
+        self.base_url = ""  # calls print as "POST /employees": paths below the tenant's base_url
         self.documents = documents  # read path -> the API's record
         self.specs = specs
 
@@ -63,11 +57,11 @@ def _empty_list(listing) -> Any:
 class RestPreview:
     current_id = "1001"  # the record a PATCH starts from; digits, as most HR APIs' ids are
 
-    def __init__(self, specs: dict[str, StoreSpec]):
+    def __init__(self, specs: dict[str, RestSpec]):
         self.specs = specs
         self.documents: dict[str, dict] = {}
         self.entries: dict[tuple[str, str], Entry] = {}
-        self.backend = RestBackend(_Offline(self.documents, specs), specs, dry_run=True)  # type: ignore[arg-type]
+        self.backend = RestBackend(_Offline(self.documents, specs), specs, dry_run=True)
 
     # --- what the preview shows ----------------------------------------------------------------
 
@@ -80,7 +74,7 @@ class RestPreview:
     def seed(self, kind: str, id: str, record: Record) -> Entry:
         """Put the record a PATCH starts from where the API's read call would find it."""
         spec = self.specs[kind]
-        target: RestTarget = spec.target  # type: ignore[assignment]
+        target = spec.target
         located = {
             k: [Ref(v.kind, v.id, v.id) if isinstance(v, Ref) else v for v in values] for k, values in record.items()
         }
@@ -105,13 +99,11 @@ class RestPreview:
     def search(self, kind: str, query: Query, attributes: list[str], start: int, count: int) -> Page:
         return self.backend.search(kind, query, attributes, start, count)
 
-    def create(self, kind: str, record: Record, unique: Query | None, attributes: list[str]) -> Entry:
-        return self._keep(kind, self.backend.create(kind, record, unique, attributes))
+    def create(self, kind: str, record: Record, attributes: list[str]) -> Entry:
+        return self._keep(kind, self.backend.create(kind, record, attributes))
 
-    def modify(
-        self, kind: str, entry: Entry, changes: list[Change], record: Record | None, attributes, unique=None
-    ) -> Entry:
-        return self._keep(kind, self.backend.modify(kind, entry, changes, record, attributes, unique))
+    def modify(self, kind: str, update: Update, attributes: list[str] | None) -> Entry:
+        return self._keep(kind, self.backend.modify(kind, update, attributes))
 
     def delete(self, kind: str, id: str) -> None:
         self.backend.delete(kind, id)

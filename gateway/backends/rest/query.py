@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from gateway.backends.base import StoreSpec, UnsupportedQuery
-from gateway.backends.rest.target import Lookup, RestTarget
+from gateway.backends.base import UnsupportedQuery
+from gateway.backends.rest.target import Lookup, RestSpec, RestTarget
 from gateway.operators import holds
 from gateway.store import EVERYTHING, AllOf, AnyOf, Exists, Match, Negate, Query, Record, Ref, Value
 
@@ -28,7 +28,7 @@ class Plan:
     lookups: tuple[tuple[Lookup, str], ...] = ()
 
 
-def plan(query: Query, spec: StoreSpec, target: RestTarget) -> Plan:
+def plan(query: Query, spec: RestSpec, target: RestTarget) -> Plan:
     if query == EVERYTHING:
         return Plan(everything=True)
     clauses = query.items if isinstance(query, AllOf) else (query,)
@@ -49,7 +49,7 @@ def plan(query: Query, spec: StoreSpec, target: RestTarget) -> Plan:
     return Plan(id=id, lookups=tuple(lookups))
 
 
-def _cannot(spec: StoreSpec, target: RestTarget) -> str:
+def _cannot(spec: RestSpec, target: RestTarget) -> str:
     fields = [spec.id_attribute, *(lookup.field for lookup in target.search)]
     return (
         f"the API finds {spec.kind} only by {', '.join(fields)} (eq, alone or joined by 'and'); "
@@ -87,10 +87,8 @@ def _compare(stored: Value, op: str, wanted: Value) -> bool:
         moment = _moment(stored)
         if moment is None:
             return False
-        left, right = moment, _aware(wanted)
-    else:
-        left, right = str(stored).lower(), str(wanted).lower()
-    return holds(left, op, right)
+        return holds(moment, op, _aware(wanted))
+    return holds(str(stored).lower(), op, str(wanted).lower())
 
 
 def _moment(value: Value) -> datetime | None:

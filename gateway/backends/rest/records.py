@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from gateway.backends.base import InvalidData, StoreSpec
-from gateway.backends.rest.target import ID, PLACEHOLDER, RECORD, RestTarget
+from gateway.backends.base import InvalidData
+from gateway.backends.rest.target import ID, PLACEHOLDER, RECORD, RestSpec, RestTarget
 from gateway.store import Record, Ref, Value
 
 NUMBER = re.compile(r"^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?$")
@@ -29,11 +29,10 @@ def get_field(document: Any, name: str) -> Any:
     for part in name.split("."):
         if not isinstance(node, dict):
             return None
-        if part not in node:
-            part = next((key for key in node if key.lower() == part.lower()), None)
-            if part is None:
-                return None
-        node = node[part]
+        key = part if part in node else next((k for k in node if k.lower() == part.lower()), None)
+        if key is None:
+            return None
+        node = node[key]
     return node
 
 
@@ -62,7 +61,7 @@ def texts(value: Any) -> list[str]:
     return result
 
 
-def read_record(document: dict, spec: StoreSpec) -> Record:
+def read_record(document: dict, spec: RestSpec) -> Record:
     """The fields the map knows, read from one of the API's records."""
     names = dict(spec.names)
     for extra in (spec.id_attribute, spec.created_attribute, spec.modified_attribute):
@@ -101,7 +100,7 @@ def json_value(value: Value, kind: str, name: str) -> Any:
     raise InvalidData(f"{name} is {text!r}, and the API wants {article} {kind} there")
 
 
-def write_fields(record: Record, spec: StoreSpec, target: RestTarget, keys: Iterable[str], nulls: bool) -> dict:
+def write_fields(record: Record, spec: RestSpec, target: RestTarget, keys: Iterable[str], nulls: bool) -> dict:
     """A JSON object with these fields of a record (an action's fields never: the action writes them)."""
     document: dict = {}
     for key in sorted(keys):

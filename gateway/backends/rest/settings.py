@@ -22,7 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from gateway.declared import schema_of, setting
 
 # Per auth type: the options it requires, and the stem of its secret's _file/_env pair.
 AUTH_TYPES: dict[str, tuple[tuple[str, ...], str | None]] = {
@@ -35,46 +37,28 @@ SECRET_STEMS = ("key", "password", "client_secret")
 
 
 @dataclass(frozen=True)
-class AuthSettings:
-    type: str
-    secret: str = ""  # the API key, the Basic password or the OAuth client secret
-    header: str = "X-Api-Key"
-    username: str = ""
-    token_url: str = ""
-    client_id: str = ""
-    scope: str | None = None
-    client_auth: str = "basic"  # oauth2: client credentials as HTTP Basic, or in the form body
+class ApiAuthSettings:
+    type: str = setting(field=fields.Str(validate=validate.OneOf(list(AUTH_TYPES))))
+    secret: str = ""  # the API key, the Basic password or the OAuth client secret, from a file or the environment
+    header: str = setting("X-Api-Key", fields.Str(validate=validate.Regexp(r"^[A-Za-z0-9-]+$")))
+    # The options an auth type needs (AUTH_TYPES) are in the loaded block only when given.
+    username: str = setting("", fields.Str(), given_only=True)
+    token_url: str = setting(
+        "", fields.Str(validate=validate.Regexp(r"^https?://", error="an http:// or https:// URL")), given_only=True
+    )
+    client_id: str = setting("", fields.Str(), given_only=True)
+    scope: str | None = setting(None, fields.Str())
+    # oauth2: client credentials as HTTP Basic, or in the form body
+    client_auth: str = setting("basic", fields.Str(validate=validate.OneOf(["basic", "body"])))
 
     def __repr__(self) -> str:
         shown = {"type": self.type, "header": self.header, "username": self.username, "client_id": self.client_id}
-        return f"AuthSettings({', '.join(f'{k}={v!r}' for k, v in shown.items() if v)}, secret=***)"
+        return f"ApiAuthSettings({', '.join(f'{k}={v!r}' for k, v in shown.items() if v)}, secret=***)"
 
 
-@dataclass(frozen=True)
-class RestSettings:
-    base_url: str
-    auth: AuthSettings
-    ca_file: str | None = None
-    timeout: float = 10.0
-    retry_budget: float = 10.0
-    retry_after: int = 30
+class _AuthInputs(Schema):
+    """The keys of `auth:` that are not settings themselves: where each secret comes from."""
 
-    @property
-    def secrets(self) -> tuple[str, ...]:
-        return tuple(s for s in (self.auth.secret,) if s)
-
-
-class AuthSchema(Schema):
-    class Meta:
-        unknown = RAISE
-
-    type = fields.Str(required=True, validate=validate.OneOf(list(AUTH_TYPES)))
-    header = fields.Str(load_default="X-Api-Key", validate=validate.Regexp(r"^[A-Za-z0-9-]+$"))
-    username = fields.Str()
-    token_url = fields.Str(validate=validate.Regexp(r"^https?://", error="an http:// or https:// URL"))
-    client_id = fields.Str()
-    scope = fields.Str()
-    client_auth = fields.Str(load_default="basic", validate=validate.OneOf(["basic", "body"]))
     key_file = fields.Str()
     key_env = fields.Str()
     password_file = fields.Str()
@@ -98,16 +82,20 @@ class AuthSchema(Schema):
             )
 
 
-class RestSchema(Schema):
-    class Meta:
-        unknown = RAISE
+ApiAuthSchema = schema_of(ApiAuthSettings, base=_AuthInputs)
 
-    base_url = fields.Str(required=True, validate=validate.Regexp(r"^https?://[^/]", error="an http(s):// URL"))
-    auth = fields.Nested(AuthSchema, required=True)
-    ca_file = fields.Str()
-    timeout = fields.Float(load_default=10.0, validate=validate.Range(min=0.1, max=300))
-    retry_budget = fields.Float(load_default=10.0, validate=validate.Range(min=0, max=300))
-    retry_after = fields.Int(load_default=30, validate=validate.Range(min=1, max=86400))
+
+@dataclass(frozen=True)
+class RestSettings:
+    base_url: str = setting(field=fields.Str(validate=validate.Regexp(r"^https?://[^/]", error="an http(s):// URL")))
+    auth: ApiAuthSettings = setting(field=fields.Nested(ApiAuthSchema))
+    ca_file: str | None = setting(None, fields.Str())
+    timeout: float = setting(10.0, fields.Float(validate=validate.Range(min=0.1, max=300)))
+    retry_budget: float = setting(10.0, fields.Float(validate=validate.Range(min=0, max=300)))
+    retry_after: int = setting(30, fields.Int(validate=validate.Range(min=1, max=86400)))
+
+
+RestSchema = schema_of(RestSettings)
 
 
 def rest_settings(raw: dict, folder: Path) -> RestSettings:
@@ -128,7 +116,7 @@ def rest_settings(raw: dict, folder: Path) -> RestSettings:
         raise ValueError("base_url holds credentials; give them under auth: (from a file or the environment)")
     return RestSettings(
         base_url=raw["base_url"].rstrip("/"),
-        auth=AuthSettings(
+        auth=ApiAuthSettings(
             type=auth["type"],
             secret=secret,
             header=auth["header"],

@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import requests
@@ -49,6 +49,26 @@ class Reply:
     headers: Mapping[str, str] = field(default_factory=dict)
 
 
+class Sender(Protocol):
+    """What the REST backend needs of a transport: the real one, or the preview's that sends nothing."""
+
+    @property
+    def base_url(self) -> str: ...
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        body: Any = NO_BODY,
+        idempotent: bool,
+        gone_is_done: bool = False,
+    ) -> Reply: ...
+
+    def close(self) -> None: ...
+
+
 class Transport:
     def __init__(self, settings: RestSettings):
         self.settings = settings
@@ -59,6 +79,10 @@ class Transport:
         self._pid = 0
         self._lock = threading.Lock()
         self.sent = 0  # HTTP requests sent by this process (token requests excluded), for tests and metrics
+
+    @property
+    def base_url(self) -> str:
+        return self.settings.base_url
 
     @property
     def session(self) -> requests.Session:

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.backends.base import BackendError
-from gateway.backends.previews import NoPreview, preview_backend
+from gateway.backends.base import BackendError, NoPreview
+from gateway.backends.registry import backend_kind
 from gateway.mapping import codec
 from gateway.mapping.model import Example, Mapping
 from gateway.scim.errors import ScimError
@@ -21,7 +21,6 @@ from gateway.service import ResourceService, store_spec
 from gateway.store import Entry, Ref
 from gateway.yamlfile import Problem
 
-CURRENT_ID = "current-entry-id"
 STARTING_POINT = {"users": {"userName": "current.user"}, "groups": {"displayName": "current group"}}
 
 
@@ -50,16 +49,17 @@ def preview_request(mapping: Mapping, kind: str, body: Any, current: dict | None
     resource_map = mapping.resource_maps.get(kind)
     if resource_map is None:
         raise PreviewRefused(404, f"the map has no {kind} section")
-    backend = preview_backend(
-        mapping.backend, {name: store_spec(m) for name, m in mapping.resource_maps.items() if m is not None}
+    backend = backend_kind(mapping.backend).preview_backend(
+        {name: store_spec(m) for name, m in mapping.resource_maps.items() if m is not None}
     )
     service = ResourceService(resource_map, backend)
     try:
         if is_patch(body):
             start = normalize(current or STARTING_POINT[kind], resource_map.resource_type)
-            current_id = getattr(backend, "current_id", CURRENT_ID)
+            current_id = backend.current_id
             backend.seed(kind, current_id, codec.to_record(resource_map, start))
             response = service.patch(current_id, body)
+            assert response is not None  # a PATCH that responds answers the resource
         else:
             response = service.create(body)
     except ScimError as error:
@@ -75,7 +75,7 @@ def run_examples(mapping: Mapping) -> tuple[list[Problem], list[Problem]]:
     warnings: list[Problem] = []
     if mapping.examples:
         try:
-            preview_backend(mapping.backend, {})
+            backend_kind(mapping.backend).preview_backend({})
         except NoPreview as missing:
             return [], [Problem(mapping.source, mapping.examples[0].line, f"examples not run: {missing}", warning=True)]
     for example in mapping.examples:
@@ -126,10 +126,10 @@ def _round_trip(mapping: Mapping, example: Example, response: dict) -> list[str]
     for rule in resource_map.rules:
         if rule.reference:
             continue
-        before, after = codec.read_scim(sent, rule.target), codec.read_scim(response, rule.target)
+        before, after = codec.read_scim(sent, rule.path), codec.read_scim(response, rule.path)
         if before and before != after:
             found.append(
-                f"Entra sends {rule.target} {before[0]!r} and would read back "
+                f"Entra sends {rule.path} {before[0]!r} and would read back "
                 f"{after[0] if after else None!r}, so it will re-send it every cycle"
             )
     return found
