@@ -5,7 +5,7 @@ settings file (marshmallow, file:line errors) into one frozen `Policy`:
 
     auth:
       tokens: true                 # Secret Tokens (`scim-gateway token create`); the default
-      basic: false                 # HTTP Basic users (`scim-gateway basic create`), as seed 002
+      basic: false                 # HTTP Basic users (`scim-gateway basic create`)
       oauth:                       # OAuth2 client credentials at <base_path>/oauth/token
         token_lifetime: 3600       # seconds; Entra's gallery checklist: 60 min to 6 h
       entra_jwt:                   # bearer JWTs Entra issues itself (Microsoft: testing only)
@@ -34,7 +34,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from gateway.scim.limits import DEFAULT_LIMITS, Limits
 
 # The application id of Entra's provisioning service: the audience of the JWTs it issues
-# (entra-wire.md section 3, [D1]).
+# (docs/entra-wire.md#transport-and-authentication).
 ENTRA_AUDIENCE = "8adf8e6e-67b2-4cf2-a259-e3dc5476c621"
 SCOPES = ("scim", "read-only")
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network

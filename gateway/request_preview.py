@@ -15,22 +15,13 @@ from gateway.backends.base import BackendError, NoPreview
 from gateway.backends.registry import backend_kind
 from gateway.mapping import codec
 from gateway.mapping.model import Example, Mapping
-from gateway.scim.errors import ScimError
+from gateway.scim.errors import ScimError, not_found, scim_error_for
 from gateway.scim.resource import normalize
 from gateway.service import ResourceService, store_spec
 from gateway.store import Entry, Ref
 from gateway.yamlfile import Problem
 
 STARTING_POINT = {"users": {"userName": "current.user"}, "groups": {"displayName": "current group"}}
-
-
-class PreviewRefused(Exception):
-    """The gateway would answer this request with an error; nothing would be written."""
-
-    def __init__(self, status: int, detail: str):
-        self.status = status
-        self.detail = detail
-        super().__init__(f"{status}: {detail}")
 
 
 @dataclass(frozen=True)
@@ -45,10 +36,13 @@ def is_patch(body: Any) -> bool:
 
 
 def preview_request(mapping: Mapping, kind: str, body: Any, current: dict | None = None) -> Preview:
-    """POST `body` (or PATCH it onto `current`, by default a bare user or group)."""
+    """POST `body` (or PATCH it onto `current`, by default a bare user or group).
+
+    A request the gateway would refuse raises the `ScimError` the server would answer with.
+    """
     resource_map = mapping.resource_maps.get(kind)
     if resource_map is None:
-        raise PreviewRefused(404, f"the map has no {kind} section")
+        raise not_found(f"the map has no {kind} section")
     backend = backend_kind(mapping.backend).preview_backend(
         {name: store_spec(m) for name, m in mapping.resource_maps.items() if m is not None}
     )
@@ -62,10 +56,8 @@ def preview_request(mapping: Mapping, kind: str, body: Any, current: dict | None
             assert response is not None  # a PATCH that responds answers the resource
         else:
             response = service.create(body)
-    except ScimError as error:
-        raise PreviewRefused(error.status, error.detail) from None
     except BackendError as error:
-        raise PreviewRefused(400, str(error)) from None
+        raise scim_error_for(error) from None
     return Preview(backend.transcript(), response, backend.entry(kind, response["id"]))
 
 
@@ -82,10 +74,12 @@ def run_examples(mapping: Mapping) -> tuple[list[Problem], list[Problem]]:
         where = f"example {example.name!r}"
         try:
             result = preview_request(mapping, example.resource, example.request, example.current)
-        except PreviewRefused as refused:
+        except ScimError as refused:
             if example.error is None or example.error.lower() not in refused.detail.lower():
                 expected = f"to be refused with {example.error!r}" if example.error else "to be accepted"
-                errors.append(Problem(mapping.source, example.line, f"{where}: expected {expected}, got {refused}"))
+                errors.append(
+                    Problem(mapping.source, example.line, f"{where}: expected {expected}, got {refused.summary()}")
+                )
             continue
         if example.error is not None:
             errors.append(Problem(mapping.source, example.line, f"{where}: expected a refusal ({example.error!r})"))

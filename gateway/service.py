@@ -193,8 +193,8 @@ class ResourceService:
             for a in self.resource_type.core.attributes
             if a.uniqueness == "server" and self.map.rules_for(None, a.name) and resource.get(a.name) not in (None, "")
         ]
-        for target in self.map.unique:
-            found.extend((str(target), value) for value in codec.read_scim(resource, target) if value not in (None, ""))
+        for path in self.map.unique:
+            found.extend((str(path), value) for value in codec.read_scim(resource, path) if value not in (None, ""))
         return found
 
     def _ensure_unique(self, resource: dict, own_id: str | None) -> None:

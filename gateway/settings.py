@@ -126,9 +126,11 @@ def load_settings(path: Path | str) -> Settings:
                 )
             )
         backends = {}
-        for name in (name for name in KINDS if name in raw):
+        for name, kind in KINDS.items():
+            if name not in raw:
+                continue
             try:
-                backends[name] = KINDS[name].load_settings(raw[name], path.parent)
+                backends[name] = kind.load_settings(raw[name], path.parent)
             except ValueError as error:
                 problems.append(Problem(str(path), line_of(document, (*where, name)), str(error)))
         tokens_file = (path.parent / raw["tokens_file"]).resolve()

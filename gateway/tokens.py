@@ -2,8 +2,9 @@
 
 Secret Tokens and OAuth client secrets are minted here (256 random bits), shown once and stored
 as a single unsalted SHA-256: there is nothing to brute-force in 256 bits, and a slow hash would
-only slow down every request. Basic passwords may be chosen by a person (seed 002's "User
-Name, Password"), so they get a salted, deliberately slow scrypt (gateway/auth/passwords.py).
+only slow down every request. Basic passwords may be chosen by a person (some applications'
+SCIM connectors are set up with a user name and password), so they get a salted, deliberately
+slow scrypt (gateway/auth/passwords.py).
 
 The file is YAML written by `scim-gateway token|basic|client ...` (never by hand):
     tokens:

@@ -4,13 +4,70 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
+
+import pytest
 
 from gateway.cli import main
 from gateway.mapping.loader import compile_mapping
 from gateway.yamlfile import loads
 
 REPO = Path(__file__).resolve().parents[1]
+# Where the code, tests, maps and deployment files cite the repository's documentation.
+CITING = ("gateway", "tests", "mappings", "deploy", "README.md", "docs")
+CITATION = re.compile(r"(?<![\w/.-])docs/([\w./-]+\.md)(?:#([\w-]+))?")
+# Sources that are not in the repository: the shared notes of the people who wrote it,
+# their `[D1]`-style source keys, and the seed documents.
+OUTSIDE = re.compile(r"shared/|(?<!docs/)\bentra-wire\.md|\[(?:D|I|Q|R|V|A)[0-9]+\b|\bseed 0[0-9]")
+
+
+def _cited_files() -> list[Path]:
+    files = []
+    for name in CITING:
+        path = REPO / name
+        candidates = [path] if path.is_file() else sorted(path.rglob("*"))
+        files += [f for f in candidates if f.is_file() and f.suffix in (".py", ".md", ".yaml", ".yml", ".sh", ".conf")]
+    return [f for f in files if f != Path(__file__).resolve()]
+
+
+def _anchors(document: Path) -> set[str]:
+    """GitHub's heading anchors: lower case, punctuation dropped, spaces as hyphens."""
+    headings = re.findall(r"^#+ (.+)$", document.read_text(), re.MULTILINE)
+    return {re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-") for heading in headings}
+
+
+def _citations() -> list[tuple[str, str, str | None]]:
+    found = []
+    for path in _cited_files():
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+            where = f"{path.relative_to(REPO)}:{number}"
+            for match in CITATION.finditer(line):
+                found.append((where, match.group(1), match.group(2)))
+            if path.parent == REPO / "docs":  # a link to a section of the same document
+                found += [(where, path.name, anchor) for anchor in re.findall(r"\]\(#([\w-]+)\)", line)]
+    return found
+
+
+def test_the_code_cites_the_entra_wire_document():
+    assert sum(document == "entra-wire.md" for _, document, _ in _citations()) >= 40
+
+
+@pytest.mark.parametrize(("where", "document", "anchor"), _citations(), ids=lambda value: str(value))
+def test_every_cited_document_and_section_exists(where, document, anchor):
+    path = REPO / "docs" / document
+    assert path.is_file(), f"{where} cites docs/{document}, which does not exist"
+    if anchor:
+        assert anchor in _anchors(path), f"{where} cites docs/{document}#{anchor}, which has no such heading"
+
+
+def test_nothing_cites_a_source_outside_the_repository():
+    outside = []
+    for path in _cited_files():
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+            if OUTSIDE.search(line):
+                outside.append(f"{path.relative_to(REPO)}:{number}: {line.strip()}")
+    assert outside == []
 
 
 def test_the_readme_map_compiles():

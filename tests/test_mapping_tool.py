@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from pathlib import Path
 
 import pytest
 
+from gateway.backends.base import BackendError, NotFound, Unavailable, UnknownReference, UnsupportedQuery
+from gateway.backends.ldap.kind import LDAP
+from gateway.backends.ldap.preview import LdapPreview
+from gateway.backends.registry import KINDS
 from gateway.cli import main
 from gateway.mapping.loader import load_mapping
-from gateway.request_preview import run_examples
+from gateway.request_preview import preview_request, run_examples
+from gateway.scim.errors import ScimError
 
 REPO = Path(__file__).resolve().parents[1]
 OPENLDAP = REPO / "mappings" / "openldap.yaml"
@@ -134,14 +140,42 @@ def test_preview_of_a_patch_starts_from_the_current_user_and_shows_the_move(tmp_
 @pytest.mark.parametrize(
     ("body", "refusal"),
     [
-        ({"displayName": "no name"}, "400: userName is required"),
-        ({"userName": "x", "active": "perhaps"}, "400: active must be true or false"),
+        ({"displayName": "no name"}, "400 invalidValue: userName is required"),
+        ({"userName": "x", "active": "perhaps"}, "400 invalidValue: active must be true or false"),
     ],
 )
 def test_preview_says_when_the_gateway_would_refuse_the_request(body, refusal, capsys, monkeypatch):
     code, out, err = _run(["mapping", "preview", str(OPENLDAP)], capsys, json.dumps(body), monkeypatch)
     assert code == 1 and out == ""
     assert f"the gateway would refuse this request with {refusal}" in err
+
+
+def test_preview_refuses_a_value_the_backend_refuses_as_the_server_does(capsys, monkeypatch):
+    body = {"userName": "a@example.com", "name": {"givenName": "A", "familyName": "B"}, ENTERPRISE: {"manager": "x"}}
+    code, out, err = _run(["mapping", "preview", str(HR_REST)], capsys, json.dumps(body), monkeypatch)
+    assert (code, out) == (1, "")
+    assert "would refuse this request with 400 invalidValue: manager_id is 'x', and the API wants an integer" in err
+
+
+@pytest.mark.parametrize(
+    ("error", "summary"),
+    [
+        (NotFound("no user with id '7'"), "404: no user with id '7'"),
+        (BackendError("the directory refused the operation"), "500: the directory refused the operation"),
+        (UnknownReference("users", ["7"]), "400 invalidValue: no user with id '7'"),
+        (UnsupportedQuery("only by login"), "400 invalidFilter: only by login"),
+        (Unavailable("the API is down"), "503: the API is down; retry later"),
+    ],
+)
+def test_preview_refuses_with_the_status_the_server_would_answer_not_always_400(error, summary, monkeypatch):
+    class Refusing(LdapPreview):
+        def create(self, *args, **kwargs):
+            raise error
+
+    monkeypatch.setitem(KINDS, "ldap", dataclasses.replace(LDAP, preview=Refusing))
+    with pytest.raises(ScimError) as refused:
+        preview_request(load_mapping(OPENLDAP), "users", {"userName": "someone"})
+    assert refused.value.summary().startswith(summary)
 
 
 HR_REST = REPO / "mappings" / "hr-rest-example.yaml"

@@ -1,9 +1,9 @@
 """Bearer JWTs issued by Entra itself, checked against Entra's published signing keys (JWKS).
 
 Microsoft calls this mode testing-only; its tokens carry `iss` https://sts.windows.net/<tenant>/
-and `aud` 8adf8e6e-67b2-4cf2-a259-e3dc5476c621 (entra-wire.md section 3, [D1]). PyJWT does the
-cryptography and the claim checks; `PyJWKClient` fetches and caches the key set from a URL,
-and a key set saved in a file is re-read when the file changes.
+and `aud` 8adf8e6e-67b2-4cf2-a259-e3dc5476c621 (docs/entra-wire.md#transport-and-authentication).
+PyJWT does the cryptography and the claim checks; `PyJWKClient` fetches and caches the key set
+from a URL, and a key set saved in a file is re-read when the file changes.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """OAuth2 client credentials (RFC 6749 section 4.4): short-lived access tokens for OAuth clients.
 
 Entra's newer gallery checklist accepts only this flow, with tokens living 60 min to 6 h
-(entra-wire.md section 3, [D1][R3]). An access token is a JWT signed with HS256 by PyJWT: every
-gunicorn worker can check it without a shared store, it expires by itself, and it names its
-client, so revoking the client (`scim-gateway client revoke`) ends its tokens at once.
+(docs/entra-wire.md#transport-and-authentication). An access token is a JWT signed with HS256
+by PyJWT: every gunicorn worker can check it without a shared store, it expires by itself, and
+it names its client, so revoking the client (`scim-gateway client revoke`) ends its tokens at
+once.
 
 The signing key is 512 random bits in a file of its own (0600), created on first use; it is the
 one secret the gateway keeps, like a TLS key. Deleting it ends every access token issued.

@@ -88,7 +88,10 @@ class BackendError(Exception):
 
 
 class NotFound(BackendError):
-    pass
+    @classmethod
+    def no_such(cls, kind: str, id: str) -> NotFound:
+        """An id that names nothing of this kind, said one way: "no user with id '42'"."""
+        return cls(f"no {kind[:-1]} with id {id!r}")
 
 
 class AlreadyExists(BackendError):
@@ -129,6 +132,10 @@ class Throttled(BackendError):
 
 class UnsupportedQuery(BackendError):
     """The downstream system cannot answer this query without reading everything it holds."""
+
+
+class TooManyResults(UnsupportedQuery):
+    """The query matches more records than the backend will read to answer it; narrow it."""
 
 
 class Backend(Protocol):
@@ -196,7 +203,7 @@ class BackendKind(Generic[S]):
 
     The map's `backend:` names a kind; the tenant's settings block and each resource's map
     section carry the same name. `backends/registry.py` lists the kinds; adding a backend is
-    a package that declares its kind and one line there.
+    a package that declares its kind (as ldap/kind.py does) and one line there.
     """
 
     name: str  # "ldap": the map's `backend:`, the tenant's settings block, each resource's section
@@ -213,9 +220,10 @@ class BackendKind(Generic[S]):
     default_created: str | None = None
     default_modified: str | None = None
     preview: Callable[[dict[str, StoreSpec[Any]]], PreviewBackend] | None = None  # None: no dry run
-    # Hooks for operations (issue 10): an online check of the settings (`gateway check`), and a
-    # readiness probe of a running backend. None: the kind has none.
-    check: Callable[[S], list[str]] | None = None
+    # Hooks for operations: an online check of a tenant's settings and map sections against the
+    # live system (what is wrong, one problem a line), and a readiness probe of a running
+    # backend (raises a BackendError when it is not ready). None: the kind has none yet.
+    check: Callable[[S, dict[str, StoreSpec[Any]]], list[str]] | None = None
     probe: Callable[[Backend], None] | None = None
 
     @property

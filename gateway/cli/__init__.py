@@ -1,4 +1,4 @@
-"""`scim-gateway`: the one command-line tool (serve, mapping, token)."""
+"""`scim-gateway`: the one command-line tool (serve, mapping check|preview, token, basic, client)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     check = mapping.add_parser("check", help="validate a map, run its examples, warn about what Entra would re-send")
     check.add_argument("file", type=Path)
     check.add_argument("--strict", action="store_true", help="fail (exit 1) on warnings too")
-    preview = mapping.add_parser("preview", help="print what a SCIM request on stdin would write (LDIF)")
+    preview = mapping.add_parser(
+        "preview", help="print what a SCIM request on stdin would write (LDIF, or the REST calls)"
+    )
     preview.add_argument("file", type=Path)
     preview.add_argument("--current", type=Path, help="the user (or group) a PATCH applies to, as SCIM JSON")
     preview.add_argument("--resource", choices=["users", "groups"], help="default: from the request's schemas")
@@ -56,4 +58,3 @@ def _run(args: argparse.Namespace) -> int:
             args.file, current_path=args.current, resource=args.resource, show_response=args.response
         )
     return credentials.run(args)
-

@@ -17,7 +17,8 @@ from typing import TextIO
 from gateway.backends.base import NoPreview
 from gateway.mapping.audit import audit
 from gateway.mapping.loader import load_mapping
-from gateway.request_preview import PreviewRefused, preview_request, run_examples
+from gateway.request_preview import preview_request, run_examples
+from gateway.scim.errors import ScimError
 from gateway.scim.schema import CORE_GROUP
 
 
@@ -60,8 +61,8 @@ def preview(
     kind = resource or _kind_of(body, current)
     try:
         result = preview_request(mapping, kind, body, current)
-    except PreviewRefused as refused:
-        print(f"the gateway would refuse this request with {refused.status}: {refused.detail}", file=err)
+    except ScimError as refused:
+        print(f"the gateway would refuse this request with {refused.summary()}", file=err)
         return 1
     except NoPreview as missing:
         print(f"{path}: {missing}", file=err)

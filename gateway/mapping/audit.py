@@ -67,9 +67,7 @@ class _Auditor:
                 self.warn(rules[0].line, f"{path} is written but never read back (read: none), {RESENT}")
 
     def lossy_transforms(self) -> None:
-        lines = [
-            (rule.path.text or str(rule.path), rule.transform, rule.read, rule.line) for rule in self.map.rules
-        ]
+        lines = [(rule.path.text or str(rule.path), rule.transform, rule.read, rule.line) for rule in self.map.rules]
         lines += [(family.text, family.transform, "exact", family.line) for family in self.map.families]
         for path, transform, read, line in lines:
             if read == "exact" and transform.loss:

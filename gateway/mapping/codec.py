@@ -177,9 +177,7 @@ def to_resource(resource_map: ResourceMap, entry: Entry, projection: Projection 
     resource: dict = {"schemas": [resource_type.core.id], "id": entry.id}
     for rule in resource_map.rules:
         path = rule.path
-        if not rule.readable or (
-            projection is not None and not projection.wants(path.urn, path.attribute, path.sub)
-        ):
+        if not rule.readable or (projection is not None and not projection.wants(path.urn, path.attribute, path.sub)):
             continue
         raw = entry.attributes.get(rule.key, [])
         if rule.reference:

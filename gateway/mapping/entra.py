@@ -1,9 +1,9 @@
-"""What Entra ID sends by default (shared/entra-wire.md section 4), for `mapping check`.
+"""What Entra ID sends by default, for `mapping check` (docs/entra-wire.md#default-attribute-mapping).
 
 Every attribute of Entra's default mapping that a map drops, or cannot give back exactly as
-it was sent, is PATCHed again on every provisioning cycle (about every 40 minutes) [D1][I7].
-A map names what its application's attribute mapping really sends with `entra_attributes:`;
-without it, these defaults are assumed.
+it was sent, is PATCHed again on every provisioning cycle, about every 40 minutes
+(docs/entra-wire.md#updates-must-read-back-unchanged). A map names what its application's
+attribute mapping really sends with `entra_attributes:`; without it, these defaults are assumed.
 """
 
 from __future__ import annotations
@@ -35,14 +35,15 @@ DEFAULT_USER_PATHS = (
     f"{ENTERPRISE}:manager",
 )
 
-# Groups are matched and queried on displayName [D1]; externalId <- objectId [V2].
+# Groups are matched and queried on displayName; externalId <- objectId
+# (docs/entra-wire.md#default-attribute-mapping).
 DEFAULT_GROUP_PATHS = ("displayName", "externalId", "members")
 
 DEFAULTS = {"users": DEFAULT_USER_PATHS, "groups": DEFAULT_GROUP_PATHS}
 
 # The SCIM attributes Entra filters on: matching (userName; externalId is the usual second
 # matching attribute), reads by id, the manager check (`id eq .. and manager eq ..`) and
-# group lookups by displayName [D1][D12].
+# group lookups by displayName (docs/entra-wire.md#queries, docs/entra-wire.md#the-manager-check).
 FILTERED_PATHS = {
     "users": ("userName", "externalId", f"{ENTERPRISE}:manager"),
     "groups": ("displayName", "externalId"),

@@ -5,7 +5,7 @@ whole member list to apply "add these two" would make every PATCH cost as much a
 big, so these operations never go through read-patch-diff: each becomes an add or delete of
 exactly the values it names. Pure: operations in, Changes out.
 
-The forms (entra-wire.md 2.5):
+The forms (docs/entra-wire.md#group-members):
   {"op":"Add","path":"members","value":[{"$ref":null,"value":"id"}]}           -> add id
   {"op":"Remove","path":"members","value":[{"value":"id"}]}                    -> delete id (only)
   {"op":"remove","path":"members[value eq \"id\"]"}                            -> delete id
@@ -20,7 +20,7 @@ from typing import Any
 from gateway.mapping.model import ResourceMap, Rule
 from gateway.scim.errors import invalid_path, invalid_value
 from gateway.scim.filter import Compare, Filter, Or
-from gateway.scim.patch import Operation
+from gateway.scim.patch import Operation, whole_extension
 from gateway.scim.resource import resolve
 from gateway.store import Change, Ref
 
@@ -50,6 +50,9 @@ def split_operations(resource_map: ResourceMap, operations: list[Operation]) -> 
             if kept:
                 remaining.append(Operation(operation.op, None, kept))
             continue
+        if whole_extension(resource_map.resource_type, operation.path) is not None:
+            remaining.append(operation)  # read-patch-diff applies it, attribute by attribute
+            continue
         resolved = resolve(resource_map.resource_type, operation.path.attr)
         rule = by_attribute.get((resolved.urn, resolved.attribute.name.lower()))
         if rule is None:
@@ -65,9 +68,7 @@ def _change(rule: Rule, op: str, value: Any, value_filter: Filter | None) -> Cha
     kind = rule.reference or ""  # an incremental rule is a reference (members)
     if value_filter is not None:
         if op != "remove":
-            raise invalid_path(
-                f"{rule.path.attribute}[filter] can only be removed; add or replace the values instead"
-            )
+            raise invalid_path(f"{rule.path.attribute}[filter] can only be removed; add or replace the values instead")
         return Change(rule.key, "delete", tuple(Ref(kind, id) for id in _ids_in_filter(value_filter, rule)))
     ids = _ids(value, rule)
     if op == "add":
@@ -106,6 +107,4 @@ def _ids_in_filter(value_filter: Filter, rule: Rule) -> list[str]:
         and value_filter.value not in (None, "")
     ):
         return [str(value_filter.value)]
-    raise invalid_path(
-        f'{rule.path.attribute}[...] can only select by id, e.g. {rule.path.attribute}[value eq "<id>"]'
-    )
+    raise invalid_path(f'{rule.path.attribute}[...] can only select by id, e.g. {rule.path.attribute}[value eq "<id>"]')

@@ -323,8 +323,8 @@ class Chain:
         return value
 
     def when_missing(self) -> list[Value]:
-        missing = getattr(self.encoder, "when_missing", None)
-        value = missing() if missing else None
+        """What is written when the SCIM value is absent: only a value map can say "absent is X"."""
+        value = self.encoder.when_missing() if isinstance(self.encoder, ValueMap) else None
         return [] if value is None else [value]
 
     def query(self, attribute: str, op: str, value: Any) -> Query:

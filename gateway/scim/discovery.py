@@ -13,7 +13,7 @@ RESOURCE_TYPE_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ResourceType"
 SCHEMA_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Schema"
 
 
-def service_provider_config(max_results: int) -> dict:
+def service_provider_config(max_results: int, authentication_schemes: list[dict]) -> dict:
     return {
         "schemas": [SPC_SCHEMA],
         "documentationUri": "https://github.com/scim-gateway/scim-gateway#readme",
@@ -23,16 +23,58 @@ def service_provider_config(max_results: int) -> dict:
         "changePassword": {"supported": False},
         "sort": {"supported": False},
         "etag": {"supported": False},
-        "authenticationSchemes": [
-            {
-                "type": "oauthbearertoken",
-                "name": "Secret Token",
-                "description": "The Secret Token minted by `scim-gateway token create`, sent as a Bearer token",
-                "primary": True,
-            }
-        ],
+        "authenticationSchemes": authentication_schemes,
         "meta": {"resourceType": "ServiceProviderConfig", "location": "/ServiceProviderConfig"},
     }
+
+
+def authentication_schemes(
+    tokens: bool, basic: bool, oauth_token_url: str | None, entra_tenant_id: str | None
+) -> list[dict]:
+    """The ways in a tenant accepts (RFC 7643 section 5), the first of them primary."""
+    schemes = []
+    if tokens:
+        schemes.append(
+            _scheme(
+                "oauthbearertoken",
+                "Secret Token",
+                "A Secret Token minted by `scim-gateway token create`, sent as a Bearer token",
+                "https://www.rfc-editor.org/rfc/rfc6750",
+            )
+        )
+    if oauth_token_url:
+        schemes.append(
+            _scheme(
+                "oauth2",
+                "OAuth 2.0 client credentials",
+                f"An access token from {oauth_token_url} (grant_type=client_credentials, a client made by "
+                "`scim-gateway client create`), sent as a Bearer token",
+                "https://www.rfc-editor.org/rfc/rfc6749#section-4.4",
+            )
+        )
+    if entra_tenant_id:
+        schemes.append(
+            _scheme(
+                "oauthbearertoken",
+                "Entra ID JWT",
+                f"A bearer JWT that Microsoft Entra ID issues for its tenant {entra_tenant_id}",
+                "https://www.rfc-editor.org/rfc/rfc7519",
+            )
+        )
+    if basic:
+        schemes.append(
+            _scheme(
+                "httpbasic",
+                "HTTP Basic",
+                "A user name and password made by `scim-gateway basic create`",
+                "https://www.rfc-editor.org/rfc/rfc7617",
+            )
+        )
+    return [{**scheme, "primary": index == 0} for index, scheme in enumerate(schemes)]
+
+
+def _scheme(kind: str, name: str, description: str, spec_uri: str) -> dict:
+    return {"type": kind, "name": name, "description": description, "specUri": spec_uri}
 
 
 def resource_type_json(resource_type: ResourceType) -> dict:

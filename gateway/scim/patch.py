@@ -2,7 +2,7 @@
 
 Pure: a resource and the request body in, a new resource out; the input is never changed, so
 a PATCH that fails half-way has changed nothing. Entra's quirks, each with its source in
-`shared/entra-wire.md` section 2, are handled here and nowhere else:
+`docs/entra-wire.md#patch-as-entra-sends-it`, are handled here and nowhere else:
   - `op` in any case (`Add`, `Replace`, `Remove`);
   - booleans as "True"/"False" strings (coerced by the schema type);
   - no-path ops whose value object has dotted or URN-qualified keys;
@@ -10,6 +10,9 @@ a PATCH that fails half-way has changed nothing. Entra's quirks, each with its s
     and separate `add`s of address parts merging into one typed address;
   - `Replace` with "" or null clearing the attribute (manager removal);
   - `Remove` of `members` with a value list removing only those values.
+A path may also name a whole extension schema (`urn:...:enterprise:2.0:User`), which RFC 7644
+section 3.5.2 lets a client treat like a complex attribute: its value object sets the
+attributes it names, and `remove` clears the extension.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from gateway.scim.filter import (
 )
 from gateway.scim.limits import DEFAULT_LIMITS, Limits
 from gateway.scim.resource import IGNORED_ON_INPUT, Resolved, coerce, container, resolve
-from gateway.scim.schema import PATCH_OP, Attribute, ResourceType
+from gateway.scim.schema import PATCH_OP, Attribute, ResourceType, Schema
 
 
 @dataclass(frozen=True)
@@ -80,11 +83,42 @@ def apply_patch(resource: dict, operations: list[Operation], resource_type: Reso
     """Apply every operation in order to a copy of `resource` and return it."""
     result = copy.deepcopy(resource)
     for operation in operations:
+        extension = whole_extension(resource_type, operation.path)
         if operation.path is None:
             _apply_object(result, operation.op, operation.value, resource_type)
+        elif extension is not None:
+            _apply_extension(result, operation.op, extension, operation.value, resource_type)
         else:
             _apply(result, operation.op, operation.path, operation.value, resource_type)
     return result
+
+
+def whole_extension(resource_type: ResourceType, path: PatchPath | None) -> Schema | None:
+    """The extension schema a path names as a whole (`urn:...:enterprise:2.0:User`), if it does.
+
+    The path parser reads such a URN as `<urn>:<attribute>` (it knows no schemas), so the
+    two halves are joined again and looked up among the resource type's extensions."""
+    if path is None or path.value_filter is not None or path.attr.urn is None:
+        return None
+    return resource_type.extension(str(path.attr))
+
+
+def _apply_extension(resource: dict, op: str, extension: Schema, value: Any, resource_type: ResourceType) -> None:
+    """add/replace: each key of the value object is set as if its full path were given;
+    remove (or replace with nothing): every attribute of the extension a client may write goes."""
+    if op == "remove" or (op == "replace" and value in (None, "", [], {})):
+        holder = resource.get(extension.id) or {}
+        for name in list(holder):
+            attribute = extension.attribute(name)
+            if attribute is None or attribute.mutability != "readOnly":
+                del holder[name]
+        _drop_empty_extension(resource, extension.id)
+        return
+    if value in (None, "", [], {}):
+        return  # adding nothing changes nothing
+    if not isinstance(value, dict):
+        raise invalid_value(f"'{extension.id}' must be an object of its attributes")
+    _apply_object(resource, op, {extension.id: value}, resource_type)
 
 
 def _apply_object(resource: dict, op: str, value: dict, resource_type: ResourceType) -> None:

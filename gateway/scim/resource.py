@@ -1,10 +1,12 @@
-"""SCIM resources as plain dicts: resolving paths, normalizing what clients send, projecting.
+"""SCIM resources as plain dicts: resolving paths, and reading what clients send into one shape.
 
 A resource inside the gateway is the JSON shape with canonical attribute names: core attributes
 at the top, each extension's attributes in a dict under its URN. Clients differ from that shape
-in ways RFC 7643 and Entra allow, and `normalize` absorbs all of them in one place:
-attribute names in any case, `null` values, a client-sent `meta`/`id`, `"True"`/`"False"`
-strings for booleans, `manager` as a bare id string, flattened `urn:...:attr` keys.
+in ways RFC 7643 and Entra allow. `normalize` (a POST or PUT body) and `coerce` (one value, which
+the PATCH engine uses too) absorb all of them here: attribute names in any case, `null` values,
+a client-sent `meta`/`id`, `"True"`/`"False"` strings for booleans, `manager` as a bare id
+string or a one-item list, roles as stringified JSON, flattened `urn:...:attr` keys.
+Projection (`attributes`, `excludedAttributes`) lives in `projection.py`.
 """
 
 from __future__ import annotations
@@ -112,7 +114,7 @@ _ROLE_KEYS = {"value": "value", "displayname": "display", "display": "display", 
 
 
 def _unstringified_role(item: Any) -> Any:
-    """Entra PATCHes each role as stringified JSON (entra-wire.md 2.7, [D5]):
+    """Entra PATCHes each role as stringified JSON (docs/entra-wire.md#roles-as-stringified-json):
     {"value": "{\"id\":\"06b0...\",\"value\":\"25\",\"displayName\":\"Role1234\"}"}
     while a POST carries the same role as an object. Read both as {"value", "display", ...}."""
     text = item.get("value") if isinstance(item, dict) else item

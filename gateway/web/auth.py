@@ -12,7 +12,8 @@ import logging
 from flask import current_app, g, request
 
 from gateway.auth.authenticator import AuthFailure, KeysUnavailable, Principal
-from gateway.scim.errors import ScimError
+from gateway.scim.errors import forbidden, too_many_requests, unauthorized, unavailable
+from gateway.web.responses import tenant_retry_after
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 log = logging.getLogger("gateway.web.auth")
@@ -27,13 +28,11 @@ def admit_address() -> str:
         log.warning(
             "tenant %s: refused %s %s from %s: not in allow_from", tenant.name, request.method, request.path, address
         )
-        raise ScimError(403, f"this tenant does not accept requests from {address}")
+        raise forbidden(f"this tenant does not accept requests from {address}")
     wait = _throttle().exhausted(policy.failed_logins, "failed", tenant.name, address)
     if wait is not None:
         log.warning("tenant %s: refused a request from %s: too many failed logins", tenant.name, address)
-        raise ScimError(
-            429, f"too many failed logins from {address}; retry in {wait} s", headers={"Retry-After": str(wait)}
-        )
+        raise too_many_requests(f"too many failed logins from {address}; retry in {wait} s", wait)
     return address
 
 
@@ -48,11 +47,7 @@ def count_request() -> None:
     wait = _throttle().hit(policy.rate, "rate", g.tenant.name)
     if wait is not None:
         log.warning("tenant %s: over its rate of %s", g.tenant.name, policy.rate)
-        raise ScimError(
-            429,
-            f"more than {policy.rate} requests for this tenant; retry in {wait} s",
-            headers={"Retry-After": str(wait)},
-        )
+        raise too_many_requests(f"more than {policy.rate} requests for this tenant; retry in {wait} s", wait)
 
 
 def admit() -> Principal:
@@ -63,16 +58,13 @@ def admit() -> Principal:
         principal = authenticator.authenticate(request.headers.get("Authorization", ""))
     except KeysUnavailable as error:
         log.error("tenant %s: %s", g.tenant.name, error)
-        raise ScimError(
-            503, "the gateway cannot check this token right now; retry later", headers={"Retry-After": "30"}
-        )
+        raise unavailable("the gateway cannot check this token right now; retry later", tenant_retry_after()) from None
     except AuthFailure as failure:
         failed_login(address, failure)
-        raise ScimError(
-            401,
+        raise unauthorized(
             "a valid credential is required (Authorization: Bearer <Secret Token>)",
-            headers={"WWW-Authenticate": ", ".join(authenticator.schemes) or 'Bearer realm="scim-gateway"'},
-        )
+            authenticator.schemes or ['Bearer realm="scim-gateway"'],
+        ) from None
     count_request()
     if request.method not in READ_METHODS and not principal.can_write:
         log.warning(
@@ -83,7 +75,7 @@ def admit() -> Principal:
             principal.method,
             principal.name,
         )
-        raise ScimError(403, f"the credential {principal.name!r} may only read (its scope is {principal.scope})")
+        raise forbidden(f"the credential {principal.name!r} may only read (its scope is {principal.scope})")
     return principal
 
 

@@ -8,17 +8,16 @@ import logging
 from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
-from gateway.backends.base import (
-    AlreadyExists,
-    BackendError,
-    InvalidData,
-    NotFound,
-    Throttled,
-    Unavailable,
-    UnknownReference,
-    UnsupportedQuery,
+from gateway.backends.base import BackendError
+from gateway.scim.errors import (
+    DEFAULT_RETRY_AFTER,
+    ScimError,
+    internal,
+    method_not_allowed,
+    not_found,
+    scim_error_for,
+    too_large,
 )
-from gateway.scim.errors import ScimError, invalid_filter
 
 SCIM_JSON = "application/scim+json"
 log = logging.getLogger("gateway.web")
@@ -34,29 +33,10 @@ def _error(error: ScimError) -> Response:
     return scim_response(error.to_json(), error.status, error.headers)
 
 
-def _retry_after(error: Unavailable) -> int:
-    """The downstream's own hint if it gave one, else the tenant's configured value."""
-    if error.retry_after is not None:
-        return error.retry_after
+def tenant_retry_after() -> int:
+    """How long the tenant tells a client to wait when something it depends on is down."""
     tenant = g.get("tenant")
-    return tenant.retry_after if tenant is not None else 30
-
-
-def scim_error_for(error: BackendError) -> ScimError:
-    """Backend errors as SCIM errors; their messages are written to be shown to clients."""
-    if isinstance(error, NotFound):
-        return ScimError(404, str(error))
-    if isinstance(error, AlreadyExists):
-        return ScimError(409, str(error), "uniqueness")
-    if isinstance(error, (InvalidData, UnknownReference)):
-        return ScimError(400, str(error), "invalidValue")
-    if isinstance(error, UnsupportedQuery):
-        return invalid_filter(str(error))
-    if isinstance(error, Throttled):
-        return ScimError(429, f"{error}; retry later", headers={"Retry-After": str(error.retry_after)})
-    if isinstance(error, Unavailable):
-        return ScimError(503, f"{error}; retry later", headers={"Retry-After": str(_retry_after(error))})
-    return ScimError(500, str(error))
+    return tenant.retry_after if tenant is not None else DEFAULT_RETRY_AFTER
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -68,23 +48,23 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(BackendError)
     def on_backend_error(error: BackendError):
-        return _error(scim_error_for(error))
+        return _error(scim_error_for(error, tenant_retry_after()))
 
     @app.errorhandler(HTTPException)
     def on_http_error(error: HTTPException):
-        detail = {
-            404: f"there is no SCIM endpoint at {request.path}",
-            405: f"{request.method} is not allowed on {request.path}",
-            413: f"the request body is larger than {app.config.get('MAX_CONTENT_LENGTH')} bytes",
-        }.get(error.code or 500, error.description or error.name)
-        return _error(ScimError(error.code or 500, detail))
+        """Werkzeug's own refusals (no route, wrong method, body too large), as SCIM errors."""
+        if error.code == 404:
+            return _error(not_found(f"there is no SCIM endpoint at {request.path}"))
+        if error.code == 405:
+            allowed = sorted(getattr(error, "valid_methods", None) or [])
+            return _error(method_not_allowed(f"{request.method} is not allowed on {request.path}", allowed))
+        if error.code == 413:
+            return _error(too_large(f"the request body is larger than {app.config.get('MAX_CONTENT_LENGTH')} bytes"))
+        return _error(ScimError(error.code or 500, error.description or error.name))
 
     @app.errorhandler(Exception)
     def on_unexpected(error: Exception):
         log.exception("unexpected error in request %s", getattr(g, "request_id", "?"))
         return _error(
-            ScimError(
-                500,
-                f"internal error; the gateway's log has the details under request id {getattr(g, 'request_id', '?')}",
-            )
+            internal(f"internal error; the gateway's log has the details under request id {g.get('request_id', '?')}")
         )

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, current_app, g, request
 
 from gateway.scim import discovery
-from gateway.scim.errors import invalid_value, not_found
+from gateway.scim.errors import invalid_value, method_not_allowed, not_found
 from gateway.scim.limits import parse_json
 from gateway.scim.projection import Projection
 from gateway.scim.schema import LIST_RESPONSE
@@ -56,13 +56,15 @@ def _int_arg(name: str, default: int) -> int:
         raise invalid_value(f"{name} must be an integer, not {text!r}") from None
 
 
+def _tenant_url() -> str:
+    return f"{request.host_url.rstrip('/')}{g.tenant.settings.base_path}"
+
+
 def _located(resource: dict, service: ResourceService) -> dict:
     """meta.location, when the response carries meta at all."""
     if "meta" in resource:
         endpoint = service.resource_type.endpoint.strip("/")
-        resource["meta"]["location"] = (
-            f"{request.host_url.rstrip('/')}{g.tenant.settings.base_path}/{endpoint}/{resource['id']}"
-        )
+        resource["meta"]["location"] = f"{_tenant_url()}/{endpoint}/{resource['id']}"
     return resource
 
 
@@ -124,10 +126,36 @@ def delete_resource(resource: str, id: str):
 
 # --- discovery -------------------------------------------------------------------------------
 
+READ_ONLY = ["GET", "HEAD", "OPTIONS"]
+
+
+def write_to_discovery(rest: str = ""):
+    """Discovery is read-only (RFC 7644 section 4). Without these routes a POST would be taken
+    for a create on a resource type named `ServiceProviderConfig`, and answered 404."""
+    raise method_not_allowed(f"{request.method} is not allowed on {request.path}: discovery is read-only", READ_ONLY)
+
+
+for _endpoint in ("ServiceProviderConfig", "ResourceTypes", "Schemas"):  # static paths win over /<resource>
+    for _rule in (f"/{_endpoint}", f"/{_endpoint}/<path:rest>"):
+        scim.add_url_rule(
+            _rule,
+            "write_to_discovery",
+            write_to_discovery,
+            methods=["POST", "PUT", "PATCH", "DELETE"],
+            provide_automatic_options=False,
+        )
+
 
 @scim.get("/ServiceProviderConfig")
 def service_provider_config():
-    return scim_response(discovery.service_provider_config(MAX_COUNT))
+    auth = g.tenant.settings.policy.auth
+    schemes = discovery.authentication_schemes(
+        tokens=auth.tokens,
+        basic=auth.basic,
+        oauth_token_url=f"{_tenant_url()}/oauth/token" if auth.oauth else None,
+        entra_tenant_id=auth.entra_jwt.tenant_id if auth.entra_jwt else None,
+    )
+    return scim_response(discovery.service_provider_config(MAX_COUNT, schemes))
 
 
 @scim.get("/ResourceTypes")

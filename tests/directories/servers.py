@@ -1,5 +1,5 @@
-"""Throwaway 389 Directory Server and Samba AD DC instances for the tests (shared/directories.md
-sections 2 and 3), with the suffix layout of our slapd: dc=example,dc=com, ou=People, ou=Groups,
+"""Throwaway 389 Directory Server and Samba AD DC instances for the tests, with the suffix
+layout of our slapd: dc=example,dc=com, ou=People, ou=Groups,
 and a service account that is not the directory's root, holding the rights the README lists.
 
 Both run from the Debian packages `deploy/install-deps.sh --test` installs, as our children in

@@ -1,5 +1,7 @@
 """Discovery endpoints advertise what the map stores, and nothing else."""
 
+import pytest
+
 from tests.conftest import OPENLDAP_MAP
 
 
@@ -41,3 +43,38 @@ def test_schemas_hold_only_mapped_attributes(client):
     assert {a["name"] for a in enterprise["attributes"]} == {"employeeNumber", "department", "organization", "manager"}
     one = client.get("/Schemas/urn:ietf:params:scim:schemas:core:2.0:User").get_json()
     assert one["id"] == "urn:ietf:params:scim:schemas:core:2.0:User"
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/ServiceProviderConfig",
+        "/ResourceTypes",
+        "/ResourceTypes/User",
+        "/Schemas",
+        "/Schemas/urn:ietf:params:scim:schemas:core:2.0:User",
+        "/Schemas/urn:ietf:params:scim:schemas:core:2.0:User/attributes",
+    ],
+)
+def test_writes_to_discovery_endpoints_are_405_with_allow_not_404(client, method, path):
+    response = client.request(method, path, {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"]})
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "GET, HEAD, OPTIONS"
+    assert response.headers["Content-Type"] == "application/scim+json"
+    body = response.get_json()
+    assert body["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
+    assert (body["status"], "scimType" in body) == ("405", False)
+    assert f"{method} is not allowed on /scim/v2{path}" in body["detail"]
+
+
+def test_discovery_still_reads_after_a_refused_write(client):
+    assert client.post("/ServiceProviderConfig", {}).status_code == 405
+    assert client.get("/ServiceProviderConfig").status_code == 200
+    assert client.get("/ResourceTypes/User").get_json()["name"] == "User"
+
+
+def test_a_method_a_resource_endpoint_never_takes_is_405_with_its_allow(client):
+    response = client.request("PUT", "/Users")
+    assert (response.status_code, response.headers["Allow"]) == (405, "GET, HEAD, OPTIONS, POST")
+    assert response.get_json()["status"] == "405"

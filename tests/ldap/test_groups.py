@@ -185,7 +185,7 @@ def test_roles_land_in_an_attribute_through_a_value_map_from_objects_and_stringi
     )
     assert created["roles"] == [{"value": "Admin"}]
     assert directory.entry("roles")["scimrole"] == ["admin"]
-    # AppRoleAssignmentsComplex PATCHes roles as stringified JSON (entra-wire.md 2.7)
+    # AppRoleAssignmentsComplex PATCHes roles as stringified JSON (docs/entra-wire.md#roles-as-stringified-json)
     stringified = '{"id":"06b07648-ecfe-589f-9d2f-6f28b2a54c4d","value":"User","displayName":"User"}'
     response = client.patch(
         f"/Users/{created['id']}", [{"op": "Add", "path": "roles", "value": [{"value": stringified}]}]

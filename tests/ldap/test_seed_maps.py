@@ -50,9 +50,9 @@ def _post_body(mapping, table) -> dict:
 
 
 def _assert_reads_back(mapping, resource: dict, table) -> None:
-    for path, value in table:
-        scim_path_ = scim_path(mapping.users.resource_type, path)
-        assert codec.read_scim(resource, scim_path_) == [value], f"{path}: {codec.read_scim(resource, scim_path_)}"
+    for text, value in table:
+        path = scim_path(mapping.users.resource_type, text)
+        assert codec.read_scim(resource, path) == [value], f"{text}: {codec.read_scim(resource, path)}"
 
 
 SEEDS = {

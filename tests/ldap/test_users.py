@@ -276,7 +276,7 @@ def test_connections_survive_a_directory_restart(make_client, tmp_path):
 
 
 def test_every_entra_default_attribute_round_trips_through_slapd(client):
-    """What Entra writes, Entra reads back unchanged (entra-wire.md section 4), or it re-PATCHes forever."""
+    """What Entra writes, Entra reads back unchanged (docs/entra-wire.md#default-attribute-mapping), or it re-PATCHes forever."""
     from tests.unit.test_mapping import ENTRA_DEFAULTS
 
     boss = client.create_user("m-boss")["id"]

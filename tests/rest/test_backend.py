@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.backends.base import BackendError, InvalidData, NotFound, UnsupportedQuery, Update
+from gateway.backends.base import BackendError, InvalidData, NotFound, TooManyResults, UnsupportedQuery, Update
 from gateway.backends.rest import backend as rest_backend
 from gateway.backends.rest.backend import RestBackend
 from gateway.backends.rest.settings import ApiAuthSettings, RestSettings
@@ -73,6 +73,16 @@ def test_a_filter_the_api_cannot_answer_is_refused_without_a_call(requests_mock)
     with pytest.raises(UnsupportedQuery):
         backend.search("users", _query(users, 'userName eq "a" or userName eq "b"'), [], 1, 10)
     assert requests_mock.call_count == 0
+
+
+def test_a_lookup_that_matches_more_than_the_gateway_reads_is_too_many(requests_mock, monkeypatch):
+    backend, users = _backend()
+    monkeypatch.setattr(rest_backend, "MAX_MATCHES", 3)
+    pages = [[_person(f"u-{page}-{n}", "same") for n in range(2)] for page in range(1, 4)]
+    requests_mock.get(f"{BASE}/people", [{"json": {"data": page}} for page in pages])
+    with pytest.raises(TooManyResults, match="matches more than 3 records in the API; narrow it"):
+        backend.search("users", _query(users, 'userName eq "same"'), [], 1, 10)
+    assert requests_mock.call_count == 2  # it stops reading as soon as it knows
 
 
 def test_ids_are_url_encoded_into_paths_and_dots_cannot_climb(requests_mock):
@@ -260,7 +270,9 @@ def test_a_dry_run_reads_the_api_but_only_records_the_writes_it_would_send(reque
     from gateway.service import ResourceService
 
     backend = RestBackend(
-        Transport(RestSettings(BASE, ApiAuthSettings("api_key", "k"))), {"users": store_spec(hr_map_users)}, dry_run=True
+        Transport(RestSettings(BASE, ApiAuthSettings("api_key", "k"))),
+        {"users": store_spec(hr_map_users)},
+        dry_run=True,
     )
     users = ResourceService(hr_map_users, backend)
     lookup = requests_mock.get(f"{BASE}/employees", json={"total": 0, "items": []})

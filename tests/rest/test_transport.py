@@ -41,7 +41,9 @@ def fake_time() -> FakeTime:
 
 
 def _transport(fake_time: FakeTime, auth: ApiAuthSettings | None = None, budget: float = 10.0) -> Transport:
-    settings = RestSettings(BASE, auth or ApiAuthSettings("api_key", KEY), timeout=5, retry_budget=budget, retry_after=30)
+    settings = RestSettings(
+        BASE, auth or ApiAuthSettings("api_key", KEY), timeout=5, retry_budget=budget, retry_after=30
+    )
     transport = Transport(settings)
     transport.clock = fake_time.clock
     transport.sleep = fake_time.sleep

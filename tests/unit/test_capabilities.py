@@ -1,6 +1,6 @@
 """What each directory's root DSE says it supports, and the ids and flags that differ.
 
-The root DSEs are recorded answers (2026-12, shared/directories.md section 6): slapd 2.5.13,
+The root DSEs are recorded answers (2026-12, measured on the machines the suite runs on): slapd 2.5.13,
 389 DS 2.3.1 and Samba 4.17.12; real Active Directory answers the same capabilities OID.
 """
 

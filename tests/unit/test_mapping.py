@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[2]
 USERS = load_mapping(REPO / "mappings" / "openldap.yaml").users
 EXT = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 
-# Entra's default user mapping (entra-wire.md section 4), as one POST body.
+# Entra's default user mapping (docs/entra-wire.md#default-attribute-mapping), as one POST body.
 ENTRA_DEFAULTS = {
     "userName": "jdoe@contoso.com",
     "active": True,

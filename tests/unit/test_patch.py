@@ -131,6 +131,48 @@ CASES = [
         {"displayName": "g"},
     ),
     (
+        "add with a whole extension URN as the path sets the attributes it names",
+        {"userName": "a", EXT: {"department": "Keep"}},
+        [{"op": "add", "path": EXT, "value": {"employeeNumber": "7", "manager": {"value": "271"}}}],
+        {"userName": "a", EXT: {"department": "Keep", "employeeNumber": "7", "manager": {"value": "271"}}},
+    ),
+    (
+        "add with a whole extension URN creates the extension",
+        {"userName": "a"},
+        [{"op": "Add", "path": EXT, "value": {"department": "R&D", "manager": "271"}}],
+        {"userName": "a", EXT: {"department": "R&D", "manager": {"value": "271"}}},
+    ),
+    (
+        "replace with a whole extension URN replaces what it names and keeps the rest (RFC 7644 3.5.2.3)",
+        {"userName": "a", EXT: {"department": "Old", "employeeNumber": "7"}},
+        [{"op": "Replace", "path": EXT.upper(), "value": {"DEPARTMENT": "New", "costCenter": "C1"}}],
+        {"userName": "a", EXT: {"department": "New", "employeeNumber": "7", "costCenter": "C1"}},
+    ),
+    (
+        "replace with a whole extension URN and a null attribute clears that attribute",
+        {"userName": "a", EXT: {"department": "Old", "manager": {"value": "m"}}},
+        [{"op": "replace", "path": EXT, "value": {"manager": None}}],
+        {"userName": "a", EXT: {"department": "Old"}},
+    ),
+    (
+        "remove with a whole extension URN removes the extension",
+        {"userName": "a", EXT: {"department": "d", "manager": {"value": "m"}}},
+        [{"op": "remove", "path": EXT}],
+        {"userName": "a"},
+    ),
+    (
+        "replace of a whole extension URN with an empty object clears it",
+        {"userName": "a", EXT: {"department": "d"}},
+        [{"op": "replace", "path": EXT, "value": {}}],
+        {"userName": "a"},
+    ),
+    (
+        "remove of a whole extension the user does not have changes nothing",
+        {"userName": "a"},
+        [{"op": "remove", "path": EXT}],
+        {"userName": "a"},
+    ),
+    (
         "adding a primary email clears the other primary",
         {"userName": "a", "emails": [{"value": "1", "primary": True}]},
         [{"op": "add", "path": "emails", "value": [{"value": "2", "primary": "True"}]}],
@@ -183,6 +225,9 @@ def test_malformed_patch_bodies_are_400(title, body, scim_type):
         ({"op": "replace", "path": "active", "value": "maybe"}, "invalidValue"),
         ({"op": "replace", "path": 'title[type eq "x"]', "value": 1}, "invalidPath"),
         ({"op": "replace", "path": 'emails[type ne "work"].value', "value": "x"}, "noTarget"),
+        ({"op": "add", "path": EXT, "value": "R&D"}, "invalidValue"),
+        ({"op": "add", "path": EXT, "value": {"nosuch": "x"}}, "invalidPath"),
+        ({"op": "add", "path": "urn:ietf:params:scim:schemas:extension:other:2.0:User", "value": {}}, "invalidPath"),
     ],
 )
 def test_bad_operations_are_400_with_scim_type(operation, scim_type):

@@ -245,3 +245,44 @@ def test_entra_jwks_from_a_url_is_fetched_once_and_cached(make_client, entra_key
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_entra_keys_that_cannot_be_read_are_503_with_the_tenant_retry_after(make_client, entra_key, tmp_path):
+    keys = tmp_path / "keys.json"
+    keys.write_text(_jwks(entra_key))
+    client = make_client(tenant_yaml=f"    auth: {{entra_jwt: {{tenant_id: {ENTRA_TENANT}, jwks_file: {keys}}}}}\n")
+    keys.unlink()
+    response = client.get("/Users", token=_entra_token(entra_key))
+    assert (response.status_code, response.headers["Retry-After"]) == (503, "17")  # conftest's ldap retry_after
+    assert response.get_json()["detail"] == "the gateway cannot check this token right now; retry later"
+    assert "scimType" not in response.get_json()
+
+
+def test_the_service_provider_config_lists_only_the_secret_token_by_default(client):
+    schemes = client.get("/ServiceProviderConfig").get_json()["authenticationSchemes"]
+    assert [(s["type"], s["name"], s["primary"]) for s in schemes] == [("oauthbearertoken", "Secret Token", True)]
+
+
+def test_the_service_provider_config_lists_every_way_in_the_tenant_accepts(make_client, tmp_path):
+    (tmp_path / "keys.json").write_text("{}")
+    client = make_client(
+        tenant_yaml="    auth:\n"
+        "      tokens: false\n"
+        "      basic: true\n"
+        "      oauth: {token_lifetime: 3600}\n"
+        f"      entra_jwt: {{tenant_id: {ENTRA_TENANT}, jwks_file: {tmp_path / 'keys.json'}}}\n"
+    )
+    secret = _oauth_client(client)
+    token = client.flask_client.post(
+        "/scim/v2/oauth/token",
+        data={"grant_type": "client_credentials", "client_id": "gallery", "client_secret": secret},
+    ).get_json()["access_token"]
+    schemes = client.get("/ServiceProviderConfig", token=token).get_json()["authenticationSchemes"]
+    assert [(s["type"], s["name"], s["primary"]) for s in schemes] == [
+        ("oauth2", "OAuth 2.0 client credentials", True),
+        ("oauthbearertoken", "Entra ID JWT", False),
+        ("httpbasic", "HTTP Basic", False),
+    ]
+    assert "http://localhost/scim/v2/oauth/token" in schemes[0]["description"]
+    assert ENTRA_TENANT in schemes[1]["description"]
+    assert all(s["specUri"].startswith("https://www.rfc-editor.org/rfc/rfc") for s in schemes)

@@ -71,7 +71,7 @@ class LdapBackend:
 
         found = self.pool.run(run, idempotent=True)
         if not found:
-            raise NotFound(f"no {spec.kind[:-1]} with id {id!r}")
+            raise NotFound.no_such(kind, id)
         return self._remember(kind, results.to_entry(spec, found[0]))
 
     def search(self, kind: str, query: Query, attributes: list[str], start: int, count: int) -> Page:
@@ -157,7 +157,7 @@ class LdapBackend:
                 self._forget(kind, entry.id)
                 continue
             return self._remember(kind, after)
-        raise NotFound(f"no {kind[:-1]} with id {entry.id!r}")
+        raise NotFound.no_such(kind, entry.id)
 
     def _modify_at(
         self, spec: LdapSpec, update: Update, dn: str, attributes: list[str] | None, locators: dict[Ref, str]
@@ -218,7 +218,7 @@ class LdapBackend:
                 self.referrers.deleted(self.pool, kind, dn)
                 return
             self._forget(kind, id)
-        raise NotFound(f"no {kind[:-1]} with id {id!r}")
+        raise NotFound.no_such(kind, id)
 
     def _rename(self, connection, plan: ModifyPlan, guard: list, post) -> dict | None:
         connection.modify_dn(

@@ -50,7 +50,7 @@ class LdapPreview:
     def get(self, kind: str, id: str, attributes: list[str]) -> Entry:
         entry = self.entry(kind, id)
         if entry is None:
-            raise NotFound(f"no {kind[:-1]} with id {id!r}")
+            raise NotFound.no_such(kind, id)
         return _visible(self.specs[kind], entry)
 
     def search(self, kind: str, query: Query, attributes: list[str], start: int, count: int) -> Page:

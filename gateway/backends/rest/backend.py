@@ -65,11 +65,11 @@ class RestBackend:
         spec = self.specs[kind]
         target = spec.target
         if not id or not target.accepts_id(id):
-            raise NotFound(_no_such(spec, id))
+            raise NotFound.no_such(spec.kind, id)
         try:
             reply = self._call(target.read, id=id)
         except NotFound:
-            raise NotFound(_no_such(spec, id)) from None
+            raise NotFound.no_such(spec.kind, id) from None
         document = _record_in(reply.body, target.read.record)
         if document is None:
             raise BackendError(f"the API's answer to GET {target.read.path} holds no record")
@@ -147,11 +147,11 @@ class RestBackend:
         spec = self.specs[kind]
         target = spec.target
         if not id or not target.accepts_id(id):
-            raise NotFound(_no_such(spec, id))
+            raise NotFound.no_such(spec.kind, id)
         try:
             self._call(target.delete, id=id)
         except NotFound:
-            raise NotFound(_no_such(spec, id)) from None
+            raise NotFound.no_such(spec.kind, id) from None
 
     def _act(self, spec: RestSpec, target: RestTarget, entry: Entry, record: Record) -> Entry:
         """Call disable (or enable) when the record must be in its state and the entry is not."""
@@ -241,10 +241,6 @@ class RestBackend:
     @staticmethod
     def _typed_id(spec: RestSpec, target: RestTarget, id: str) -> Any:
         return json_value(id, target.type_of(spec.id_attribute), spec.id_attribute)
-
-
-def _no_such(spec: RestSpec, id: str) -> str:
-    return f"no {spec.kind[:-1]} with id {id!r}"
 
 
 def _record_in(body: Any, where: str | None) -> dict | None:

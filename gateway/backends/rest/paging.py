@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.backends.base import BackendError, UnsupportedQuery
+from gateway.backends.base import BackendError, TooManyResults
 from gateway.backends.rest.records import get_field
 from gateway.backends.rest.target import ListOperation
 from gateway.backends.rest.transport import Sender
@@ -54,7 +54,7 @@ def everything(
         found.extend(page)
         position += len(page)
         if limit is not None and len(found) > limit:
-            raise UnsupportedQuery(f"this filter matches more than {limit} records in the API; narrow it")
+            raise TooManyResults(f"this filter matches more than {limit} records in the API; narrow it")
         if listing.paging.style == "none" or (total is not None and position >= total):
             return found
 

@@ -93,7 +93,7 @@ class RestPreview:
     def get(self, kind: str, id: str, attributes: list[str]) -> Entry:
         entry = self.entry(kind, id)
         if entry is None:
-            raise NotFound(f"no {kind[:-1]} with id {id!r}")
+            raise NotFound.no_such(kind, id)
         return entry
 
     def search(self, kind: str, query: Query, attributes: list[str], start: int, count: int) -> Page:
