@@ -60,6 +60,7 @@ def test_openldap_takes_every_control_including_the_unlisted_permissive_modify()
 
 def test_389_gets_post_read_and_no_control_it_refuses_when_critical():
     found = from_root_dse(DS389_ROOT_DSE)
+    assert found.refs_per_search == 50  # its OR filters cost the square of their length
     assert found.directory == "389ds" and "389-Directory/2.3.1" in found.vendor
     assert (found.assertion, found.post_read, found.permissive_modify, found.matched_values) == (
         False,
@@ -73,7 +74,7 @@ def test_active_directory_reads_after_writes_and_pages_with_one_attribute_list()
     found = from_root_dse(SAMBA_ROOT_DSE)
     assert found.directory == "active-directory"
     assert (found.assertion, found.post_read, found.permissive_modify) == (False, False, True)
-    assert found.same_attributes_every_page and found.max_page_size == 1000
+    assert found.same_attributes_every_page and found.max_page_size == 1000 and found.refs_per_search == 50
 
 
 def test_settings_override_what_the_root_dse_says():

@@ -43,7 +43,6 @@ from gateway.store import AllOf, AnyOf, Entry, Match, Negate, Page, Query, Recor
 
 log = logging.getLogger(__name__)
 
-REFS_PER_SEARCH = 500
 REMEMBERED_DNS = 10_000
 
 
@@ -287,7 +286,7 @@ class LdapBackend:
     # --- references ----------------------------------------------------------------------------
 
     def resolve(self, refs: Iterable[Ref]) -> dict[Ref, Ref]:
-        """Fill in ids for DNs and DNs for ids: one search per kind and direction (per 500 refs)."""
+        """Fill in ids for DNs and DNs for ids: one search per kind and direction (per refs_per_search refs)."""
         resolved: dict[Ref, Ref] = {}
         pending = [r for r in dict.fromkeys(refs) if not (r.id and r.locator)]
         for kind in {r.kind for r in pending}:
@@ -312,8 +311,9 @@ class LdapBackend:
         by_dn = attribute == target.dn_attribute
         result: dict[str, tuple[str, str]] = {}
         unique_keys = list(dict.fromkeys(keys))
-        for start in range(0, len(unique_keys), REFS_PER_SEARCH):
-            chunk = unique_keys[start : start + REFS_PER_SEARCH]
+        per_search = self.pool.capabilities.refs_per_search
+        for start in range(0, len(unique_keys), per_search):
+            chunk = unique_keys[start : start + per_search]
             query = AnyOf(tuple(Match(attribute, "eq", key) for key in chunk))
             search_filter = all_filters(target.scope_filter, render_filter(query))
 

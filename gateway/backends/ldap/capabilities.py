@@ -52,7 +52,14 @@ class Capabilities:
     permissive_modify: bool = False
     matched_values: bool = False
     max_page_size: int = 1000  # AD's MaxPageSize default; under it for everyone
+    # Ids or DNs looked up in one search, (|(a)(b)...). 389 DS and Samba test every candidate
+    # against the whole OR, so its cost grows with the square of the OR's length: looking up
+    # 20,000 member DNs took 24 s (389) and 30 s (Samba, distinguishedName) in ORs of 500,
+    # 7 s and 12 s in ORs of 50 (2 cores, ldap3 client). slapd is not slowed down by 500.
+    refs_per_search: int = 500
     same_attributes_every_page: bool = False  # AD: one paged search, one attribute list
+
+    NUMBERS = ("max_page_size", "refs_per_search")
 
     @classmethod
     def overridable(cls) -> list[str]:
@@ -83,13 +90,17 @@ def from_root_dse(attributes: dict) -> Capabilities:
     if ACTIVE_DIRECTORY in capabilities:
         # Samba lists post-read nowhere but accepts it and answers nothing; real AD has none.
         return Capabilities(
-            "active-directory", vendor, **{**listed, "post_read": False}, same_attributes_every_page=True
+            "active-directory",
+            vendor,
+            **{**listed, "post_read": False},
+            same_attributes_every_page=True,
+            refs_per_search=50,
         )
     if "openldaprootdse" in classes:
         # slapd honours permissive modify as a critical control without listing it.
         return Capabilities("openldap", vendor or "OpenLDAP", **{**listed, "permissive_modify": True})
     if "389" in vendor or "fedora" in vendor.lower():
-        return Capabilities("389ds", vendor, **listed)
+        return Capabilities("389ds", vendor, **listed, refs_per_search=50)
     return Capabilities("unknown", vendor, **listed)
 
 

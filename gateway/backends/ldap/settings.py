@@ -63,9 +63,9 @@ class LdapSettings:
 
 def _check_capabilities(value: dict) -> None:
     for name, given in value.items():
-        wanted = int if name == "max_page_size" else bool
+        wanted = int if name in Capabilities.NUMBERS else bool
         if type(given) is not wanted or (wanted is int and given < 1):
-            raise ValidationError(f"{name} is {'a page size (1 or more)' if wanted is int else 'true or false'}")
+            raise ValidationError(f"{name} is {'a number (1 or more)' if wanted is int else 'true or false'}")
 
 
 class _LdapInputs(Schema):
