@@ -6,6 +6,14 @@
 # gunicorn, a HUP with a broken map stops the service.)
 # `bind` is left out on purpose: the settings file's `listen` (or --listen) decides.
 
+from gateway.observability.multiprocess import child_exit  # noqa: F401  (a gunicorn hook: drops a dead worker's live gauges)
+from gateway.observability.multiprocess import prepare as _prepare_metrics
+
+# Every worker counts its metrics in files that /metrics adds up (PROMETHEUS_MULTIPROC_DIR: set
+# it to a directory of this instance's own, or a private one is made). `scim-gateway serve` does
+# this itself; here it is for those who run gunicorn directly.
+_prepare_metrics()
+
 # Threads share one worker's directory connections; each concurrent request gets its own
 # connection from the worker's pool. Entra sends at most a few requests at a time per job.
 worker_class = "gthread"

@@ -66,3 +66,17 @@ if [ ! -e "$stamp" ]; then
   rm -f .venv/.installed-*
   touch "$stamp"
 fi
+
+# With --test: promtool, to check the shipped Prometheus alert rules (deploy/prometheus/). Only
+# the one binary is unpacked from Debian's prometheus package into .venv/bin: no daemon, no
+# service, about 3 s. Without it the tests fall back to a schema check of the rules.
+if [ -n "$extras" ] && [ ! -x .venv/bin/promtool ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  unpack=$(mktemp -d)
+  if (cd "$unpack" && { apt-get download prometheus >/dev/null 2>&1 || { apt-get update -qq && apt-get download prometheus >/dev/null; }; } \
+      && dpkg-deb --fsys-tarfile prometheus_*.deb | tar -x ./usr/bin/promtool); then
+    mv "$unpack/usr/bin/promtool" .venv/bin/promtool
+  else
+    echo "promtool could not be fetched; the alert rules get a schema check only" >&2
+  fi
+  rm -rf "$unpack"
+fi

@@ -20,6 +20,8 @@ from flask import Flask
 from gateway.mapping.audit import audit
 from gateway.mapping.loader import load_mapping
 from gateway.mapping.model import Mapping
+from gateway.observability import metrics
+from gateway.observability.trail import AuditTrail
 from gateway.settings import Settings, load_settings
 from gateway.tenant import Tenant, make_backend
 from gateway.web.app import create_app
@@ -81,8 +83,10 @@ class Reloader:
         except ConfigError as error:
             for problem in error.problems:
                 log.error("reload refused, still serving the previous configuration: %s", problem)
+            metrics.reloaded(False)
             return False
         self.current = new
+        metrics.reloaded(True)
         log.info("reloaded %s: %d tenant(s)", self.path, len(new.settings.tenants))
         self._log_warnings()
         return True
@@ -92,7 +96,8 @@ class Reloader:
         if self.current is None:
             raise RuntimeError("load() the configuration before building an app")
         settings, mappings = self.current.settings, self.current.mappings
-        tenants = [Tenant(t, mappings[t.name], make_backend(t, mappings[t.name])) for t in settings.tenants]
+        trail = AuditTrail(settings.audit_log)  # opened on the first write, in the worker
+        tenants = [Tenant(t, mappings[t.name], make_backend(t, mappings[t.name]), trail) for t in settings.tenants]
         return create_app(settings, tenants=tenants)
 
     def _log_warnings(self) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.backends.base import AlreadyExists, Backend, StoreSpec, Target, Update
+from gateway.backends.base import AlreadyExists, Backend, StoreSpec, Target, UnsupportedQuery, Update
 from gateway.mapping import codec
 from gateway.mapping.filters import to_query
 from gateway.mapping.increments import incremental_rules, split_operations
@@ -24,7 +24,7 @@ from gateway.scim.limits import DEFAULT_LIMITS, Limits
 from gateway.scim.patch import apply_patch, parse_operations
 from gateway.scim.projection import Projection
 from gateway.scim.resource import normalize, require
-from gateway.store import NOTHING, Change, Entry, Query, Record, Ref, Value, all_of, references
+from gateway.store import NOTHING, Change, Entry, Page, Query, Record, Ref, Value, all_of, any_of, references
 
 
 def store_spec(resource_map: ResourceMap) -> StoreSpec[Target]:
@@ -219,15 +219,22 @@ class ResourceService:
 
 
 def taken(backend: Backend, kind: str, queries: list[Query], own_id: str | None) -> bool:
-    """Does an entry other than `own_id` match one of the queries? One search each, in order, until
-    one does: every backend can answer `attribute eq value`, not every one an `or` of them."""
-    for query in queries:
-        if query == NOTHING:
-            continue  # a value the map cannot store cannot be taken
-        page = backend.search(kind, query, [], 1, 2)
-        if any(own_id is None or entry.id.lower() != own_id.lower() for entry in page.entries):
-            return True
-    return False
+    """Does an entry other than `own_id` match one of the queries? One search for all of them (a
+    directory answers an `or`); a backend that cannot refuses it before any I/O (an API looks
+    records up one field at a time), and is then asked for each in turn."""
+    queries = [query for query in queries if query != NOTHING]  # a value the map cannot store is never taken
+    if not queries:
+        return False
+    try:
+        return _held_by_another(backend.search(kind, any_of(*queries), [], 1, 2), own_id)
+    except UnsupportedQuery:
+        if len(queries) == 1:
+            raise
+    return any(_held_by_another(backend.search(kind, query, [], 1, 2), own_id) for query in queries)
+
+
+def _held_by_another(page: Page, own_id: str | None) -> bool:
+    return any(own_id is None or entry.id.lower() != own_id.lower() for entry in page.entries)
 
 
 def _with_id(value: Any, by_locator: dict[str, Ref]) -> Any:

@@ -19,6 +19,7 @@ environment variable, and tokens are stored as hashes.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +29,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from gateway import yamlfile
 from gateway.backends.base import BackendSettings
 from gateway.backends.registry import KINDS
-from gateway.policy import Policy, PolicyFields, PolicyProblem, load_policy
+from gateway.policy import Network, Policy, PolicyFields, PolicyProblem, _network, load_policy
 from gateway.yamlfile import ConfigError, Problem, line_of
 
 
@@ -54,6 +55,10 @@ class Settings:
     max_body_bytes: int = 1024 * 1024
     log_level: str = "info"
     trusted_proxies: int = 0  # reverse proxies whose X-Forwarded-For is believed
+    log_format: str = "text"  # or "json": one object per line
+    audit_log: str = "stdout"  # a file path, or "stdout" (journald, containers); see gateway/observability/trail.py
+    metrics_listen: str | None = None  # HOST:PORT answering /metrics, no credential (keep it on loopback)
+    metrics_allow_from: tuple[Network, ...] = ()  # addresses that may read /metrics on the main port
 
 
 class _TenantFields(PolicyFields):
@@ -87,6 +92,14 @@ class SettingsSchema(Schema):
     max_body_bytes = fields.Int(load_default=1024 * 1024, validate=validate.Range(min=1024))
     trusted_proxies = fields.Int(load_default=0, validate=validate.Range(min=0, max=10))
     log_level = fields.Str(load_default="info", validate=validate.OneOf(["debug", "info", "warning", "error"]))
+    log_format = fields.Str(load_default="text", validate=validate.OneOf(["text", "json"]))
+    audit_log = fields.Str(load_default="stdout", validate=validate.Length(min=1))
+    metrics_listen = fields.Str(
+        validate=validate.Regexp(
+            r"^(\[[0-9A-Fa-f:]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$", error="HOST:PORT, e.g. 127.0.0.1:9464"
+        )
+    )
+    metrics_allow_from = fields.List(fields.Str(validate=_network))
     tenants = fields.List(fields.Nested(TenantSchema), required=True, validate=validate.Length(min=1))
 
 
@@ -152,6 +165,12 @@ def load_settings(path: Path | str) -> Settings:
     if problems:
         raise ConfigError(problems)
     options = {k: v for k, v in data.items() if k != "tenants"}
+    if options.get("audit_log", "stdout") != "stdout":
+        options["audit_log"] = str((path.parent / options["audit_log"]).resolve())
+    if "metrics_allow_from" in options:
+        options["metrics_allow_from"] = tuple(
+            ipaddress.ip_network(n, strict=False) for n in options["metrics_allow_from"]
+        )
     return Settings(source=path, tenants=tuple(tenants), **options)
 
 

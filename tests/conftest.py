@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 import requests
 import yaml
 
+from gateway.observability import logs
 from gateway.sandbox.hr_api import HrApi
 from gateway.sandbox.slapd import ADMIN_DN, GROUPS_DN, PEOPLE_DN, SERVICE_DN, Slapd
 from gateway.tokens import TokenFile
@@ -118,11 +120,19 @@ class Client:
 
 
 def write_settings(
-    folder: Path, slapd: Slapd, mapping: Path, timeout: float = 5.0, url: str | None = None, tenant_yaml: str = ""
+    folder: Path,
+    slapd: Slapd,
+    mapping: Path,
+    timeout: float = 5.0,
+    url: str | None = None,
+    tenant_yaml: str = "",
+    top_yaml: str = "",
 ) -> Path:
-    """A one-tenant settings file; `tenant_yaml` adds keys to the tenant (indented by 4)."""
+    """A one-tenant settings file; `tenant_yaml` adds keys to the tenant (indented by 4), `top_yaml`
+    top-level keys (log_format, audit_log, ...)."""
     settings = folder / "settings.yaml"
     settings.write_text(
+        f"{top_yaml}"
         "tenants:\n"
         "  - name: test\n"
         "    base_path: /scim/v2\n"
@@ -286,7 +296,7 @@ def employees(_employees) -> Employees:
     return _employees
 
 
-def write_rest_settings(folder: Path, hr_api: HrApi, mapping: Path, **rest_options) -> Path:
+def write_rest_settings(folder: Path, hr_api: HrApi, mapping: Path, top_yaml: str = "", **rest_options) -> Path:
     options = {
         "base_url": hr_api.url,
         "auth": f"{{type: api_key, header: X-Api-Key, key_file: {hr_api.key_file}}}",
@@ -297,6 +307,7 @@ def write_rest_settings(folder: Path, hr_api: HrApi, mapping: Path, **rest_optio
     }
     settings = folder / "settings.yaml"
     settings.write_text(
+        f"{top_yaml}"
         "tenants:\n"
         "  - name: test\n"
         "    base_path: /scim/v2\n"
@@ -311,3 +322,48 @@ def write_rest_settings(folder: Path, hr_api: HrApi, mapping: Path, **rest_optio
 def rest_client(make_client) -> Client:
     """The gateway on the shipped HR REST example map, in front of the reference HR API."""
     return make_client(HR_MAP)
+
+
+# --- the gateway's own log handler (gateway/observability/logs.py) ------------------------------
+
+
+class GatewayLog:
+    def __init__(self, capsys):
+        self.capsys = capsys
+        self.seen = ""
+
+    def text(self) -> str:
+        self.seen += self.capsys.readouterr().err
+        return self.seen
+
+    def lines(self) -> list[str]:
+        return [line for line in self.text().splitlines() if line.strip()]
+
+    def json_lines(self) -> list[dict]:
+        return [json.loads(line) for line in self.lines()]
+
+    def request_lines(self) -> list[str]:
+        return [line for line in self.lines() if " gateway.web: " in line]
+
+
+@pytest.fixture
+def gateway_log(capsys):
+    """`configure(format, level)` the gateway's logging for this test; the root logger is
+    restored afterwards."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    log = GatewayLog(capsys)
+
+    def configure(log_format: str = "text", level_name: str = "info") -> GatewayLog:
+        logs.configure(log_format, level_name)
+        capsys.readouterr()
+        return log
+
+    yield configure
+    for handler in list(root.handlers):
+        if handler not in handlers:
+            root.removeHandler(handler)
+    for handler in handlers:
+        if handler not in root.handlers:
+            root.addHandler(handler)
+    root.setLevel(level)

@@ -22,8 +22,9 @@ def test_the_kubernetes_config_map_holds_valid_settings_and_a_valid_map():
 
 def test_the_gunicorn_config_loads_and_leaves_the_address_to_the_settings(tmp_path):
     class Settings:
-        listen, workers, threads = "127.0.0.1:9", 1, 1
+        listen, workers, threads, log_level = "127.0.0.1:9", 1, 1, "info"
 
     options = gunicorn_options(Settings(), None, DEPLOY / "gunicorn.conf.py")
     assert options["bind"] == ["127.0.0.1:9"]
     assert options["worker_class"] == "gthread" and options["control_socket_disable"] is True
+    assert options["child_exit"].__module__ == "gateway.observability.multiprocess"  # every worker's metrics

@@ -17,9 +17,11 @@ from tests.conftest import OPENLDAP_MAP, PATCH_OP, write_settings
 AUTH = "    auth: {basic: true, oauth: {}}\n    limits: {failed_logins: 1000/minute}\n"
 
 
+@pytest.mark.parametrize("log_format", ["text", "json"])
 def test_no_token_password_or_authorization_header_reaches_a_log_or_an_answer(
-    make_client, slapd, caplog, tmp_path, monkeypatch
+    make_client, slapd, caplog, tmp_path, monkeypatch, gateway_log, log_format
 ):
+    gateway_output = gateway_log(log_format, "debug")  # the lines an operator reads, every field
     caplog.set_level(logging.DEBUG)
     client = make_client(tenant_yaml=AUTH)
     tenant = client.app.extensions["scim_gateway"].tenants["tenant_test"]
@@ -103,8 +105,8 @@ def test_no_token_password_or_authorization_header_reaches_a_log_or_an_answer(
     logging.getLogger("test").error("%s", caught.value)
     secrets.append("env-password-4-leak-test")
 
-    text = caplog.text + "\n".join(answers)
+    text = caplog.text + gateway_output.text() + "\n".join(answers)
     assert "refused a request" in caplog.text and "LDAP bind" in caplog.text  # the run did log its failures
     for secret in secrets:
         assert secret not in text, secret
-        assert secret[:12] not in caplog.text, secret
+        assert secret[:12] not in caplog.text + gateway_output.text(), secret

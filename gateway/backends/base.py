@@ -84,7 +84,16 @@ class Update:
 
 
 class BackendError(Exception):
-    """Base class; the message is safe to show to a SCIM client (no secrets, no internals)."""
+    """Base class; the message is safe to show to a SCIM client (no secrets, no internals).
+
+    `locator`: the directory's key of the object it concerns, when the backend knows it (the
+    DN a refused add would have had), for the audit trail and the request log.
+    `in_doubt`: the request may have been applied (a timeout after it was sent); the audit
+    trail records its outcome as unknown.
+    """
+
+    locator: str | None = None
+    in_doubt: bool = False
 
 
 class NotFound(BackendError):
@@ -117,9 +126,10 @@ class Unavailable(BackendError):
     `Retry-After`); without it the tenant's configured value is used.
     """
 
-    def __init__(self, message: str, retry_after: int | None = None):
+    def __init__(self, message: str, retry_after: int | None = None, in_doubt: bool = False):
         super().__init__(message)
         self.retry_after = retry_after
+        self.in_doubt = in_doubt
 
 
 class Throttled(BackendError):
@@ -150,13 +160,15 @@ class Backend(Protocol):
         """One entry by id; reference values come back as Refs with a locator and no id."""
 
     def search(self, kind: str, query: Query, attributes: list[str], start: int, count: int) -> Page:
-        """Entries matching `query`, from the 1-based `start`, at most `count`, with the total."""
+        """Entries matching `query`, from the 1-based `start`, at most `count`, with the total;
+        UnsupportedQuery, before any I/O, for a query the downstream system cannot answer."""
 
     def modify(self, kind: str, update: Update, attributes: list[str] | None) -> Entry:
         """Apply the update (renaming when the naming values changed); return the entry after,
         with `attributes` (None: the caller needs no answer, only the id is certain)."""
 
-    def delete(self, kind: str, id: str) -> None: ...
+    def delete(self, kind: str, id: str) -> str:
+        """Remove an entry; return its locator (a DN, an API id) for the audit trail."""
 
     def resolve(self, refs: Iterable[Ref]) -> dict[Ref, Ref]:
         """Complete Refs: ids for locators, locators for ids; UnknownReference for unknown ids."""

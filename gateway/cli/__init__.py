@@ -7,7 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
-from gateway.cli import credentials
+from gateway.cli import credentials, history
 from gateway.yamlfile import ConfigError
 
 
@@ -33,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     preview.add_argument("--response", action="store_true", help="also print the gateway's answer")
 
     credentials.add_commands(commands)  # token, basic, client
+    history.add_command(commands)
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -45,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     if args.command == "serve":
+        from gateway.observability import multiprocess
+
+        multiprocess.prepare()  # before prometheus-client is imported: every worker counts in files
         from gateway.serve import serve
 
         serve(args.config, args.listen, args.gunicorn_config)
@@ -57,4 +61,6 @@ def _run(args: argparse.Namespace) -> int:
         return mapping_tool.preview(
             args.file, current_path=args.current, resource=args.resource, show_response=args.response
         )
+    if args.command == "history":
+        return history.run(args)
     return credentials.run(args)

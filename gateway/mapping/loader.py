@@ -216,6 +216,8 @@ class _Compiler:
             writable=not options["read_only"],
             line=line_of(self.document, where),
             read=options["read"],
+            # A password is never shown, not even to an auditor: masked whether or not the map says so.
+            sensitive=options["sensitive"] or (sub_def or attribute_def).returned == "never",
         )
 
     def family(self, name: str, resource_type: ResourceType, path_text: str, spec: Any) -> Family | None:

@@ -47,6 +47,7 @@ class Rule:
     writable: bool = True
     line: int | None = None
     read: str = "exact"  # how Entra reads it back: "exact", "stored" (lossy, said so) or "none"
+    sensitive: bool = False  # values masked in the audit trail (`sensitive: true`, or a password)
 
     @property
     def key(self) -> str:
@@ -188,6 +189,20 @@ class ResourceMap:
     @property
     def multi_valued_attributes(self) -> frozenset[str]:
         return frozenset(rule.key for rule in self.rules if rule.multi_valued)
+
+    @property
+    def sensitive_attributes(self) -> frozenset[str]:
+        """Directory attributes (lower case) whose values the audit trail masks."""
+        return frozenset(rule.key for rule in self.rules if rule.sensitive)
+
+    @property
+    def name_attribute(self) -> str | None:
+        """The directory attribute (lower case) that holds userName (Groups: displayName)."""
+        for path in ("userName", "displayName"):
+            rules = [rule for rule in self.rules_for(None, path) if rule.readable]
+            if rules:
+                return rules[0].key
+        return None
 
 
 @dataclass(frozen=True)

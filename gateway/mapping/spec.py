@@ -58,6 +58,7 @@ class RuleSchema(_TransformFields):
     disable = fields.Raw()
     read_only = fields.Bool(load_default=False)
     read = fields.Str(load_default="exact", validate=validate.OneOf(["exact", "stored", "none"]))
+    sensitive = fields.Bool(load_default=False)  # its values are masked in the audit trail
     negate = fields.Bool(load_default=False)
     boolean = fields.Dict(keys=fields.Raw(), values=fields.Str())
 

@@ -2,28 +2,23 @@
 
 from __future__ import annotations
 
-import logging
 import os
-import re
-import time
-import uuid
 from pathlib import Path
-from urllib.parse import unquote_plus
 
-from flask import Flask, g, request
+from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from gateway.observability import logs
+from gateway.observability.trail import AuditTrail
 from gateway.settings import Settings, load_settings
 from gateway.tenant import Tenant
+from gateway.web import telemetry
 from gateway.web.responses import register_error_handlers, scim_response
 from gateway.web.throttle import Throttle
 from gateway.web.token_endpoint import token_endpoint
 from gateway.web.views import scim
 
 CONFIG_ENV = "SCIM_GATEWAY_CONFIG"
-# Query parameters whose values never reach the log (a client may put a credential in the URL).
-SECRET_PARAMETER = re.compile(r"(?i)secret|token|password|passwd|auth|key|assertion|code")
-log = logging.getLogger("gateway.web")
 
 
 class Gateway:
@@ -48,14 +43,18 @@ def blueprint_name(tenant_name: str) -> str:
 
 def create_app(settings: Settings | str | Path | None = None, tenants: list[Tenant] | None = None) -> Flask:
     """Build the app. Nothing connects to a directory here: connections open on first use."""
+    from_environment = settings is None  # plain gunicorn: nobody else set up the logs
     if settings is None:
         settings = os.environ.get(CONFIG_ENV)
         if not settings:
             raise RuntimeError(f"no settings: pass a settings file or set {CONFIG_ENV}")
     if not isinstance(settings, Settings):
         settings = load_settings(settings)
+    if from_environment:
+        logs.configure(settings.log_format, settings.log_level)
     if tenants is None:
-        tenants = [Tenant.build(tenant_settings) for tenant_settings in settings.tenants]
+        trail = AuditTrail(settings.audit_log)
+        tenants = [Tenant.build(tenant_settings, trail) for tenant_settings in settings.tenants]
     app = Flask("gateway")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     gateway = Gateway(settings, tenants)
@@ -70,44 +69,10 @@ def create_app(settings: Settings | str | Path | None = None, tenants: list[Tena
         # The client address from X-Forwarded-For, believed through this many proxies only.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=0)  # type: ignore[method-assign]  # Flask's documented way
     register_error_handlers(app)
-    _register_request_log(app)
+    telemetry.register(app, settings)
 
     @app.get("/healthz")
     def health():
         return scim_response({"status": "ok", "tenants": sorted(t.name for t in tenants)})
 
     return app
-
-
-def _register_request_log(app: Flask) -> None:
-    @app.before_request
-    def start() -> None:
-        g.request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex[:16]
-        g.started = time.perf_counter()
-
-    @app.after_request
-    def finish(response):
-        elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
-        tenant = getattr(g.get("tenant"), "name", "-")
-        query = logged_query(request.query_string.decode("utf-8", "replace"))[:300]
-        log.info(
-            "%s %s%s %s %.1fms tenant=%s request=%s",
-            request.method,
-            request.path,
-            f"?{query}" if query else "",
-            response.status_code,
-            elapsed,
-            tenant,
-            g.get("request_id"),
-        )
-        response.headers["X-Request-Id"] = g.get("request_id", "")
-        return response
-
-
-def logged_query(query: str) -> str:
-    """The query string for the request log, with the value of every secret-looking parameter hidden."""
-    parts = []
-    for part in query.split("&") if query else []:
-        name, equals, _ = part.partition("=")
-        parts.append(f"{name}=***" if equals and SECRET_PARAMETER.search(unquote_plus(name)) else part)
-    return "&".join(parts)

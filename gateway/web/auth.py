@@ -12,6 +12,7 @@ import logging
 from flask import current_app, g, request
 
 from gateway.auth.authenticator import AuthFailure, KeysUnavailable, Principal
+from gateway.observability import context, metrics
 from gateway.scim.errors import forbidden, too_many_requests, unauthorized, unavailable
 from gateway.web.responses import tenant_retry_after
 
@@ -22,15 +23,18 @@ log = logging.getLogger("gateway.web.auth")
 def admit_address() -> str:
     """The client's address, if the tenant's allowlist admits it and it has not failed too often."""
     tenant = g.tenant
+    context.note(tenant=tenant.name)
     policy = tenant.settings.policy
     address = request.remote_addr or "-"  # behind trusted proxies, ProxyFix has set it from X-Forwarded-For
     if not policy.admits(address):
+        metrics.refused(tenant.name, "address")
         log.warning(
             "tenant %s: refused %s %s from %s: not in allow_from", tenant.name, request.method, request.path, address
         )
         raise forbidden(f"this tenant does not accept requests from {address}")
     wait = _throttle().exhausted(policy.failed_logins, "failed", tenant.name, address)
     if wait is not None:
+        metrics.throttled(tenant.name, "failed_logins")
         log.warning("tenant %s: refused a request from %s: too many failed logins", tenant.name, address)
         raise too_many_requests(f"too many failed logins from {address}; retry in {wait} s", wait)
     return address
@@ -39,6 +43,7 @@ def admit_address() -> str:
 def failed_login(address: str, reason: object) -> None:
     tenant = g.tenant
     _throttle().hit(tenant.settings.policy.failed_logins, "failed", tenant.name, address)
+    metrics.refused(tenant.name, "credential")
     log.warning("tenant %s: refused a request from %s: %s", tenant.name, address, reason)
 
 
@@ -46,6 +51,7 @@ def count_request() -> None:
     policy = g.tenant.settings.policy
     wait = _throttle().hit(policy.rate, "rate", g.tenant.name)
     if wait is not None:
+        metrics.throttled(g.tenant.name, "rate")
         log.warning("tenant %s: over its rate of %s", g.tenant.name, policy.rate)
         raise too_many_requests(f"more than {policy.rate} requests for this tenant; retry in {wait} s", wait)
 
@@ -57,6 +63,7 @@ def admit() -> Principal:
     try:
         principal = authenticator.authenticate(request.headers.get("Authorization", ""))
     except KeysUnavailable as error:
+        metrics.refused(g.tenant.name, "keys_unavailable")
         log.error("tenant %s: %s", g.tenant.name, error)
         raise unavailable("the gateway cannot check this token right now; retry later", tenant_retry_after()) from None
     except AuthFailure as failure:
@@ -65,8 +72,10 @@ def admit() -> Principal:
             "a valid credential is required (Authorization: Bearer <Secret Token>)",
             authenticator.schemes or ['Bearer realm="scim-gateway"'],
         ) from None
+    context.note(credential=principal.name)
     count_request()
     if request.method not in READ_METHODS and not principal.can_write:
+        metrics.refused(g.tenant.name, "read_only")
         log.warning(
             "tenant %s: refused %s %s by %s %r: read-only",
             g.tenant.name,

@@ -9,6 +9,7 @@ from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
 from gateway.backends.base import BackendError
+from gateway.observability import context
 from gateway.scim.errors import (
     DEFAULT_RETRY_AFTER,
     ScimError,
@@ -30,6 +31,7 @@ def scim_response(body: dict | None, status: int = 200, headers: dict[str, str] 
 
 
 def _error(error: ScimError) -> Response:
+    context.note(detail=error.detail)  # for the request's log line
     return scim_response(error.to_json(), error.status, error.headers)
 
 
@@ -64,7 +66,9 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def on_unexpected(error: Exception):
-        log.exception("unexpected error in request %s", getattr(g, "request_id", "?"))
+        serving = context.current()
+        request_id = serving.request_id if serving else "?"
+        log.exception("unexpected error in request %s", request_id)
         return _error(
-            internal(f"internal error; the gateway's log has the details under request id {g.get('request_id', '?')}")
+            internal(f"internal error; the gateway's log has the details under request id {request_id}")
         )

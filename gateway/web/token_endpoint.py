@@ -15,6 +15,7 @@ from urllib.parse import unquote_plus
 from flask import Blueprint, current_app, g, jsonify, request
 
 from gateway.auth.authenticator import AuthFailure
+from gateway.observability import context
 from gateway.web.auth import admit_address, count_request, failed_login
 
 token_endpoint = Blueprint("oauth", __name__)
@@ -28,6 +29,7 @@ class OAuthError(Exception):
 
 @token_endpoint.errorhandler(OAuthError)
 def on_oauth_error(error: OAuthError):
+    context.note(detail=error.description)  # for the request's log line
     response = jsonify({"error": error.error, "error_description": error.description})
     response.status_code = error.status
     response.headers["Cache-Control"] = "no-store"

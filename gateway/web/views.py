@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, g, request
 
+from gateway.observability import context
 from gateway.scim import discovery
 from gateway.scim.errors import invalid_value, method_not_allowed, not_found
 from gateway.scim.limits import parse_json
@@ -32,12 +33,17 @@ def authenticate() -> None:
 def _service(resource: str) -> ResourceService:
     for endpoint, service in g.tenant.services.items():
         if endpoint.lower() == resource.lower():
+            context.note(resource=endpoint, scim_id=(request.view_args or {}).get("id"))
             return service
     raise not_found(f"this gateway serves no {resource} here (its map has no such section)")
 
 
 def _body() -> Any:
-    return parse_json(request.get_data(cache=False), g.tenant.settings.policy.limits)
+    body = parse_json(request.get_data(cache=False), g.tenant.settings.policy.limits)
+    if isinstance(body, dict):  # the name the request log shows for a refused create or replace
+        name = body.get("userName", body.get("displayName"))
+        context.note(name=name if isinstance(name, str) else None)
+    return body
 
 
 def _projection(service: ResourceService) -> Projection:

@@ -136,7 +136,11 @@ class LdapBackend:
                 }
             return results.to_entry(spec, {"dn": dn, "attributes": after})
 
-        return self._remember(kind, self.pool.run(run, idempotent=False))
+        try:
+            return self._remember(kind, self.pool.run(run, idempotent=False))
+        except BackendError as error:
+            error.locator = error.locator or dn  # for the audit trail and the request log
+            raise
 
     def modify(self, kind: str, update: Update, attributes: list[str] | None) -> Entry:
         """Apply the update; its `after` decides a rename, `attributes` the post-read (None: the
@@ -200,7 +204,7 @@ class LdapBackend:
             after.id = update.id
         return after
 
-    def delete(self, kind: str, id: str) -> None:
+    def delete(self, kind: str, id: str) -> str:
         spec = self.specs[kind]
         guard = controls.assertion(render_filter(Match(spec.id_attribute, "eq", id)))
         for attempt in (1, 2):
@@ -215,7 +219,7 @@ class LdapBackend:
             if self.pool.run(run, idempotent=False) == 0:
                 self._forget(kind, id)
                 self.referrers.deleted(self.pool, kind, dn)
-                return
+                return dn
             self._forget(kind, id)
         raise NotFound.no_such(kind, id)
 

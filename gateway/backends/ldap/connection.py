@@ -22,8 +22,10 @@ from ldap3.core import exceptions as ldap_errors
 
 from gateway.backends.base import Unavailable
 from gateway.backends.ldap import capabilities
+from gateway.backends.ldap.measured import MeasuredConnection
 from gateway.backends.ldap.settings import LdapSettings
 from gateway.backends.ldap.tls import VerifiedTls
+from gateway.observability import metrics
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -52,7 +54,7 @@ class ConnectionPool:
         self.capabilities: capabilities.Capabilities = capabilities.UNKNOWN.overridden(settings.capabilities or {})
 
     def _open(self) -> ldap3.Connection:
-        connection = ldap3.Connection(
+        connection = MeasuredConnection(
             self.server,
             user=self.settings.bind_dn,
             password=self.settings.password,
@@ -82,6 +84,7 @@ class ConnectionPool:
             log.error("cannot reach the directory at %s: %s: %s", self.settings.url, type(error).__name__, error)
             raise Unavailable("the directory cannot be reached") from None
         self.opened += 1
+        metrics.DIRECTORY_CONNECTIONS.labels(self.settings.url).inc()
         return connection
 
     def _learn(self, found: capabilities.Capabilities) -> None:
@@ -99,6 +102,11 @@ class ConnectionPool:
             )
         self.capabilities = found
 
+    def _drop(self, connection: ldap3.Connection) -> None:
+        """Close a connection _open() returned."""
+        _discard(connection)
+        metrics.DIRECTORY_CONNECTIONS.labels(self.settings.url).dec()
+
     def _acquire(self) -> ldap3.Connection:
         with self._lock:
             if os.getpid() != self._pid:  # forked: the parent's sockets are not ours to use
@@ -108,7 +116,7 @@ class ConnectionPool:
                 connection = self._idle.pop()
                 if _alive(connection):
                     return connection
-                _discard(connection)
+                self._drop(connection)
         return self._open()
 
     def _release(self, connection: ldap3.Connection) -> None:
@@ -122,13 +130,13 @@ class ConnectionPool:
             try:
                 result = operation(connection)
             except (ldap_errors.LDAPCommunicationError, ldap_errors.LDAPResponseTimeoutError) as error:
-                _discard(connection)
+                self._drop(connection)
                 log.warning("LDAP connection lost during an operation: %s", type(error).__name__)
                 if attempt == 2 or not idempotent:
                     raise Unavailable("the directory did not answer") from None
                 continue
             except BaseException:
-                _discard(connection)
+                self._drop(connection)
                 raise
             self._release(connection)
             return result
@@ -139,7 +147,7 @@ class ConnectionPool:
             idle, self._idle = self._idle, []
         if os.getpid() == self._pid:
             for connection in idle:
-                _discard(connection)
+                self._drop(connection)
 
 
 def _alive(connection: ldap3.Connection) -> bool:

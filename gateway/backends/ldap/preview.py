@@ -85,10 +85,11 @@ class LdapPreview:
         self.entries[(kind, entry.id.lower())] = after
         return _visible(spec, after)
 
-    def delete(self, kind: str, id: str) -> None:
+    def delete(self, kind: str, id: str) -> str:
         entry = self.get(kind, id, [])
         self.blocks.append(f"dn: {entry.locator}\nchangetype: delete\n")
         del self.entries[(kind, id.lower())]
+        return entry.locator
 
     def resolve(self, refs: Iterable[Ref]) -> dict[Ref, Ref]:
         return {ref: Ref(ref.kind, ref.id or ref.locator, ref.locator or _stand_in(ref)) for ref in refs}

@@ -143,7 +143,7 @@ class RestBackend:
             after = self._written(spec, call, reply, entry.id, entry.attributes | _bodily(desired, target))
         return self._act(spec, target, after, desired)
 
-    def delete(self, kind: str, id: str) -> None:
+    def delete(self, kind: str, id: str) -> str:
         spec = self.specs[kind]
         target = spec.target
         if not id or not target.accepts_id(id):
@@ -152,6 +152,7 @@ class RestBackend:
             self._call(target.delete, id=id)
         except NotFound:
             raise NotFound.no_such(spec.kind, id) from None
+        return id  # the API's id is its locator
 
     def _act(self, spec: RestSpec, target: RestTarget, entry: Entry, record: Record) -> Entry:
         """Call disable (or enable) when the record must be in its state and the entry is not."""

@@ -105,9 +105,10 @@ class RestPreview:
     def modify(self, kind: str, update: Update, attributes: list[str] | None) -> Entry:
         return self._keep(kind, self.backend.modify(kind, update, attributes))
 
-    def delete(self, kind: str, id: str) -> None:
-        self.backend.delete(kind, id)
+    def delete(self, kind: str, id: str) -> str:
+        removed = self.backend.delete(kind, id)
         self.entries.pop((kind, id.lower()), None)
+        return removed
 
     def resolve(self, refs: Iterable[Ref]) -> dict[Ref, Ref]:
         """The API holds other records' ids, which are their SCIM ids: nothing to look up."""

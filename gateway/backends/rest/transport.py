@@ -33,6 +33,7 @@ from urllib3.exceptions import NewConnectionError
 from gateway.backends.base import AlreadyExists, BackendError, InvalidData, NotFound, Throttled, Unavailable
 from gateway.backends.rest.auth import ClientCredentials, NoAuth, make_auth
 from gateway.backends.rest.settings import RestSettings
+from gateway.observability import metrics
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +126,14 @@ class Transport:
         """Send one call (retrying it where that is safe); BackendError for anything but 2xx.
 
         `gone_is_done`: a 404 to a repeated DELETE means the first one worked and its answer was lost.
+        Every call is timed and counted here, with its retries (observability/metrics.py).
         """
+        with metrics.measured("rest", method):
+            return self._request(method, path, params, body, idempotent, gone_is_done)
+
+    def _request(
+        self, method: str, path: str, params: Mapping[str, str] | None, body: Any, idempotent: bool, gone_is_done: bool
+    ) -> Reply:
         deadline = self.clock() + self.settings.retry_budget
         attempt = 0
         token_renewed = False

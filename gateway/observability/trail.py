@@ -1,0 +1,229 @@
+"""The audit trail: one JSON line for every change the gateway applied, or tried to apply, to a
+directory or an API -- who, from where, what, and how it ended.
+
+    {"audit": 1, "time": "2026-12-02T17:40:00.123Z", "tenant": "default", "credential": "entra",
+     "client": "203.0.113.9", "request_id": "a94f...", "operation": "patch", "resource_type": "User",
+     "id": "4f0c...", "name": "jdoe", "key": "uid=jdoe,ou=People,dc=example,dc=com",
+     "changes": [{"attribute": "title", "op": "replace", "values": ["CTO"], "old": ["CEO"]}],
+     "outcome": "applied"}
+
+`outcome` is `applied`, `refused` (with `reason`: the directory or API said no, or could not be
+reached, so nothing was written) or `unknown` (with `reason`: the request may or may not have
+been applied, e.g. a timeout after it was sent; a backend says so by raising an error whose
+`in_doubt` attribute is true). `old` is given where the gateway read it anyway (the read before
+a PATCH or PUT), never at the cost of an extra read. A reference (a member, a manager) shows
+the SCIM id it points at (an old value read from the directory: its DN). Attributes the map marks `sensitive` (and
+passwords) show `***` for every value.
+
+`AuditedBackend` wraps any backend, so both backends are audited in this one place. A line is
+written with one `write()` to a file opened for appending (or to stdout), before the answer is
+sent: a worker killed after that loses nothing. The file is reopened when it was moved or
+removed, so logrotate needs no signal (deploy/logrotate).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from gateway.backends.base import Backend, BackendError, Update
+from gateway.observability import context, metrics
+from gateway.observability.logs import utc_timestamp
+from gateway.store import Change, Entry, Record, Ref
+
+MASK = "***"
+STDOUT = "stdout"
+OPERATIONS = {"POST": "create", "PUT": "replace", "PATCH": "patch", "DELETE": "delete"}
+log = logging.getLogger(__name__)
+
+
+class AuditTrail:
+    """Where audit lines go: a file (appended to, one write per line) or stdout."""
+
+    def __init__(self, destination: str = STDOUT):
+        self.destination = destination
+        self._fd: int | None = None
+        self._identity: tuple[int, int] | None = None  # (device, inode) of the file _fd writes to
+        self._pid = 0
+        self._lock = threading.Lock()
+
+    def write(self, line: dict) -> None:
+        """Append one line; if that fails, the line goes to the error log instead (never lost silently)."""
+        text = json.dumps(line, ensure_ascii=False, separators=(",", ":"), default=str) + "\n"
+        try:
+            if self.destination == STDOUT:
+                sys.stdout.write(text)
+                sys.stdout.flush()
+                return
+            with self._lock:
+                _write_all(self._file(), text.encode("utf-8"))
+        except OSError as error:
+            metrics.AUDIT_FAILURES.inc()
+            log.error("cannot write the audit trail to %s (%s); the line: %s", self.destination, error, text.strip())
+
+    def _file(self) -> int:
+        """The file's descriptor, opened again if it was rotated away, removed, or we forked."""
+        try:
+            found = os.stat(self.destination)
+            identity = (found.st_dev, found.st_ino)
+        except FileNotFoundError:
+            identity = None
+        if self._fd is not None and (identity != self._identity or self._pid != os.getpid()):
+            self.close()
+        if self._fd is None:
+            self._fd = os.open(self.destination, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+            found = os.fstat(self._fd)
+            self._identity, self._pid = (found.st_dev, found.st_ino), os.getpid()
+        return self._fd
+
+    def close(self) -> None:
+        if self._fd is not None and self._pid == os.getpid():
+            os.close(self._fd)
+        self._fd = None
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    while data:
+        written = os.write(fd, data)
+        data = data[written:]
+
+
+@dataclass(frozen=True)
+class AuditedKind:
+    """What the trail needs to know of one kind of object ("users", "groups")."""
+
+    resource_type: str  # "User", "Group"
+    name_attribute: str | None = None  # holds userName (Groups: displayName), lower case
+    sensitive: frozenset[str] = frozenset()  # attributes whose values are masked, lower case
+
+
+class AuditedBackend:
+    """A backend whose every write leaves a line in the audit trail; reads pass straight through."""
+
+    def __init__(self, backend: Backend, trail: AuditTrail, kinds: dict[str, AuditedKind]):
+        self.backend = backend
+        self.trail = trail
+        self.kinds = kinds
+
+    def __getattr__(self, name: str) -> Any:  # get, search, resolve, close, specs, pool, ...
+        return getattr(self.backend, name)
+
+    def create(self, kind: str, record: Record, attributes: list[str]) -> Entry:
+        changes = [{"attribute": key, "op": "add", "values": values} for key, values in record.items() if values]
+        name = _name(record, self.kinds[kind])
+        try:
+            entry = self.backend.create(kind, record, attributes)
+        except BaseException as error:
+            self._record(kind, "create", changes, None, getattr(error, "locator", None), name, error)
+            raise
+        self._record(kind, "create", changes, entry.id, entry.locator, name, None)
+        return entry
+
+    def modify(self, kind: str, update: Update, attributes: list[str] | None) -> Entry:
+        before = update.before
+        described = [_change(change, before) for change in update.changes]
+        name = _name(update.after or {}, self.kinds[kind]) or _name(before.attributes, self.kinds[kind])
+        try:
+            after = self.backend.modify(kind, update, attributes)
+        except BaseException as error:
+            key = before.locator or getattr(error, "locator", None)
+            self._record(kind, "modify", described, update.id, key, name, error)
+            raise
+        moved = before.locator and after.locator and before.locator != after.locator
+        extra = {"old_key": before.locator} if moved else {}
+        self._record(kind, "modify", described, update.id, after.locator or before.locator, name, None, extra)
+        return after
+
+    def delete(self, kind: str, id: str) -> str:
+        try:
+            removed = self.backend.delete(kind, id)
+        except BaseException as error:
+            self._record(kind, "delete", [], id, getattr(error, "locator", None), None, error)
+            raise
+        self._record(kind, "delete", [], id, removed, None, None)
+        return removed
+
+    # --- the line ------------------------------------------------------------------------------
+
+    def _record(
+        self,
+        kind: str,
+        call: str,
+        changes: list[dict],
+        id: str | None,
+        key: str | None,
+        name: str | None,
+        error: BaseException | None,
+        extra: dict | None = None,
+    ) -> None:
+        audited = self.kinds[kind]
+        spec = self.backend.specs.get(kind)
+        for change in changes:  # the attribute as the map spells it
+            change["attribute"] = spec.name(change["attribute"].lower()) if spec else change["attribute"]
+        serving = context.current()
+        line: dict[str, Any] = {
+            "audit": 1,
+            "time": utc_timestamp(time.time()),
+            "tenant": serving.tenant if serving else None,
+            "credential": serving.credential if serving else None,
+            "client": serving.client if serving else None,
+            "request_id": serving.request_id if serving else None,
+            "operation": OPERATIONS.get(serving.method, call) if serving else call,
+            "resource_type": audited.resource_type,
+            "id": id,
+            "name": name,
+            "key": key or None,
+            **(extra or {}),
+            "changes": [_masked(change, audited.sensitive) for change in changes],
+            **_outcome(error),
+        }
+        self.trail.write({k: v for k, v in line.items() if v is not None})
+        context.note(scim_id=id, name=name, locator=key)  # for the request's log line
+
+
+def _outcome(error: BaseException | None) -> dict:
+    if error is None:
+        return {"outcome": "applied"}
+    if getattr(error, "in_doubt", False) or not isinstance(error, BackendError):
+        return {"outcome": "unknown", "reason": str(error) or type(error).__name__}
+    return {"outcome": "refused", "reason": str(error)}
+
+
+def _change(change: Change, before: Entry) -> dict:
+    described: dict[str, Any] = {"attribute": change.attribute, "op": change.op, "values": list(change.values)}
+    if change.op == "replace" and before.attributes:  # the read before a PATCH or PUT had every attribute
+        described["old"] = list(before.attributes.get(change.attribute.lower(), []))
+    return described
+
+
+def _masked(change: dict, sensitive: frozenset[str]) -> dict:
+    masked = change["attribute"].lower() in sensitive
+    shown = dict(change)
+    for side in ("values", "old"):
+        if side in shown:
+            shown[side] = [MASK if masked else _plain(value) for value in shown[side]]
+    return shown
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Ref):  # a member or manager: its SCIM id, which survives renames (else its DN)
+        return value.id or value.locator
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def _name(record: Record, audited: AuditedKind) -> str | None:
+    values: Iterable = record.get(audited.name_attribute or "", ()) if audited.name_attribute else ()
+    for value in values:
+        if isinstance(value, str):
+            return value
+    return None
