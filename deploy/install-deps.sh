@@ -2,9 +2,10 @@
 # Installs what scim-gateway needs on Debian/Ubuntu, and only what is missing:
 #   - slapd and ldap-utils (the directory the quick start and the tests run), without letting
 #     Debian configure or start a system slapd;
-#   - with --test, 389 Directory Server and a Samba AD DC (the tests start throwaway instances
-#     of each, tests/directories/servers.py; no system service is configured or started);
-#   - a virtualenv in .venv with the package (and, with --test, its test tools).
+#   - a virtualenv in .venv with the package (and, with --test, its test tools);
+#   - with --test, nginx-light (`nginx -t` checks deploy/nginx.conf) and systemd-analyze (rates
+#     deploy/scim-gateway.service), and 389 Directory Server and a Samba AD DC (the tests start
+#     throwaway instances of each, tests/directories/servers.py), again without starting any service.
 # A second run finds everything in place and takes about a second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,24 +26,31 @@ if [ ! -x /usr/sbin/slapd ] || ! command -v ldapsearch >/dev/null 2>&1; then
 fi
 
 if [ -n "$extras" ]; then
-  # dscreate (389-ds-base), samba-tool and samba (samba, samba-ad-dc, ...): only when missing.
-  directory_packages="389-ds-base samba samba-ad-dc samba-ad-provision samba-dsdb-modules"
-  if ! command -v dscreate >/dev/null 2>&1 || ! command -v samba-tool >/dev/null 2>&1 || [ ! -x /usr/sbin/samba ]; then
+  missing=""
+  command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing="$missing nginx-light"
+  command -v systemd-analyze >/dev/null 2>&1 || missing="$missing systemd"
+  # 389 DS and Samba AD for tests/directories
+  command -v dscreate >/dev/null 2>&1 || missing="$missing 389-ds-base"
+  command -v samba-tool >/dev/null 2>&1 || missing="$missing samba samba-ad-provision samba-dsdb-modules"
+  [ -x /usr/sbin/samba ] || missing="$missing samba-ad-dc"
+  if [ -n "$missing" ]; then
     if [ "$(id -u)" != 0 ]; then
-      echo "the directory tests need: $directory_packages; run this as root (or apt-get install them)" >&2
+      echo "the tests want$missing; run this as root (or: sudo apt-get install$missing)" >&2
       exit 1
     fi
-    echo "installing $directory_packages (about a minute) ..." >&2
-    export DEBIAN_FRONTEND=noninteractive
+    echo "installing$missing ..." >&2
+    # Debian starts a service it installs; a test machine wants none running (policy-rc.d says no).
+    made_policy=""
     if [ ! -e /usr/sbin/policy-rc.d ]; then
-      # Debian starts a package's services on install unless policy-rc.d says no: say no.
-      printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
-      chmod 755 /usr/sbin/policy-rc.d
-      trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+      printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && made_policy=1
     fi
+    export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq $directory_packages >/dev/null
-    if [ -d /run/systemd/system ]; then  # nor start them at the next boot
+    # shellcheck disable=SC2086
+    apt-get install -y -qq $missing >/dev/null || status=$?
+    [ -z "$made_policy" ] || rm -f /usr/sbin/policy-rc.d
+    [ "${status:-0}" = 0 ] || exit "$status"
+    if [ -d /run/systemd/system ]; then  # nor at the next boot: the tests start their own Samba
       systemctl disable --quiet smbd nmbd winbind samba-ad-dc 2>/dev/null || true
     fi
   fi

@@ -6,4 +6,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./deploy/install-deps.sh
-exec .venv/bin/python -m gateway.sandbox.quickstart "$@"
+exec .venv/bin/python -m deploy.quickstart "$@"

@@ -14,7 +14,8 @@ settings file (marshmallow, file:line errors) into one frozen `Policy`:
     allow_from: [203.0.113.0/24]   # or allow_from_file: entra-ranges.txt; default: any address
     limits:
       rate: 50/second              # per worker process; over it: 429 with Retry-After
-      failed_logins: 20/minute     # per client address; over it: 429, even for a good credential
+      failed_logins: 20/minute     # per client address and per credential tried; over it, a failed
+                                   # login is 429 instead of 401. A correct credential always gets in.
       json_depth: 32
       filter_length: 4096
       filter_depth: 32
@@ -24,6 +25,7 @@ settings file (marshmallow, file:line errors) into one frozen `Policy`:
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +33,7 @@ from pathlib import Path
 import limits as ratelimits
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates, validates_schema
 
+from gateway.privatefiles import service_user
 from gateway.scim.limits import DEFAULT_LIMITS, Limits
 
 # The application id of Entra's provisioning service: the audience of the JWTs it issues
@@ -195,11 +198,13 @@ def load_policy(raw: dict, folder: Path, tokens_file: Path) -> Policy:
             signing_key_file=(folder / key_file) if key_file else tokens_file.with_suffix(".oauth-key"),
             token_lifetime=auth["oauth"]["token_lifetime"],
         )
+        _usable(oauth.signing_key_file, ("auth", "oauth"), "the OAuth signing key", may_create=True)
     entra = None
     if "entra_jwt" in auth:
         options = dict(auth["entra_jwt"])
         if "jwks_file" in options:
             options["jwks_file"] = folder / options["jwks_file"]
+            _usable(options["jwks_file"], ("auth", "entra_jwt", "jwks_file"), "Entra's signing keys")
         entra = EntraJwtSettings(**options)
     networks = [ipaddress.ip_network(text, strict=False) for text in raw.get("allow_from") or []]
     if "allow_from_file" in raw:
@@ -215,6 +220,21 @@ def load_policy(raw: dict, folder: Path, tokens_file: Path) -> Policy:
         failed_logins=failed_logins,
         limits=Limits(**limits),
     )
+
+
+def _usable(path: Path, key: tuple, what: str, may_create: bool = False) -> None:
+    """Refuse at load a file the service cannot read (or, for one made on first use, cannot make):
+    found later, it would fail requests instead of the start."""
+    user = service_user()
+    if path.exists():
+        if not os.access(path, os.R_OK):
+            raise PolicyProblem(key, f"cannot read {what} file {path} as user {user}")
+    elif not may_create:
+        raise PolicyProblem(key, f"{what} file {path} does not exist")
+    elif not os.access(path.parent, os.W_OK | os.X_OK):
+        raise PolicyProblem(
+            key, f"{what} file {path} is made on first use, but user {user} cannot write to {path.parent}"
+        )
 
 
 def _networks_from_file(path: Path) -> list[Network]:

@@ -14,13 +14,17 @@ import runpy
 from pathlib import Path
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.config import KNOWN_SETTINGS
 from gunicorn.glogging import Logger
 
+from gateway import gunicorn_conf
 from gateway.observability import logs, metrics, multiprocess
-from gateway.reload import Reloader
+from gateway.reload import LastGood, Reloader
 from gateway.settings import Settings
 from gateway.web.app import CONFIG_ENV
 from gateway.yamlfile import ConfigError, Problem
+
+_GUNICORN_SETTINGS = {setting.name for setting in KNOWN_SETTINGS}
 
 
 class GatewayServer(BaseApplication):
@@ -61,26 +65,32 @@ class GunicornLogger(Logger):
 
 
 def gunicorn_options(settings: Settings, listen: str | None, config_file: Path | None) -> dict:
-    """Options from a gunicorn config file (deploy/gunicorn.conf.py), then the settings, then flags."""
-    options: dict = {}
+    """gunicorn's options, lowest precedence first: the package's defaults (gateway/gunicorn_conf.py),
+    the settings' defaults, a gunicorn config file, what the settings file says, the flags."""
+    options = {k: v for k, v in vars(gunicorn_conf).items() if k in _GUNICORN_SETTINGS}
+    options.update(bind=[settings.listen], workers=settings.workers, threads=settings.threads)
+    # gunicorn's own lines (worker starts, timeouts) in the gateway's format, through its handler.
+    options.update(logger_class=GunicornLogger, loglevel=settings.log_level)
     if config_file is not None:
         namespace = runpy.run_path(str(config_file))
-        options.update({k: v for k, v in namespace.items() if not k.startswith("_")})
-    options.setdefault("bind", [settings.listen])
-    # gunicorn's own lines (worker starts, timeouts) in the gateway's format, through its handler.
-    options.setdefault("logger_class", GunicornLogger)
-    options.setdefault("loglevel", settings.log_level)
-    options.setdefault("child_exit", multiprocess.child_exit)  # a dead worker's live gauges go
-    options.setdefault("workers", settings.workers)
-    options.setdefault("threads", settings.threads)
+        options.update({k: v for k, v in namespace.items() if k in _GUNICORN_SETTINGS})
+    given = settings.given
+    options.update({key: getattr(settings, key) for key in ("workers", "threads") if key in given})
+    if "log_level" in given:
+        options["loglevel"] = settings.log_level
+    if "listen" in given:
+        options["bind"] = [settings.listen]
     if listen:
         options["bind"] = [listen]
     return options
 
 
-def serve(settings_path: Path, listen: str | None = None, config_file: Path | None = None) -> None:
+def serve(
+    settings_path: Path, listen: str | None = None, config_file: Path | None = None, state_dir: Path | None = None
+) -> None:
     """Call multiprocess.prepare() before importing this module (the CLI does)."""
-    reloader = Reloader(settings_path)
+    state_dir = state_dir or (Path(os.environ["STATE_DIRECTORY"]) if os.environ.get("STATE_DIRECTORY") else None)
+    reloader = Reloader(settings_path, LastGood(state_dir / "last-good") if state_dir else None)
     configuration = reloader.load()  # every map loads, every backend is configured
     os.environ[CONFIG_ENV] = str(configuration.settings.source)
     logs.configure(configuration.settings.log_format, configuration.settings.log_level)

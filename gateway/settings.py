@@ -20,6 +20,7 @@ environment variable, and tokens are stored as hashes.
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,7 @@ from gateway import yamlfile
 from gateway.backends.base import BackendSettings
 from gateway.backends.registry import KINDS
 from gateway.policy import Network, Policy, PolicyFields, PolicyProblem, _network, load_policy
+from gateway.privatefiles import service_user
 from gateway.yamlfile import ConfigError, Problem, line_of
 
 
@@ -55,6 +57,7 @@ class Settings:
     max_body_bytes: int = 1024 * 1024
     log_level: str = "info"
     trusted_proxies: int = 0  # reverse proxies whose X-Forwarded-For is believed
+    given: frozenset[str] = frozenset()  # the top-level keys the file sets (they beat a gunicorn file)
     log_format: str = "text"  # or "json": one object per line
     audit_log: str = "stdout"  # a file path, or "stdout" (journald, containers); see gateway/observability/trail.py
     metrics_listen: str | None = None  # HOST:PORT answering /metrics, no credential (keep it on loopback)
@@ -74,6 +77,8 @@ class _TenantFields(PolicyFields):
     def check_base_path(self, value: str, **kwargs) -> None:
         if not re.match(r"^(/[A-Za-z0-9._~-]+)+$", value):
             raise ValidationError("a URL path such as /scim/v2 (starts with /, no trailing /)")
+        if value.lower().split("/")[1] in ("healthz", "readyz"):
+            raise ValidationError("/healthz and /readyz are the gateway's own; choose another path")
 
 
 # A block per backend kind, named as the kind (`ldap:`, `rest:`), each checked by its own schema.
@@ -103,8 +108,11 @@ class SettingsSchema(Schema):
     tenants = fields.List(fields.Nested(TenantSchema), required=True, validate=validate.Length(min=1))
 
 
-def load_settings(path: Path | str) -> Settings:
+def load_settings(path: Path | str, folder: Path | None = None) -> Settings:
+    """`folder`: what relative paths are relative to (default: the file's folder; a saved copy
+    of the settings, reload.LastGood, reads them as the original did)."""
     path = Path(path).resolve()
+    folder = folder or path.parent
     document = yamlfile.load(path)
     schema = SettingsSchema()
     try:
@@ -116,8 +124,21 @@ def load_settings(path: Path | str) -> Settings:
     problems: list[Problem] = []
     tenants = []
     seen_paths: dict[str, str] = {}
+    seen_names: dict[str, str] = {}
     for index, raw in enumerate(data["tenants"]):
         where = ("tenants", index)
+        # Routes, metrics and logs know a tenant by its name with . and - as _ (gateway/web/app.py).
+        key = raw["name"].replace(".", "_").replace("-", "_").casefold()
+        if key in seen_names:
+            problems.append(
+                Problem(
+                    str(path),
+                    line_of(document, (*where, "name")),
+                    f"tenant name {raw['name']} is too close to {seen_names[key]} (names must differ in more than"
+                    " case, '.', '-' and '_')",
+                )
+            )
+        seen_names[key] = raw["name"]
         base_path = raw["base_path"]
         if base_path.lower() in seen_paths:
             problems.append(
@@ -143,20 +164,29 @@ def load_settings(path: Path | str) -> Settings:
             if name not in raw:
                 continue
             try:
-                backends[name] = kind.load_settings(raw[name], path.parent)
+                backends[name] = kind.load_settings(raw[name], folder)
             except ValueError as error:
                 problems.append(Problem(str(path), line_of(document, (*where, name)), str(error)))
-        tokens_file = (path.parent / raw["tokens_file"]).resolve()
+        tokens_file = (folder / raw["tokens_file"]).resolve()
+        if tokens_file.exists() and not os.access(tokens_file, os.R_OK):
+            problems.append(
+                Problem(
+                    str(path),
+                    line_of(document, (*where, "tokens_file")),
+                    f"cannot read {tokens_file} as user {service_user()}: every request would fail;"
+                    f" give it to that user (chown {service_user()} {tokens_file}) or use `token create --owner`",
+                )
+            )
         policy = Policy()
         try:
-            policy = load_policy(raw, path.parent, tokens_file)
+            policy = load_policy(raw, folder, tokens_file)
         except PolicyProblem as problem:
             problems.append(Problem(str(path), line_of(document, (*where, *problem.key)), str(problem)))
         tenants.append(
             TenantSettings(
                 name=raw["name"],
                 base_path=base_path,
-                mapping_path=(path.parent / raw["mapping"]).resolve(),
+                mapping_path=(folder / raw["mapping"]).resolve(),
                 tokens_file=tokens_file,
                 backends=backends,
                 policy=policy,
@@ -166,12 +196,13 @@ def load_settings(path: Path | str) -> Settings:
         raise ConfigError(problems)
     options = {k: v for k, v in data.items() if k != "tenants"}
     if options.get("audit_log", "stdout") != "stdout":
-        options["audit_log"] = str((path.parent / options["audit_log"]).resolve())
+        options["audit_log"] = str((folder / options["audit_log"]).resolve())
     if "metrics_allow_from" in options:
         options["metrics_allow_from"] = tuple(
             ipaddress.ip_network(n, strict=False) for n in options["metrics_allow_from"]
         )
-    return Settings(source=path, tenants=tuple(tenants), **options)
+    given = frozenset(key for key in (document or {}) if key != "tenants")
+    return Settings(source=path, tenants=tuple(tenants), given=given, **options)
 
 
 def _under(one: str, other: str) -> bool:

@@ -13,6 +13,8 @@ from typing import Any
 import yaml
 from marshmallow import Schema, fields
 
+from gateway.privatefiles import service_user
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -86,7 +88,10 @@ def load(path: Path | str) -> Any:
     try:
         text = path.read_text()
     except OSError as error:
-        raise ConfigError([Problem(str(path), None, f"cannot read: {error.strerror}")]) from None
+        why = f"cannot read: {error.strerror}"
+        if isinstance(error, PermissionError):
+            why += f" (as user {service_user()})"
+        raise ConfigError([Problem(str(path), None, why)]) from None
     return loads(text, str(path))
 
 

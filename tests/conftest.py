@@ -12,11 +12,11 @@ import pytest
 import requests
 import yaml
 
+from gateway.credentials import CredentialFile
 from gateway.observability import logs
-from gateway.sandbox.hr_api import HrApi
-from gateway.sandbox.slapd import ADMIN_DN, GROUPS_DN, PEOPLE_DN, SERVICE_DN, Slapd
-from gateway.tokens import TokenFile
 from gateway.web.app import create_app
+from tests.sandbox.hr_api import HrApi
+from tests.sandbox.slapd import ADMIN_DN, GROUPS_DN, PEOPLE_DN, SERVICE_DN, Slapd
 
 REPO = Path(__file__).resolve().parents[1]
 OPENLDAP_MAP = REPO / "mappings" / "openldap.yaml"
@@ -165,7 +165,7 @@ class _Gateways:
         folder = self.tmp_path / f"gateway{len(self.apps)}"
         folder.mkdir()
         settings = write_settings_file(folder, mapping)
-        token = TokenFile(folder / "tokens.yaml").add("entra")
+        token = CredentialFile(folder / "tokens.yaml").add("entra")
         app = create_app(settings)
         self.apps.append(app)
         return Client(app.test_client(), token, app=app)

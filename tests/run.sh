@@ -4,6 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./deploy/install-deps.sh --test
-.venv/bin/ruff check --quiet gateway tests
+.venv/bin/ruff check --quiet gateway tests deploy
 .venv/bin/mypy
 exec .venv/bin/python -m pytest -q "$@"

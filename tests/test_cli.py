@@ -12,7 +12,7 @@ from pathlib import Path
 import requests
 
 from gateway.cli import main
-from gateway.sandbox.children import free_port
+from tests.sandbox.children import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -51,7 +51,7 @@ def test_token_create_list_revoke(tmp_path, capsys, monkeypatch):
 def start_quickstart(state: Path, port: int, *options: str) -> tuple[subprocess.Popen, str, str]:
     """Run the quick start as a user does; return it with the Tenant URL and token it printed."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "gateway.sandbox.quickstart", *options, "--port", str(port), "--state", str(state)],
+        [sys.executable, "-m", "deploy.quickstart", *options, "--port", str(port), "--state", str(state)],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,

@@ -8,9 +8,11 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from gateway.cli import main
 from gateway.mapping.loader import compile_mapping
+from gateway.settings import SettingsSchema
 from gateway.yamlfile import loads
 
 REPO = Path(__file__).resolve().parents[1]
@@ -97,3 +99,13 @@ def test_the_reference_preview_example_prints_what_the_reference_shows(tmp_path,
     monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(body)))
     assert main(["mapping", "preview", str(REPO / "mappings" / "iprova.yaml"), "--current", str(current)]) == 0
     assert capsys.readouterr().out.strip() == output.split("\n", 1)[1].strip()
+
+
+def test_the_readme_settings_for_a_real_host_are_valid_settings():
+    text = (REPO / "README.md").read_text()
+    section = text[text.index("## Run it for real") : text.index("## Security")]
+    block = section.split("```yaml\n")[1].split("```")[0]
+    settings = SettingsSchema().load(yaml.safe_load(block))
+    assert settings["trusted_proxies"] == 1 and settings["listen"] == "127.0.0.1:8080"
+    skeleton = (REPO / "deploy" / "install.sh").read_text()
+    assert "trusted_proxies: 1" in skeleton and "listen: 127.0.0.1:8080" in skeleton

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import requests
 
-from gateway.sandbox.children import free_port
+from tests.sandbox.children import free_port
 from tests.test_cli import _running, start_quickstart
 
 REPO = Path(__file__).resolve().parents[1]

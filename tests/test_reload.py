@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from gateway.reload import Reloader
-from gateway.sandbox.children import free_port
-from gateway.tokens import TokenFile
+from gateway.credentials import CredentialFile
+from gateway.reload import LastGood, Reloader
+from gateway.yamlfile import ConfigError
 from tests.conftest import OPENLDAP_MAP, write_settings
+from tests.sandbox.children import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 TITLE_LINE = "    title: title                       # Entra: jobTitle\n"
@@ -47,7 +48,7 @@ def gateway(slapd, directory, tmp_path):
     mapping = tmp_path / "map.yaml"
     mapping.write_text(OPENLDAP_MAP.read_text().replace(TITLE_LINE, ""))
     settings = write_settings(tmp_path, slapd, mapping)
-    token = TokenFile(tmp_path / "tokens.yaml").add("entra")
+    token = CredentialFile(tmp_path / "tokens.yaml").add("entra")
     port = free_port()
     log = tmp_path / "gateway.log"
     with open(log, "wb") as output:
@@ -138,3 +139,30 @@ def test_a_reload_that_fails_keeps_the_configuration_and_says_where(tmp_path, mo
     mapping.write_text(OPENLDAP_MAP.read_text())
     assert reloader.reload() is False  # the settings cannot be loaded either: the same rule
     assert "LDAP_PASSWORD" in caplog.text
+
+
+def test_a_restart_with_a_broken_map_serves_the_last_good_copy_loudly(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("LDAP_PASSWORD", "x")
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    mapping = etc / "map.yaml"
+    mapping.write_text(OPENLDAP_MAP.read_text())
+    settings = etc / "settings.yaml"
+    settings.write_text(
+        "workers: 3\ntenants:\n  - {name: t, base_path: /scim/v2, mapping: map.yaml, tokens_file: tokens.yaml,"
+        " ldap: {url: 'ldap://127.0.0.1:1', bind_dn: cn=x, password_env: LDAP_PASSWORD}}\n"
+    )
+    state = tmp_path / "state" / "last-good"
+    Reloader(settings, LastGood(state)).load()
+    assert sorted(p.name for p in state.iterdir()) == ["manifest.yaml", "map-t.yaml", "settings.yaml"]
+
+    mapping.write_text("version: 1\nusers: {attributes: {}}\n")
+    with pytest.raises(ConfigError):
+        Reloader(settings).load()  # without a state folder, a broken map stops the start
+    restarted = Reloader(settings, LastGood(state))
+    served = restarted.load()
+    assert served.settings.workers == 3 and served.settings.tenants[0].tokens_file == etc / "tokens.yaml"
+    assert served.mappings["t"].users.rules
+    assert f"{mapping}:2:" in caplog.text and "SERVING THE LAST GOOD CONFIGURATION" in caplog.text
+    assert restarted.build_app().extensions["scim_gateway"].tenants
+    assert "title" in (state / "map-t.yaml").read_text()  # the broken map did not replace the copy

@@ -8,8 +8,8 @@ import logging
 import pytest
 
 from gateway.auth.passwords import hash_password
+from gateway.credentials import CredentialFile, StoredCredential, digest, now
 from gateway.settings import load_settings
-from gateway.tokens import StoredToken, TokenFile, digest, now
 from gateway.web.app import create_app
 from gateway.yamlfile import ConfigError
 from tests.conftest import OPENLDAP_MAP, PATCH_OP, write_settings
@@ -26,8 +26,8 @@ def test_no_token_password_or_authorization_header_reaches_a_log_or_an_answer(
     client = make_client(tenant_yaml=AUTH)
     tenant = client.app.extensions["scim_gateway"].tenants["tenant_test"]
     password, client_secret = "Basic-password-4-leak-test", "scimgw_client-secret-4-leak-test"
-    tenant.authenticator.file.store("basic_users", StoredToken("entra", hash_password(password), "scim", now()))
-    tenant.authenticator.file.store("oauth_clients", StoredToken("gallery", digest(client_secret), "scim", now()))
+    tenant.authenticator.file.store("basic_users", StoredCredential("entra", hash_password(password), "scim", now()))
+    tenant.authenticator.file.store("oauth_clients", StoredCredential("gallery", digest(client_secret), "scim", now()))
     basic = "Basic " + base64.b64encode(f"entra:{password}".encode()).decode()
     wrong_basic = "Basic " + base64.b64encode(b"entra:Wrong-password-4-leak-test").decode()
     secrets = [
@@ -85,7 +85,7 @@ def test_no_token_password_or_authorization_header_reaches_a_log_or_an_answer(
     (tmp_path / "settings.yaml").write_text(settings)
     broken = create_app(tmp_path / "settings.yaml")
     try:
-        token = TokenFile(tmp_path / "tokens.yaml").add("entra")
+        token = CredentialFile(tmp_path / "tokens.yaml").add("entra")
         answers.append(
             broken.test_client()
             .get("/scim/v2/Users", headers={"Authorization": f"Bearer {token}"})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import secrets
@@ -21,7 +22,7 @@ import jwt
 from gateway.auth.entra import EntraJwt, KeysUnavailable
 from gateway.auth.oauth import AccessTokens
 from gateway.auth.passwords import check_password, dummy_hash
-from gateway.tokens import PREFIX, StoredToken, TokenFile, digest, matching
+from gateway.credentials import PREFIX, CredentialFile, StoredCredential, digest, matching
 
 __all__ = ["AuthFailure", "Authenticator", "KeysUnavailable", "Principal"]
 
@@ -38,13 +39,17 @@ class Principal:
 
 
 class AuthFailure(Exception):
-    """No valid credential; str() is the reason, for the log only."""
+    """No valid credential; str() is the reason, for the log only. `attempted` names the
+    credential tried without revealing it (a Basic user, an OAuth client, a token's
+    fingerprint): failed logins are counted per credential as well as per address."""
+
+    attempted = "no credential"
 
 
 class Authenticator:
     def __init__(self, tenant_name: str, settings, tokens_file):
         self.settings = settings  # TenantAuthSettings
-        self.file = TokenFile(tokens_file)
+        self.file = CredentialFile(tokens_file)
         self.access_tokens = AccessTokens(settings.oauth, tenant_name) if settings.oauth else None
         self.entra = EntraJwt(settings.entra_jwt) if settings.entra_jwt else None
         self._verified: dict[str, bytes] = {}  # Basic user -> HMAC of (hash, password) once checked
@@ -64,15 +69,17 @@ class Authenticator:
     def authenticate(self, header: str) -> Principal:
         scheme, _, credential = header.strip().partition(" ")
         credential = credential.strip()
-        if not credential:
-            raise AuthFailure("no credential")
-        if scheme.lower() == "bearer":
-            return self._bearer(credential)
-        if scheme.lower() == "basic" and self.settings.basic:
-            return self._basic(credential)
-        raise AuthFailure(
-            "an Authorization scheme this tenant does not accept"
-        )  # never echoed: it may be a bare secret
+        try:
+            if not credential:
+                raise AuthFailure("no credential")
+            if scheme.lower() == "bearer":
+                return self._bearer(credential)
+            if scheme.lower() == "basic" and self.settings.basic:
+                return self._basic(credential)
+            raise AuthFailure("an Authorization scheme this tenant does not accept")  # never echoed: it may be a secret
+        except AuthFailure as failure:
+            failure.attempted = _attempted(scheme, credential)
+            raise
 
     # --- Bearer ---------------------------------------------------------------------------------
 
@@ -113,16 +120,18 @@ class Authenticator:
 
     # --- OAuth token endpoint -----------------------------------------------------------------
 
-    def issue(self, client_id: str, client_secret: str) -> tuple[str, StoredToken]:
+    def issue(self, client_id: str, client_secret: str) -> tuple[str, StoredCredential]:
         """An access token for a client whose secret matches; raises AuthFailure otherwise."""
         if self.access_tokens is None:
             raise AuthFailure("OAuth is not enabled for this tenant")
         client = _named(self.file.credentials().oauth_clients, client_id)
-        matches = hmac.compare_digest(digest(client_secret).encode(), (client.sha256 if client else "-" * 64).encode())
-        if client is None:
-            raise AuthFailure("an unknown OAuth client")
-        if not matches:
-            raise AuthFailure(f"a wrong secret for {client.name!r}")
+        matches = hmac.compare_digest(digest(client_secret).encode(), (client.hash if client else "-" * 64).encode())
+        if client is None or not matches:
+            failure = AuthFailure(
+                "an unknown OAuth client" if client is None else f"a wrong secret for {client.name!r}"
+            )
+            failure.attempted = f"OAuth client {client_id[:64]!r}"
+            raise failure
         return self.access_tokens.issue(client.name, client.scope), client
 
     # --- Basic ----------------------------------------------------------------------------------
@@ -139,16 +148,27 @@ class Authenticator:
         if user is None:
             check_password(password, dummy_hash())
             raise AuthFailure("an unknown Basic user")
-        proof = hmac.new(self._secret, f"{user.sha256}\0{password}".encode(), hashlib.sha256).digest()
+        proof = hmac.new(self._secret, f"{user.hash}\0{password}".encode(), hashlib.sha256).digest()
         with self._lock:
             remembered = self._verified.get(user.name, b"")
         if not hmac.compare_digest(remembered, proof):
-            if not check_password(password, user.sha256):
+            if not check_password(password, user.hash):
                 raise AuthFailure(f"a wrong password for the Basic user {user.name!r}")
             with self._lock:
                 self._verified[user.name] = proof
         return Principal("basic", user.name, user.scope)
 
 
-def _named(entries: list[StoredToken], name: str) -> StoredToken | None:
+def _attempted(scheme: str, credential: str) -> str:
+    """The credential a failed login tried, safe to log: a Basic user name, or a fingerprint."""
+    if not credential:
+        return "no credential"
+    if scheme.lower() == "basic":
+        with contextlib.suppress(binascii.Error, UnicodeDecodeError):
+            name = base64.b64decode(credential, validate=True).decode("utf-8").partition(":")[0]
+            return f"Basic user {name[:64]!r}"
+    return f"credential {hashlib.sha256(credential.encode('utf-8', 'replace')).hexdigest()[:12]}"
+
+
+def _named(entries: list[StoredCredential], name: str) -> StoredCredential | None:
     return next((entry for entry in entries if entry.name == name), None)

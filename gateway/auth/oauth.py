@@ -13,7 +13,7 @@ one secret the gateway keeps, like a TLS key. Deleting it ends every access toke
 from __future__ import annotations
 
 import base64
-import os
+import contextlib
 import secrets
 import threading
 import time
@@ -22,6 +22,7 @@ from pathlib import Path
 import jwt
 
 from gateway.policy import OAuthSettings
+from gateway.privatefiles import write_private
 
 ISSUER = "scim-gateway"
 
@@ -72,14 +73,6 @@ def load_or_create_key(path: Path) -> bytes:
     """Read the key, or create it; two workers starting together end up with the same key."""
     if not path.exists():
         fresh = base64.urlsafe_b64encode(secrets.token_bytes(64))
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(fresh + b"\n")
-        try:
-            os.link(temporary, path)  # fails if another process made it first: theirs wins
-        except FileExistsError:
-            pass
-        finally:
-            os.unlink(temporary)
+        with contextlib.suppress(FileExistsError):  # another process made it first: theirs wins
+            write_private(path, fresh + b"\n", exclusive=True)
     return base64.urlsafe_b64decode(path.read_bytes().strip())

@@ -16,6 +16,7 @@ from marshmallow import Schema
 from gateway.store import Change, Entry, Page, Query, Record, Ref
 
 if TYPE_CHECKING:  # the map a target checks itself against; a type, never imported at run time
+    from gateway.checks import Finding
     from gateway.mapping.model import ResourceMap
 
 
@@ -232,11 +233,12 @@ class BackendKind(Generic[S]):
     default_created: str | None = None
     default_modified: str | None = None
     preview: Callable[[dict[str, StoreSpec[Any]]], PreviewBackend] | None = None  # None: no dry run
-    # Hooks for operations: an online check of a tenant's settings and map sections against the
-    # live system (what is wrong, one problem a line), and a readiness probe of a running
-    # backend (raises a BackendError when it is not ready). None: the kind has none yet.
-    check: Callable[[S, dict[str, StoreSpec[Any]]], list[str]] | None = None
-    probe: Callable[[Backend], None] | None = None
+    # Hooks for operations: the online checks of a tenant's settings and map sections against the
+    # live system (`scim-gateway check`, backends/<kind>/check.py: each passed, failed with a fix,
+    # or could not be told), and a readiness probe of a running backend within a timeout in
+    # seconds (`/readyz`; raises a BackendError when it is not ready). None: the kind has none yet.
+    check: Callable[[S, dict[str, StoreSpec[Any]]], list[Finding]] | None = None
+    probe: Callable[[Backend, float], None] | None = None
 
     @property
     def a_noun(self) -> str:

@@ -18,7 +18,21 @@ def main(argv: list[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="run the gateway under gunicorn")
     serve.add_argument("--config", required=True, type=Path, help="the settings file (YAML)")
     serve.add_argument("--listen", help="HOST:PORT to listen on (default: the settings' listen)")
-    serve.add_argument("--gunicorn-config", type=Path, help="a gunicorn config file, e.g. deploy/gunicorn.conf.py")
+    serve.add_argument(
+        "--gunicorn-config", type=Path, help="overrides of the gunicorn settings (deploy/gunicorn.conf.py)"
+    )
+    serve.add_argument(
+        "--state-dir",
+        type=Path,
+        help="where the last good configuration is kept, served when the files do not load"
+        " (default: $STATE_DIRECTORY, which systemd sets)",
+    )
+
+    online = commands.add_parser(
+        "check", help="check every tenant online: files, bind, base DNs, schema, controls, limits, the API's login"
+    )
+    online.add_argument("--config", required=True, type=Path, help="the settings file (YAML)")
+    online.add_argument("--user", help="check the files as readable by this user (default: the one running this)")
 
     mapping = commands.add_parser("mapping", help="check or preview a map").add_subparsers(dest="action", required=True)
     check = mapping.add_parser("check", help="validate a map, run its examples, warn about what Entra would re-send")
@@ -51,8 +65,12 @@ def _run(args: argparse.Namespace) -> int:
         multiprocess.prepare()  # before prometheus-client is imported: every worker counts in files
         from gateway.serve import serve
 
-        serve(args.config, args.listen, args.gunicorn_config)
+        serve(args.config, args.listen, args.gunicorn_config, args.state_dir)
         return 0
+    if args.command == "check":
+        from gateway.checks import run_check
+
+        return run_check(args.config, args.user)
     if args.command == "mapping":
         from gateway.cli import mapping as mapping_tool
 

@@ -34,6 +34,9 @@ class RequestContext:
     locator: str | None = None  # the directory's key: a DN, an API id
     detail: str | None = None  # why the answer is not a 2xx
     extra: dict = field(default_factory=dict)
+    # Audit lines whose outcome was unknown (a write in doubt) and whose request may yet find it
+    # done: (trail, line), settled by trail.settle() when the answer is a success.
+    unsettled: list = field(default_factory=list)
 
 
 _current: ContextVar[RequestContext | None] = ContextVar("scim_gateway_request", default=None)

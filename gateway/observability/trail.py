@@ -10,7 +10,9 @@ directory or an API -- who, from where, what, and how it ended.
 `outcome` is `applied`, `refused` (with `reason`: the directory or API said no, or could not be
 reached, so nothing was written) or `unknown` (with `reason`: the request may or may not have
 been applied, e.g. a timeout after it was sent; a backend says so by raising an error whose
-`in_doubt` attribute is true). `old` is given where the gateway read it anyway (the read before
+`in_doubt` attribute is true). When the request still ends in a success (the service read the
+write back and found it done), a second line with the same request id says `applied`, its
+reason starting with `settled:`. `old` is given where the gateway read it anyway (the read before
 a PATCH or PUT), never at the cost of an extra read. A reference (a member, a manager) shows
 the SCIM id it points at (an old value read from the directory: its DN). Attributes the map marks `sensitive` (and
 passwords) show `***` for every value.
@@ -185,8 +187,30 @@ class AuditedBackend:
             "changes": [_masked(change, audited.sensitive) for change in changes],
             **_outcome(error),
         }
-        self.trail.write({k: v for k, v in line.items() if v is not None})
+        line = {k: v for k, v in line.items() if v is not None}
+        self.trail.write(line)
         context.note(scim_id=id, name=name, locator=key)  # for the request's log line
+        if serving is not None and getattr(error, "in_doubt", False):
+            serving.unsettled.append((self.trail, line))
+
+
+def settle(serving: context.RequestContext, status: int) -> None:
+    """After a write in doubt, the service reads back what it can (an add by its unique key, a
+    modify by the entry): a successful answer means it found the write done. Say so in a second
+    line, before that answer is sent; an answer that is not a success leaves the outcome unknown."""
+    if not 200 <= status < 300:
+        return
+    for trail, line in serving.unsettled:
+        trail.write(
+            {
+                **line,
+                "time": utc_timestamp(time.time()),
+                "id": line.get("id") or serving.scim_id,
+                "outcome": "applied",
+                "reason": "settled: the write had gone unanswered, and reading it back showed it done",
+            }
+        )
+    serving.unsettled.clear()
 
 
 def _outcome(error: BaseException | None) -> dict:

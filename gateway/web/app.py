@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from gateway.backends.registry import backend_kind
+from gateway.checks import Readiness
 from gateway.observability import logs
 from gateway.observability.trail import AuditTrail
 from gateway.settings import Settings, load_settings
@@ -19,6 +24,7 @@ from gateway.web.token_endpoint import token_endpoint
 from gateway.web.views import scim
 
 CONFIG_ENV = "SCIM_GATEWAY_CONFIG"
+log = logging.getLogger("gateway.web")
 
 
 class Gateway:
@@ -73,6 +79,27 @@ def create_app(settings: Settings | str | Path | None = None, tenants: list[Tena
 
     @app.get("/healthz")
     def health():
+        """Liveness: the process answers. Nothing downstream is asked."""
         return scim_response({"status": "ok", "tenants": sorted(t.name for t in tenants)})
 
+    readiness = Readiness({t.name: _probe_of(t) for t in tenants})
+
+    @app.get("/readyz")
+    def ready():
+        """Readiness: every tenant's backend answered a cheap probe (cached a few seconds)."""
+        problems = readiness.status()
+        answer = {name: problem or "ok" for name, problem in sorted(problems.items())}
+        if any(problems.values()):
+            for name, problem in problems.items():
+                if problem:
+                    log.warning("not ready: tenant %s: %s", name, problem)
+            return scim_response({"status": "not ready", "tenants": answer}, 503)
+        return scim_response({"status": "ready", "tenants": answer})
+
     return app
+
+
+def _probe_of(tenant: Tenant) -> Callable[[float], None] | None:
+    """The readiness probe of a tenant's backend (its kind's hook), or None if the kind has none."""
+    probe = backend_kind(tenant.mapping.backend).probe
+    return None if probe is None else functools.partial(probe, tenant.backend)

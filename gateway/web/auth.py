@@ -1,4 +1,4 @@
-"""The door of every tenant: network allowlist, failed-login throttle, credential, rate, scope.
+"""The door of every tenant: network allowlist, credential (failed ones counted), rate, scope.
 
 Runs before every SCIM request of a tenant (and, partly, before its OAuth token endpoint).
 Each refusal is a SCIM error with the right status and a log line with the client's address
@@ -12,16 +12,18 @@ import logging
 from flask import current_app, g, request
 
 from gateway.auth.authenticator import AuthFailure, KeysUnavailable, Principal
+from gateway.credentials import CredentialsUnreadable
 from gateway.observability import context, metrics
-from gateway.scim.errors import forbidden, too_many_requests, unauthorized, unavailable
+from gateway.scim.errors import ScimError, forbidden, too_many_requests, unauthorized, unavailable
 from gateway.web.responses import tenant_retry_after
+from gateway.web.throttle import OverLimit, count_failed_login
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 log = logging.getLogger("gateway.web.auth")
 
 
 def admit_address() -> str:
-    """The client's address, if the tenant's allowlist admits it and it has not failed too often."""
+    """The client's address, if the tenant's allowlist admits it."""
     tenant = g.tenant
     context.note(tenant=tenant.name)
     policy = tenant.settings.policy
@@ -32,19 +34,30 @@ def admit_address() -> str:
             "tenant %s: refused %s %s from %s: not in allow_from", tenant.name, request.method, request.path, address
         )
         raise forbidden(f"this tenant does not accept requests from {address}")
-    wait = _throttle().exhausted(policy.failed_logins, "failed", tenant.name, address)
-    if wait is not None:
-        metrics.throttled(tenant.name, "failed_logins")
-        log.warning("tenant %s: refused a request from %s: too many failed logins", tenant.name, address)
-        raise too_many_requests(f"too many failed logins from {address}; retry in {wait} s", wait)
     return address
 
 
-def failed_login(address: str, reason: object) -> None:
+def failed_login(address: str, failure: AuthFailure) -> OverLimit | None:
+    """Log and count a refused credential; what is over its failed-login limit, if anything."""
     tenant = g.tenant
-    _throttle().hit(tenant.settings.policy.failed_logins, "failed", tenant.name, address)
+    over = count_failed_login(
+        _throttle(), tenant.settings.policy.failed_logins, tenant.name, address, failure.attempted
+    )
+    log.warning(
+        "tenant %s: refused a request from %s: %s%s",
+        tenant.name,
+        address,
+        failure,
+        f" (too many failed logins {over.what})" if over else "",
+    )
     metrics.refused(tenant.name, "credential")
-    log.warning("tenant %s: refused a request from %s: %s", tenant.name, address, reason)
+    if over is not None:
+        metrics.throttled(tenant.name, "failed_logins")
+    return over
+
+
+def too_many_failures(over: OverLimit) -> ScimError:
+    return too_many_requests(f"too many failed logins {over.what}; retry in {over.wait} s", over.wait)
 
 
 def count_request() -> None:
@@ -62,12 +75,14 @@ def admit() -> Principal:
     authenticator = g.tenant.authenticator
     try:
         principal = authenticator.authenticate(request.headers.get("Authorization", ""))
-    except KeysUnavailable as error:
+    except (KeysUnavailable, CredentialsUnreadable) as error:
         metrics.refused(g.tenant.name, "keys_unavailable")
         log.error("tenant %s: %s", g.tenant.name, error)
         raise unavailable("the gateway cannot check this token right now; retry later", tenant_retry_after()) from None
     except AuthFailure as failure:
-        failed_login(address, failure)
+        over = failed_login(address, failure)
+        if over is not None:
+            raise too_many_failures(over) from None
         raise unauthorized(
             "a valid credential is required (Authorization: Bearer <Secret Token>)",
             authenticator.schemes or ['Bearer realm="scim-gateway"'],

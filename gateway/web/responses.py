@@ -69,6 +69,4 @@ def register_error_handlers(app: Flask) -> None:
         serving = context.current()
         request_id = serving.request_id if serving else "?"
         log.exception("unexpected error in request %s", request_id)
-        return _error(
-            internal(f"internal error; the gateway's log has the details under request id {request_id}")
-        )
+        return _error(internal(f"internal error; the gateway's log has the details under request id {request_id}"))

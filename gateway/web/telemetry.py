@@ -21,7 +21,7 @@ from urllib.parse import unquote_plus
 
 from flask import Flask, Response, g, request
 
-from gateway.observability import context, logs, metrics, multiprocess
+from gateway.observability import context, logs, metrics, multiprocess, trail
 from gateway.policy import Policy
 from gateway.scim.errors import ScimError
 from gateway.settings import Settings
@@ -72,6 +72,8 @@ def _finish(response: Response) -> Response:
     serving: context.RequestContext | None = g.get("request_context")
     if serving is None:
         return response
+    if serving.unsettled:
+        trail.settle(serving, response.status_code)
     seconds = time.perf_counter() - g.get("started", time.perf_counter())
     status = response.status_code
     query = logged_query(request.query_string.decode("utf-8", "replace"))[:300]

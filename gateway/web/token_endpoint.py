@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 from urllib.parse import unquote_plus
 
 from flask import Blueprint, current_app, g, jsonify, request
 
 from gateway.auth.authenticator import AuthFailure
+from gateway.credentials import CredentialsUnreadable
 from gateway.observability import context
 from gateway.web.auth import admit_address, count_request, failed_login
 
+log = logging.getLogger("gateway.web.token")
 token_endpoint = Blueprint("oauth", __name__)
 
 
@@ -57,8 +60,15 @@ def issue_token():
     client_id, client_secret, from_header = _client_credentials()
     try:
         access_token, client = g.tenant.authenticator.issue(client_id, client_secret)
+    except CredentialsUnreadable as error:
+        log.error("tenant %s: %s", g.tenant.name, error)
+        raise OAuthError(503, "temporarily_unavailable", "the gateway cannot check clients right now") from None
     except AuthFailure as failure:
-        failed_login(g.address, failure)
+        over = failed_login(g.address, failure)
+        if over is not None:
+            raise OAuthError(
+                429, "invalid_client", f"too many failed logins {over.what}; retry in {over.wait} s"
+            ) from None
         raise OAuthError(401, "invalid_client", "unknown client or wrong secret", challenge=from_header) from None
     lifetime = g.tenant.authenticator.access_tokens.lifetime
     response = jsonify(

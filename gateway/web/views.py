@@ -96,6 +96,7 @@ def list_resources(resource: str):
 def create_resource(resource: str):
     service = _service(resource)
     created = _located(service.create(_body()), service)
+    context.note(scim_id=created["id"])
     return scim_response(created, 201, {"Location": created["meta"]["location"]})
 
 

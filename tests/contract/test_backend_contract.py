@@ -19,12 +19,12 @@ from gateway.mapping import codec
 from gateway.mapping.filters import to_query
 from gateway.mapping.loader import load_mapping
 from gateway.mapping.model import ResourceMap
-from gateway.sandbox.slapd import SERVICE_DN
 from gateway.scim.filter import parse_filter
 from gateway.scim.resource import normalize
 from gateway.service import store_spec, taken
 from gateway.store import EVERYTHING, Entry, Query, Record, Ref, references
 from tests.conftest import HR_MAP, OPENLDAP_MAP
+from tests.sandbox.slapd import SERVICE_DN
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 UNKNOWN_IDS = {"ldap": "5d48a0a8-e3ba-4f51-b9ba-0cbe3c5e6c39", "rest": "999999"}

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from gateway.sandbox import children
+from tests.sandbox import children
 
 SUFFIX = "dc=example,dc=com"
 PEOPLE_DN = f"ou=People,{SUFFIX}"

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gateway.sandbox.slapd import GROUPS_DN
 from tests.conftest import Client
+from tests.sandbox.slapd import GROUPS_DN
 
 CASES = [
     case

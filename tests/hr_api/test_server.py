@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from gateway.sandbox.hr_api import HrApi
+from tests.sandbox.hr_api import HrApi
 
 
 @pytest.fixture

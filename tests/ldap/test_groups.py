@@ -7,8 +7,8 @@ import time
 import ldap3
 import pytest
 
-from gateway.sandbox.slapd import GROUPS_DN, PEOPLE_DN, Slapd
 from tests.conftest import OPENLDAP_MAP
+from tests.sandbox.slapd import GROUPS_DN, PEOPLE_DN, Slapd
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 PLACEHOLDER = "cn=no members,ou=Groups,dc=example,dc=com"

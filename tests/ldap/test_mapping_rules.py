@@ -3,7 +3,7 @@ negation, split, wildcard custom extensions."""
 
 from __future__ import annotations
 
-from gateway.sandbox.slapd import PEOPLE_DN
+from tests.sandbox.slapd import PEOPLE_DN
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 ALVAO = "urn:ietf:params:scim:schemas:extension:alvao_tPersonCust:2.0:User"

@@ -10,9 +10,9 @@ import pytest
 
 from gateway.mapping import codec
 from gateway.mapping.loader import load_mapping, scim_path
-from gateway.sandbox.slapd import GROUPS_DN, PEOPLE_DN
 from gateway.scim.filter import parse_patch_path
 from gateway.scim.patch import Operation, apply_patch
+from tests.sandbox.slapd import GROUPS_DN, PEOPLE_DN
 
 REPO = Path(__file__).resolve().parents[2]
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"

@@ -16,9 +16,9 @@ from cryptography.x509.oid import NameOID
 from gateway.backends.base import Unavailable
 from gateway.backends.ldap.connection import ConnectionPool
 from gateway.backends.ldap.settings import LdapSettings
-from gateway.sandbox.slapd import SERVICE_DN, Slapd, TlsFiles
 from gateway.settings import load_settings
 from gateway.yamlfile import ConfigError
+from tests.sandbox.slapd import SERVICE_DN, Slapd, TlsFiles
 
 
 def _certificate(subject: str, key, issuer_name, issuer_key, ca: bool, names: list[str]) -> x509.Certificate:

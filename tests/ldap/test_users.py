@@ -10,7 +10,7 @@ import pytest
 
 from gateway.backends.ldap import paging
 from gateway.backends.ldap.compose import normalized_dn
-from gateway.sandbox.slapd import Slapd
+from tests.sandbox.slapd import Slapd
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 

@@ -12,10 +12,11 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.backends.base import InvalidData, Unavailable, Update
-from gateway.observability.trail import AuditedBackend, AuditedKind, AuditTrail
-from gateway.sandbox.slapd import GROUPS_DN, PEOPLE_DN
+from gateway.observability import context
+from gateway.observability.trail import AuditedBackend, AuditedKind, AuditTrail, settle
 from gateway.store import Change, Entry
 from tests.conftest import HR_MAP, OPENLDAP_MAP
+from tests.sandbox.slapd import GROUPS_DN, PEOPLE_DN
 
 TITLE_LINE = "    title: title                       # Entra: jobTitle\n"
 PLACEHOLDER = "cn=no members,ou=groups,dc=example,dc=com"  # the map's member of an empty group
@@ -282,3 +283,21 @@ def _directory_state(directory, written: dict[str, set[str]]) -> dict[str, tuple
             kept[name] = {str(v) for v in values}
         state[attributes["entryuuid"][0]] = (dn.lower(), {k: v for k, v in kept.items() if v})
     return state
+
+
+@pytest.mark.parametrize("status, lines", [(200, ["unknown", "applied"]), (503, ["unknown"])])
+def test_a_write_in_doubt_that_the_request_finds_done_is_settled_in_a_second_line(tmp_path, status, lines):
+    trail = AuditTrail(str(tmp_path / "audit.log"))
+    backend = AuditedBackend(Refusing(Unavailable("no answer", in_doubt=True)), trail, {"users": AuditedKind("User")})
+    serving = context.RequestContext("r-42", method="PATCH", tenant="t")
+    token = context.begin(serving)
+    try:
+        with pytest.raises(Unavailable):
+            backend.modify("users", Update(Entry("42", {}, "uid=ada"), (Change("title", "replace", ("x",)),)), None)
+        settle(serving, status)  # the service read it back: done (200), or still not known (503)
+    finally:
+        context.end(token)
+    written = trail_lines(tmp_path / "audit.log")
+    assert [line["outcome"] for line in written] == lines
+    assert all(line["request_id"] == "r-42" and line["id"] == "42" for line in written)
+    assert written[-1]["reason"].startswith("settled:" if status == 200 else "no answer")

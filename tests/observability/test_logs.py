@@ -9,7 +9,7 @@ import re
 import pytest
 
 from gateway.observability import logs
-from gateway.sandbox.children import free_port
+from tests.sandbox.children import free_port
 
 
 def test_a_refused_create_logs_its_reason_the_user_name_and_who_asked(make_client, gateway_log):

@@ -8,7 +8,7 @@ import pytest
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateway.sandbox.children import free_port
+from tests.sandbox.children import free_port
 
 
 def value(name: str, **labels) -> float:
@@ -105,7 +105,8 @@ def test_refusals_and_throttling_are_counted_by_reason(make_client, counts):
     client = make_client(tenant_yaml="    limits: {failed_logins: 2/minute}\n")
     for _ in range(3):
         client.get("/Users", token="scimgw_wrong")
-    assert counts.delta("scim_gateway_auth_refusals_total", tenant="test", reason="credential") == 2
+    # every wrong credential is checked and refused; the third, over the limit, is answered 429
+    assert counts.delta("scim_gateway_auth_refusals_total", tenant="test", reason="credential") == 3
     assert counts.delta("scim_gateway_throttled_total", tenant="test", reason="failed_logins") == 1
     assert requests_counted(counts, resource="other", method="GET", status="401") == 2
 

@@ -16,9 +16,9 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateway.sandbox.children import free_port
-from gateway.tokens import TokenFile
+from gateway.credentials import CredentialFile
 from tests.conftest import OPENLDAP_MAP, REPO, write_settings
+from tests.sandbox.children import free_port
 
 
 def _wait_for(condition, what: str, timeout: float = 30.0):
@@ -55,7 +55,7 @@ def served(slapd, directory, tmp_path):
     settings = write_settings(
         tmp_path, slapd, OPENLDAP_MAP, top_yaml=f"log_format: json\nmetrics_listen: 127.0.0.1:{metrics_port}\n"
     )
-    token = TokenFile(tmp_path / "tokens.yaml").add("entra")
+    token = CredentialFile(tmp_path / "tokens.yaml").add("entra")
     metrics_dir = tmp_path / "metrics"
     with open(tmp_path / "gateway.log", "wb") as output:
         process = subprocess.Popen(

@@ -17,7 +17,7 @@ import time
 import ldap3
 import pytest
 
-from gateway.tokens import TokenFile
+from gateway.credentials import CredentialFile
 from gateway.web.app import create_app
 from tests.conftest import Client
 from tests.directories.conftest import MAPS, Server, write_settings
@@ -107,7 +107,7 @@ def gateway(request, tmp_path_factory):
     print(f"\n{request.param}: loaded {USERS + SPARE} users and 2 groups in {time.perf_counter() - started:.0f}s")
     settings = write_settings(folder, server, MAPS[request.param])
     settings.write_text(settings.read_text() + "    limits: {rate: null}\n")
-    token = TokenFile(folder / "tokens.yaml").add("perf")
+    token = CredentialFile(folder / "tokens.yaml").add("perf")
     app = create_app(settings)
     client = Client(app.test_client(), token, app=app)
     client.directory = request.param

@@ -15,10 +15,10 @@ import time
 import ldap3
 import pytest
 
-from gateway.sandbox.slapd import ADMIN_DN, GROUPS_DN, PEOPLE_DN, Slapd
-from gateway.tokens import TokenFile
+from gateway.credentials import CredentialFile
 from gateway.web.app import create_app
 from tests.conftest import OPENLDAP_MAP, Client, write_settings
+from tests.sandbox.slapd import ADMIN_DN, GROUPS_DN, PEOPLE_DN, Slapd
 
 pytestmark = pytest.mark.perf
 
@@ -52,7 +52,7 @@ def gateway(tmp_path_factory):
     print(f"\nloaded {USERS + SPARE} users and 2 groups in {time.perf_counter() - started:.1f}s")
     # No rate limit: the benchmark sends hundreds of requests a second, Entra does not.
     settings = write_settings(folder, slapd, OPENLDAP_MAP, tenant_yaml="    limits: {rate: null}\n")
-    token = TokenFile(folder / "tokens.yaml").add("perf")
+    token = CredentialFile(folder / "tokens.yaml").add("perf")
     app = create_app(settings)
     client = Client(app.test_client(), token, app=app)
     client.slapd = slapd

@@ -6,9 +6,9 @@ import logging
 
 import pytest
 
-from gateway.sandbox.children import free_port
-from gateway.sandbox.hr_api import HrApi
 from tests.conftest import HR_MAP
+from tests.sandbox.children import free_port
+from tests.sandbox.hr_api import HrApi
 
 
 def _transport(client):

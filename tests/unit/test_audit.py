@@ -6,8 +6,8 @@ import pytest
 
 from gateway.mapping.audit import audit
 from gateway.mapping.loader import compile_mapping, load_mapping
-from gateway.sandbox.slapd import INDEXES
 from gateway.yamlfile import loads
+from tests.sandbox.slapd import INDEXES
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = sorted((REPO / "mappings").glob("*.yaml"))

@@ -32,6 +32,7 @@ def test_defaults_admit_secret_tokens_from_anywhere_at_a_rate(tmp_path, monkeypa
 
 
 def test_every_option_reads_into_the_policy(tmp_path, monkeypatch):
+    (tmp_path / "keys.json").write_text('{"keys": []}')
     policy = _load(
         tmp_path,
         monkeypatch,
@@ -76,3 +77,14 @@ def test_policy_errors_name_file_line_and_expectation(tmp_path, monkeypatch, ext
     with pytest.raises(ConfigError) as caught:
         _load(tmp_path, monkeypatch, extra)
     assert any(p.line == line and message in p.message for p in caught.value.problems), caught.value.problems
+
+
+def test_a_keys_file_that_is_missing_or_a_key_folder_that_is_not_writable_is_refused_at_load(tmp_path, monkeypatch):
+    with pytest.raises(ConfigError, match=r"settings.yaml:\d+: Entra's signing keys file .*keys.json does not exist"):
+        _load(
+            tmp_path,
+            monkeypatch,
+            "    auth: {entra_jwt: {tenant_id: 11111111-2222-3333-4444-555555555555, jwks_file: keys.json}}\n",
+        )
+    with pytest.raises(ConfigError, match=r"the OAuth signing key file .* is made on first use, but user"):
+        _load(tmp_path, monkeypatch, "    auth: {oauth: {signing_key_file: /proc/no/such.key}}\n")

@@ -4,8 +4,8 @@ import os
 
 import pytest
 
+from gateway.credentials import CredentialFile, digest, matching, read_tokens
 from gateway.settings import load_settings
-from gateway.tokens import TokenFile, digest, matching, read_tokens
 from gateway.yamlfile import ConfigError
 
 
@@ -25,6 +25,13 @@ tenants:
       url: ldap://127.0.0.1:389
       bind_dn: cn=gateway,dc=example,dc=com
       password_env: TEST_LDAP_PASSWORD
+"""
+SECOND = """\
+  - name: {}
+    base_path: /scim/other
+    mapping: map.yaml
+    tokens_file: tokens.yaml
+    ldap: {{url: 'ldap://127.0.0.1', bind_dn: cn=x, password_env: TEST_LDAP_PASSWORD}}
 """
 
 
@@ -46,18 +53,23 @@ def test_settings_resolve_paths_next_to_the_file_and_read_the_password_from_the_
         (("url: ldap://127.0.0.1:389", "url: http://x"), 7, "tenants.0.ldap.url: an ldap:// or ldaps:// URL"),
         (("base_path: /scim/v2", "base_path: scim/"), 3, "tenants.0.base_path: a URL path such as /scim/v2"),
         (("name: t1", "colour: red"), 2, "tenants.0.colour: Unknown field."),
+        (("password_env: TEST_LDAP_PASSWORD", "password_file: empty.password"), 6, "empty.password is empty"),
+        (("password_env: TEST_LDAP_PASSWORD", "password_file: none.password"), 6, "cannot read the LDAP password"),
+        (("mapping: map.yaml", "mapping: map.yaml\n    tokens_file: tokens.yaml"), 6, "duplicate key 'tokens_file'"),
+        (("TEST_LDAP_PASSWORD\n", "TEST_LDAP_PASSWORD\n" + SECOND.format("a_b")), 10, "too close to a-b"),
     ],
 )
 def test_settings_errors_name_file_line_and_expectation(tmp_path, monkeypatch, change, line, message):
     monkeypatch.setenv("TEST_LDAP_PASSWORD", "x")
+    (tmp_path / "empty.password").write_text("\n")
     with pytest.raises(ConfigError) as caught:
-        load_settings(write(tmp_path, GOOD.replace(*change)))
+        load_settings(write(tmp_path, GOOD.replace(*change).replace("name: t1", "name: a-b")))
     problems = caught.value.problems
     assert any(p.line == line and message in p.message and p.file.endswith("settings.yaml") for p in problems), problems
 
 
 def test_tokens_are_stored_as_hashes_and_verified_against_the_file(tmp_path):
-    tokens = TokenFile(tmp_path / "tokens.yaml")
+    tokens = CredentialFile(tmp_path / "tokens.yaml")
     token = tokens.add("entra")
     text = (tmp_path / "tokens.yaml").read_text()
     assert token not in text and digest(token) in text
@@ -68,10 +80,10 @@ def test_tokens_are_stored_as_hashes_and_verified_against_the_file(tmp_path):
 
 
 def test_a_revoked_token_stops_working_without_a_restart(tmp_path):
-    tokens = TokenFile(tmp_path / "tokens.yaml")
+    tokens = CredentialFile(tmp_path / "tokens.yaml")
     token = tokens.add("entra")
     assert matching(token, tokens.tokens()) is not None
-    other = TokenFile(tmp_path / "tokens.yaml")
-    other.add("entra")  # minting under the same name replaces (revokes) the old one
+    other = CredentialFile(tmp_path / "tokens.yaml")
+    other.add("entra", replace=True)  # replacing a name revokes the old one
     assert [t.name for t in read_tokens(tmp_path / "tokens.yaml")] == ["entra"]
     assert matching(token, tokens.tokens()) is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -13,8 +14,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from gateway.auth.passwords import check_password, hash_password
+from gateway.credentials import CredentialFile, StoredCredential, now
 from gateway.policy import ENTRA_AUDIENCE
-from gateway.tokens import StoredToken, TokenFile, now
 
 ENTRA_TENANT = "11111111-2222-3333-4444-555555555555"
 USER = {"userName": "reader-test", "active": True}
@@ -24,7 +25,7 @@ def _basic(user: str, password: str) -> dict:
     return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
 
 
-def _tokens(client) -> TokenFile:
+def _tokens(client) -> CredentialFile:
     return client.app.extensions["scim_gateway"].tenants["tenant_test"].authenticator.file
 
 
@@ -67,7 +68,7 @@ def test_anything_but_a_valid_credential_is_401_scim_json(client, header):
 def test_basic_users_log_in_with_a_hashed_password(make_client):
     client = make_client(tenant_yaml="    auth: {basic: true}\n")
     password = "correct horse battery staple"
-    _tokens(client).store("basic_users", StoredToken("entra", hash_password(password), "scim", now()))
+    _tokens(client).store("basic_users", StoredCredential("entra", hash_password(password), "scim", now()))
     assert password not in client.app.extensions["scim_gateway"].tenants["tenant_test"].settings.tokens_file.read_text()
     ok = client.flask_client.get("/scim/v2/Users", headers=_basic("entra", password))
     assert ok.status_code == 200
@@ -78,7 +79,9 @@ def test_basic_users_log_in_with_a_hashed_password(make_client):
 
 
 def test_basic_is_refused_where_the_tenant_does_not_enable_it(client):
-    _tokens(client).store("basic_users", StoredToken("entra", hash_password("a long enough password"), "scim", now()))
+    _tokens(client).store(
+        "basic_users", StoredCredential("entra", hash_password("a long enough password"), "scim", now())
+    )
     assert (
         client.flask_client.get("/scim/v2/Users", headers=_basic("entra", "a long enough password")).status_code == 401
     )
@@ -96,9 +99,9 @@ OAUTH = "    auth: {oauth: {token_lifetime: 7200}}\n"
 
 def _oauth_client(client, name="gallery", scope="scim") -> str:
     secret = "scimgw_" + "s" * 43
-    from gateway.tokens import digest
+    from gateway.credentials import digest
 
-    _tokens(client).store("oauth_clients", StoredToken(name, digest(secret), scope, now()))
+    _tokens(client).store("oauth_clients", StoredCredential(name, digest(secret), scope, now()))
     return secret
 
 
@@ -286,3 +289,12 @@ def test_the_service_provider_config_lists_every_way_in_the_tenant_accepts(make_
     assert "http://localhost/scim/v2/oauth/token" in schemes[0]["description"]
     assert ENTRA_TENANT in schemes[1]["description"]
     assert all(s["specUri"].startswith("https://www.rfc-editor.org/rfc/rfc") for s in schemes)
+
+
+def test_a_credentials_file_that_turns_unreadable_is_a_503_naming_it_never_a_500(client, caplog):
+    path = client.app.extensions["scim_gateway"].tenants["tenant_test"].settings.tokens_file
+    path.write_text("tokens: [this is not a credentials file\n")  # what a half-edited file looks like
+    with caplog.at_level(logging.ERROR, logger="gateway.web.auth"):
+        answer = client.get("/Users")
+    assert answer.status_code == 503 and answer.headers["Retry-After"] == "17"
+    assert f"cannot read the credentials file {path}" in caplog.text

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 
 import pytest
 
-from gateway.sandbox.slapd import SERVICE_DN
-from gateway.tokens import TokenFile
+from gateway.credentials import CredentialFile
 from gateway.web.app import create_app
 from gateway.yamlfile import ConfigError
 from tests.conftest import OPENLDAP_MAP, PATCH_OP, Client
+from tests.sandbox.slapd import SERVICE_DN
 
 
 def _from(client, address: str, forwarded: str | None = None, token: str | None = None):
@@ -51,7 +52,7 @@ def test_x_forwarded_for_is_believed_through_the_trusted_hops_only(slapd, direct
     )
     app = create_app(settings)
     try:
-        client = Client(app.test_client(), TokenFile(tmp_path / "a.tokens.yaml").add("entra"), app=app)
+        client = Client(app.test_client(), CredentialFile(tmp_path / "a.tokens.yaml").add("entra"), app=app)
         assert _from(client, "127.0.0.1", forwarded="203.0.113.9").status_code == 200
         # A client that forges its own X-Forwarded-For only adds a hop the proxy then appends after.
         assert _from(client, "127.0.0.1", forwarded="203.0.113.9, 192.0.2.66").status_code == 403
@@ -69,11 +70,25 @@ def test_over_the_rate_a_tenant_gets_429_with_retry_after(make_client):
     assert 1 <= int(refused.headers["Retry-After"]) <= 60
 
 
-def test_too_many_failed_logins_from_one_address_are_429_even_with_a_good_token(make_client):
+def test_failed_logins_from_one_address_turn_401_into_429_but_never_lock_out_a_good_token(make_client, caplog):
     client = make_client(tenant_yaml="    limits: {failed_logins: 2/minute}\n")
-    assert [_from(client, "192.0.2.5", token="scimgw_guess").status_code for _ in range(2)] == [401, 401]
-    assert _from(client, "192.0.2.5").status_code == 429
-    assert _from(client, "192.0.2.6").status_code == 200  # another address is not punished
+    with caplog.at_level(logging.WARNING, logger="gateway.web.auth"):
+        statuses = [_from(client, "127.0.0.1", token=f"scimgw_guess{n}").status_code for n in range(4)]
+    assert statuses == [401, 401, 429, 429]
+    assert "too many failed logins from 127.0.0.1" in caplog.text and "scimgw_guess" not in caplog.text
+    assert _from(client, "127.0.0.1").status_code == 200  # Entra, behind the same proxy, still gets in
+    assert _from(client, "192.0.2.6", token="scimgw_other").status_code == 401  # another address: its own count
+
+
+def test_failed_logins_count_per_credential_tried_from_any_address(make_client):
+    client = make_client(tenant_yaml="    auth: {basic: true}\n    limits: {failed_logins: 2/minute}\n")
+    wrong = {"Authorization": "Basic " + base64.b64encode(b"entra:wrong password").decode()}
+    statuses = [
+        client.flask_client.get("/scim/v2/Users", headers=wrong, environ_base={"REMOTE_ADDR": f"192.0.2.{n}"})
+        for n in range(1, 4)
+    ]
+    assert [r.status_code for r in statuses] == [401, 401, 429]
+    assert "for Basic user 'entra'" in statuses[-1].get_json()["detail"]
 
 
 @pytest.mark.parametrize(
@@ -119,7 +134,7 @@ def test_the_body_limit_is_a_setting_answered_413(slapd, directory, tmp_path):
     settings = _settings(tmp_path, slapd, [("a", "/scim/v2", "")], "max_body_bytes: 2048\n")
     app = create_app(settings)
     try:
-        client = Client(app.test_client(), TokenFile(tmp_path / "a.tokens.yaml").add("entra"), app=app)
+        client = Client(app.test_client(), CredentialFile(tmp_path / "a.tokens.yaml").add("entra"), app=app)
         response = client.post("/Users", {"userName": "big", "displayName": "x" * 3000})
         assert response.status_code == 413 and "2048 bytes" in response.get_json()["detail"]
         assert client.post("/Users", {"userName": "small"}).status_code == 201
@@ -155,8 +170,8 @@ def test_a_credential_of_one_tenant_never_opens_another(slapd, directory, tmp_pa
     )
     app = create_app(settings)
     try:
-        hr_token = TokenFile(tmp_path / "hr.tokens.yaml").add("entra")
-        lab_token = TokenFile(tmp_path / "lab.tokens.yaml").add("entra")
+        hr_token = CredentialFile(tmp_path / "hr.tokens.yaml").add("entra")
+        lab_token = CredentialFile(tmp_path / "lab.tokens.yaml").add("entra")
         http = app.test_client()
 
         def status(base, token):

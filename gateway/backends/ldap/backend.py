@@ -65,7 +65,7 @@ class LdapBackend:
             connection.search(
                 target.base, search_filter, scope(target), attributes=_wanted(spec, attributes), size_limit=2
             )
-            results.check(connection, allow={4})
+            results.check(connection, allow={4}, base=target.base)
             return results.entries(connection)
 
         found = self.pool.run(run, idempotent=True)
@@ -114,7 +114,7 @@ class LdapBackend:
             connection.add(dn, attributes=sent, controls=post)
             if results.code(connection) == results.ALREADY_EXISTS:
                 raise AlreadyExists(f"an entry named {split_dn(dn)[0]} already exists")
-            results.check(connection)
+            results.check(connection, base=split_dn(dn)[1])
             after = results.post_read(connection) if post else {}
             if target.random_password:
                 try:
@@ -323,7 +323,7 @@ class LdapBackend:
 
             def run(connection: ldap3.Connection, search_filter=search_filter) -> list[dict]:
                 connection.search(target.base, search_filter, scope(target), attributes=[spec.id_attribute])
-                results.check(connection)
+                results.check(connection, base=target.base)
                 return results.entries(connection)
 
             for raw in self.pool.run(run, idempotent=True):

@@ -32,7 +32,7 @@ T = TypeVar("T")
 
 
 class ConnectionPool:
-    def __init__(self, settings: LdapSettings):
+    def __init__(self, settings: LdapSettings, get_info=ldap3.NONE):
         self.settings = settings
         parsed = urlparse(settings.url)
         ldaps = parsed.scheme.lower() == "ldaps"
@@ -42,7 +42,7 @@ class ConnectionPool:
             port=parsed.port or (636 if ldaps else 389),
             use_ssl=ldaps,
             tls=tls,
-            get_info=ldap3.NONE,  # no schema fetch, ever: the map says what attributes exist
+            get_info=get_info,  # serving: no schema fetch, ever (the map says what attributes exist)
             connect_timeout=settings.timeout,
         )
         self._idle: list[ldap3.Connection] = []
@@ -82,6 +82,16 @@ class ConnectionPool:
             # ldap3's messages name the socket or TLS failure (e.g. a certificate for another host);
             # they never carry the bind password.
             log.error("cannot reach the directory at %s: %s: %s", self.settings.url, type(error).__name__, error)
+            raise Unavailable("the directory cannot be reached") from None
+        except (KeyError, IndexError, ValueError, TypeError) as error:
+            _discard(connection)
+            # ldap3 decodes whatever comes back as LDAP; an HTTP answer ends in a KeyError here.
+            log.error(
+                "the server at %s did not answer in LDAP (%s): is the URL's host, port or scheme that of"
+                " another service, such as a web server?",
+                self.settings.url,
+                type(error).__name__,
+            )
             raise Unavailable("the directory cannot be reached") from None
         self.opened += 1
         metrics.DIRECTORY_CONNECTIONS.labels(self.settings.url).inc()

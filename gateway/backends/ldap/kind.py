@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.backends.base import BackendKind, StoreSpec
+from gateway.backends.ldap import check
 from gateway.backends.ldap.backend import LdapBackend
 from gateway.backends.ldap.connection import ConnectionPool
 from gateway.backends.ldap.preview import LdapPreview
@@ -32,4 +33,6 @@ LDAP: BackendKind[LdapSettings] = BackendKind(
     default_created="createTimestamp",
     default_modified="modifyTimestamp",
     preview=LdapPreview,
+    check=check.check,
+    probe=check.probe,  # type: ignore[arg-type]  # a probe of this kind's own backend
 )

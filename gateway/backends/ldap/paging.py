@@ -53,7 +53,7 @@ class Pager:
             paged_size=size,
             paged_cookie=self.cookie,
         )
-        results.check(self.connection)
+        results.check(self.connection, base=self.target.base)
         self.started = True
         control = ((self.connection.result or {}).get("controls") or {}).get(PAGED_RESULTS)
         self.cookie = control["value"]["cookie"] if control else None

@@ -36,8 +36,13 @@ def code(connection: ldap3.Connection) -> int:
     return (connection.result or {}).get("result", 0)
 
 
-def check(connection: ldap3.Connection, allow: frozenset[int] | set[int] = frozenset()) -> None:
-    """Raise the backend error for a failed operation; its message is safe to show a client."""
+def check(
+    connection: ldap3.Connection, allow: frozenset[int] | set[int] = frozenset(), base: str | None = None
+) -> None:
+    """Raise the backend error for a failed operation; its message is safe to show a client.
+    `base`: the map's search base (for a search there) or the parent of an added entry. A
+    noSuchObject then means the directory lacks what the map relies on: the operator's to fix,
+    so a 503 and a log line naming it, never a 404 Entra would act on."""
     result = connection.result or {}
     number = result.get("result", 0)
     if number == 0 or number in allow:
@@ -45,6 +50,13 @@ def check(connection: ldap3.Connection, allow: frozenset[int] | set[int] = froze
     description = result.get("description", "")
     message = (result.get("message") or "").strip()
     detail = f"{description}: {message}" if message else description
+    if number == NO_SUCH_OBJECT and base is not None:
+        log.error(
+            "the directory has no entry %s (the closest it has: %s): create it, or fix the map's base or dn",
+            base,
+            result.get("dn") or "none",
+        )
+        raise Unavailable("the directory lacks an entry the gateway's map relies on; its log says which")
     if number == NO_SUCH_OBJECT:
         raise NotFound(f"the directory has no such entry ({detail})")
     if number == ALREADY_EXISTS:

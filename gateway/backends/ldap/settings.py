@@ -25,6 +25,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from gateway.backends.ldap.capabilities import Capabilities
 from gateway.declared import schema_of, setting
+from gateway.privatefiles import read_secret, service_user
 
 
 @dataclass(frozen=True)
@@ -86,19 +87,16 @@ LdapSchema = schema_of(LdapSettings, base=_LdapInputs)
 
 def ldap_settings(raw: dict, folder: Path) -> LdapSettings:
     """Typed settings from a validated `ldap:` block; the password read now. ValueError says what is wrong."""
-    if "password_file" in raw:
-        secret_path = folder / raw["password_file"]
-        try:
-            password = secret_path.read_text().strip()
-        except OSError as error:
-            raise ValueError(f"cannot read the LDAP password file {secret_path}: {error.strerror}") from None
-    else:
-        password = os.environ.get(raw["password_env"], "")
-        if not password:
-            raise ValueError(f"the environment variable {raw['password_env']} (the LDAP password) is not set")
+    password = read_secret(
+        "the LDAP password",
+        folder / raw["password_file"] if "password_file" in raw else None,
+        raw.get("password_env"),
+    )
     ca_file = (folder / raw["ca_file"]).resolve() if "ca_file" in raw else None
     if ca_file is not None and not ca_file.is_file():
         raise ValueError(f"the CA file {ca_file} does not exist")
+    if ca_file is not None and not os.access(ca_file, os.R_OK):
+        raise ValueError(f"cannot read the CA file {ca_file} as user {service_user()}")
     settings = LdapSettings(
         raw["url"],
         raw["bind_dn"],

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.backends.base import BackendKind, StoreSpec
+from gateway.backends.rest import check
 from gateway.backends.rest.backend import RestBackend
 from gateway.backends.rest.preview import RestPreview
 from gateway.backends.rest.settings import RestSchema, RestSettings, rest_settings
@@ -31,4 +32,6 @@ REST: BackendKind[RestSettings] = BackendKind(
     section="a 'rest:' section",
     default_id="id",
     preview=RestPreview,
+    check=check.check,
+    probe=check.probe,  # type: ignore[arg-type]  # a probe of this kind's own backend
 )

@@ -17,7 +17,6 @@ dataclass repr hides them, so a settings object can be logged.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -25,6 +24,7 @@ from urllib.parse import urlsplit
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from gateway.declared import schema_of, setting
+from gateway.privatefiles import read_secret
 
 # Per auth type: the options it requires, and the stem of its secret's _file/_env pair.
 AUTH_TYPES: dict[str, tuple[tuple[str, ...], str | None]] = {
@@ -134,18 +134,5 @@ def rest_settings(raw: dict, folder: Path) -> RestSettings:
 
 
 def _secret(auth: dict, stem: str, folder: Path) -> str:
-    what = stem.replace("_", " ")
-    if f"{stem}_file" in auth:
-        path = folder / auth[f"{stem}_file"]
-        try:
-            secret = path.read_text().strip()
-        except OSError as error:
-            raise ValueError(f"cannot read the API {what} file {path}: {error.strerror}") from None
-        if not secret:
-            raise ValueError(f"the API {what} file {path} is empty")
-        return secret
-    name = auth[f"{stem}_env"]
-    secret = os.environ.get(name, "")
-    if not secret:
-        raise ValueError(f"the environment variable {name} (the API {what}) is not set")
-    return secret
+    file = folder / auth[f"{stem}_file"] if f"{stem}_file" in auth else None
+    return read_secret(f"the API {stem.replace('_', ' ')}", file, auth.get(f"{stem}_env"))

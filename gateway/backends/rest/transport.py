@@ -168,6 +168,22 @@ class Transport:
                 raise self._refusal(response, method, path, None)
             return Reply(status, self._json(response, method, path), response.headers)
 
+    def probe(self, path: str, params: Mapping[str, str], timeout: float) -> None:
+        """One GET, sent once (no retry) within `timeout`: BackendError unless the API answers 2xx."""
+        try:
+            response = self.session.get(
+                self.settings.base_url + path,
+                params=params,
+                auth=self.auth,
+                timeout=(timeout, timeout),
+                allow_redirects=False,
+            )
+        except requests.RequestException as error:
+            raise self._unreachable(error, "GET", path) from None
+        if response.status_code >= 300:
+            raise self._refusal(response, "GET", path, None)
+        self._json(response, "GET", path)
+
     def _send(self, method: str, path: str, params: Mapping[str, str] | None, body: Any) -> requests.Response:
         started = time.perf_counter()
         self.sent += 1

@@ -14,10 +14,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from gateway.sandbox import children
-from gateway.sandbox.children import free_port
+from tests.sandbox import children
+from tests.sandbox.children import free_port
 
-SERVER = Path(__file__).resolve().parents[2] / "tests" / "hr_api" / "server.py"
+SERVER = Path(__file__).resolve().parents[1] / "hr_api" / "server.py"
 
 
 class HrApiError(RuntimeError):
@@ -63,7 +63,7 @@ class HrApi:
 
     def start(self, timeout: float = 10.0) -> None:
         if not SERVER.exists():
-            raise HrApiError(f"the reference HR API ships with the source tree ({SERVER} is missing)")
+            raise HrApiError(f"the reference HR API is part of the source tree ({SERVER} is missing)")
         self.create()
         if not self.port:
             self.port = free_port()

@@ -12,13 +12,15 @@ import secrets
 import shutil
 import subprocess
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
-from gateway.sandbox import children
+from tests.sandbox import children
 
 SCHEMA_DIR = Path("/etc/ldap/schema")
 MODULE_DIR = Path("/usr/lib/ldap")
-GATEWAY_SCHEMA = Path(__file__).resolve().parents[1] / "backends" / "ldap" / "scim-gateway.ldif"
+# The schema the package ships for its own attributes (scimExternalId, ...).
+GATEWAY_SCHEMA = Path(str(resources.files("gateway.backends.ldap") / "scim-gateway.ldif"))
 SUFFIX = "dc=example,dc=com"
 ADMIN_DN = f"cn=admin,{SUFFIX}"
 SERVICE_DN = f"cn=gateway,{SUFFIX}"

@@ -1,16 +1,17 @@
-"""Child processes of the sandbox (slapd, the reference HR API, the gateway): started in a
+"""Child processes of the tests and the quick start (slapd, the reference HR API, the gateway): started in a
 session of their own so Ctrl-C reaches only the quick start, killed by Linux if the process that
 started them dies, stopped with terminate-then-kill. Shared by the quick start and the tests."""
 
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import socket
 import subprocess
 import time
 from pathlib import Path
+
+from gateway import privatefiles
 
 
 def free_port() -> int:
@@ -20,10 +21,8 @@ def free_port() -> int:
 
 
 def write_private(path: Path, text: str) -> None:
-    """A file only its owner can read (passwords, keys)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text + "\n")
+    """A file only its owner can read (passwords, keys): the gateway's own writer."""
+    privatefiles.write_private(path, text + "\n")
 
 
 def die_with_parent() -> None:

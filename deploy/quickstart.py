@@ -8,6 +8,10 @@ only its hash is written to disk.
 
 `--backend hr-rest` runs the reference legacy HR REST API (tests/hr_api) instead of slapd, with
 mappings/hr-rest-example.yaml; everything else is the same.
+
+It runs from a source checkout (`./deploy/quickstart.sh`, or `python -m deploy.quickstart` from the
+top folder), never from an installed package: the throwaway servers are the tests' own
+(tests/sandbox).
 """
 
 from __future__ import annotations
@@ -22,43 +26,38 @@ import time
 import urllib.request
 from pathlib import Path
 
-from gateway.sandbox import children
-from gateway.sandbox.hr_api import HrApi
-from gateway.sandbox.slapd import SERVICE_DN, Slapd, SlapdError
-from gateway.tokens import StoredToken, digest, mint, write_tokens
+import yaml
 
-REPO = Path(__file__).resolve().parents[2]
+from gateway.credentials import StoredCredential, digest, mint, write_tokens
+from tests.sandbox import children
+from tests.sandbox.hr_api import HrApi
+from tests.sandbox.slapd import SERVICE_DN, Slapd, SlapdError
+
+REPO = Path(__file__).resolve().parents[1]
 
 
-def write_settings(state: Path, connection: str, mapping: Path, base_path: str) -> Path:
+def write_settings(state: Path, connection: dict, mapping: Path, base_path: str) -> Path:
     """The settings file: one tenant, its map, and the connection block of its downstream."""
+    tenant = {
+        "name": "quickstart",
+        "base_path": base_path,
+        "mapping": str(mapping),
+        "tokens_file": "tokens.yaml",
+        **connection,
+    }
     settings = state / "settings.yaml"
-    settings.write_text(
-        "# Written by the quick start on every run.\n"
-        "tenants:\n"
-        "  - name: quickstart\n"
-        f"    base_path: {base_path}\n"
-        f"    mapping: {mapping}\n"
-        "    tokens_file: tokens.yaml\n" + connection
-    )
+    body = yaml.safe_dump({"tenants": [tenant]}, sort_keys=False, default_flow_style=False)
+    settings.write_text("# Written by the quick start on every run.\n" + body)
     return settings
 
 
-def ldap_connection(slapd: Slapd) -> str:
-    return (
-        "    ldap:\n"
-        f"      url: {slapd.url}\n"
-        f"      bind_dn: {SERVICE_DN}\n"
-        f"      password_file: {slapd.service_password_file}\n"
-    )
+def ldap_connection(slapd: Slapd) -> dict:
+    return {"ldap": {"url": slapd.url, "bind_dn": SERVICE_DN, "password_file": str(slapd.service_password_file)}}
 
 
-def rest_connection(hr_api: HrApi) -> str:
-    return (
-        "    rest:\n"
-        f"      base_url: {hr_api.url}\n"
-        f"      auth: {{type: api_key, header: X-Api-Key, key_file: {hr_api.key_file}}}\n"
-    )
+def rest_connection(hr_api: HrApi) -> dict:
+    auth = {"type": "api_key", "header": "X-Api-Key", "key_file": str(hr_api.key_file)}
+    return {"rest": {"base_url": hr_api.url, "auth": auth}}
 
 
 def downstream(backend: str, state: Path) -> tuple[Slapd | HrApi, Path, str]:
@@ -73,7 +72,7 @@ def fresh_token(state: Path) -> str:
     token = mint()
     write_tokens(
         state / "tokens.yaml",
-        [StoredToken("quickstart", digest(token), "scim", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))],
+        [StoredCredential("quickstart", digest(token), "scim", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))],
     )
     return token
 

@@ -1,0 +1,199 @@
+"""An LDAP tenant's online checks (`scim-gateway check`) and its readiness probe (`/readyz`).
+
+The checks use their own connection, with the schema and the root DSE read (the serving pool
+never reads them): bind, every base DN, the map's object classes and attributes in the
+directory's schema, the controls the backend sends, the equality indexes the map claims (when
+the service account may read cn=config), and whether paged searches hit a size limit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import ldap3
+from ldap3.core import exceptions as ldap_errors
+
+from gateway.backends.base import StoreSpec, Unavailable
+from gateway.backends.ldap import controls
+from gateway.backends.ldap.backend import LdapBackend
+from gateway.backends.ldap.connection import ConnectionPool
+from gateway.backends.ldap.settings import LdapSettings
+from gateway.backends.ldap.target import LdapTarget
+from gateway.checks import Finding, failed, passed
+
+PAGED_RESULTS = "1.2.840.113556.1.4.319"
+POST_READ = "1.3.6.1.1.13.2"
+CONTROLS = {
+    PAGED_RESULTS: "paged results (RFC 2696), for GET /Users",
+    POST_READ: "post-read (RFC 4527), for every write",
+    controls.ASSERTION: "assertion (RFC 4528), for writes by remembered DN",
+}
+SIZE_PROBE = 5000  # entries read, in pages, to see whether a size limit cuts paged searches short
+BIND_FIX = (
+    "check ldap.url (host, port, ldap:// or ldaps://), bind_dn and the password file, and that the"
+    " certificate matches the host (ca_file, server_name); the gateway's log has the directory's answer"
+)
+
+
+def probe(backend: LdapBackend, timeout: float) -> None:
+    """A bind and a read of the root DSE on a fresh connection; Unavailable if either fails in time."""
+    pool = ConnectionPool(dataclasses.replace(backend.pool.settings, timeout=timeout))
+    try:
+
+        def read_root(connection: ldap3.Connection) -> None:
+            connection.search("", "(objectClass=*)", ldap3.BASE, attributes=["1.1"])
+            if (connection.result or {}).get("result", 0) != 0:
+                raise Unavailable(f"the directory refused a read of its root DSE ({connection.result['description']})")
+
+        pool.run(read_root, idempotent=True)
+    finally:
+        pool.close()
+
+
+def check(settings: LdapSettings, specs: dict[str, StoreSpec[Any]]) -> list[Finding]:
+    pool = ConnectionPool(settings, get_info=ldap3.ALL)  # the schema and root DSE, read at bind
+    bind = f"bind to {settings.url} as {settings.bind_dn}"
+    targets = {name: spec.target for name, spec in specs.items() if isinstance(spec.target, LdapTarget)}
+
+    def every_check(connection: ldap3.Connection) -> list[Finding]:
+        findings = [passed(bind)]
+        findings += [_base(connection, name, target) for name, target in targets.items()]
+        findings += _schema(pool.server, specs)
+        findings += _controls(pool.server)
+        findings += [_indexes(connection, name, target) for name, target in targets.items()]
+        findings += [_size_limit(connection, settings, name, target) for name, target in targets.items()]
+        return findings
+
+    try:
+        return pool.run(every_check, idempotent=True)
+    except Unavailable as error:
+        return [failed(bind, str(error), BIND_FIX)]
+    except ldap_errors.LDAPException as error:
+        return [
+            passed(bind),
+            failed("the checks", f"the directory stopped answering: {type(error).__name__}", BIND_FIX),
+        ]
+    finally:
+        pool.close()
+
+
+def _base(connection: ldap3.Connection, name: str, target: LdapTarget) -> Finding:
+    connection.search(target.base, "(objectClass=*)", ldap3.BASE, attributes=["1.1"])
+    what = f"{name}: base {target.base}"
+    if (connection.result or {}).get("result") == 0:
+        return passed(what, "exists")
+    closest = (connection.result or {}).get("dn") or "none"
+    return failed(
+        what,
+        f"missing ({connection.result.get('description')}; the closest entry: {closest})",
+        f"create it (ldapadd an organizationalUnit {target.base}) or fix {name}.ldap.base in the map",
+    )
+
+
+def _schema(server: ldap3.Server, specs: dict[str, StoreSpec[Any]]) -> list[Finding]:
+    schema = server.schema
+    if schema is None:
+        return [Finding("schema", None, "the directory did not let the service account read its schema")]
+    findings = []
+    for name, spec in specs.items():
+        target = spec.target
+        if not isinstance(target, LdapTarget):
+            continue
+        missing_classes = [c for c in target.object_classes if c not in schema.object_classes]
+        attributes = set(spec.names.values()) | set(target.memberships)
+        attributes |= {a for a in (spec.id_attribute, target.dn_attribute) if a}
+        attributes |= {a for a in (spec.created_attribute, spec.modified_attribute) if a}
+        missing = sorted(a for a in attributes if a not in schema.attribute_types and a.lower() != "dn")
+        what = f"{name}: schema"
+        if not missing_classes and not missing:
+            findings.append(
+                passed(what, f"object classes {', '.join(target.object_classes)} and {len(attributes)} attributes")
+            )
+            continue
+        parts = []
+        if missing_classes:
+            parts.append(f"no object class {', '.join(missing_classes)}")
+        if missing:
+            parts.append(f"no attribute {', '.join(missing)}")
+        findings.append(failed(what, "; ".join(parts), _schema_fix(missing_classes + missing)))
+    return findings
+
+
+def _schema_fix(names: list[str]) -> str:
+    lowered = {n.lower() for n in names}
+    hints = []
+    if lowered & {"scimgatewayperson", "scimexternalid", "scimgatewaygroup"}:
+        hints.append("load deploy/ldap/scim-gateway.ldif (ldapadd -Y EXTERNAL -H ldapi:/// -f ...)")
+    if any(n.startswith("pwd") for n in lowered):
+        hints.append("load the ppolicy overlay and schema (pwdAccountLockedTime)")
+    if "memberof" in lowered:
+        hints.append("load the memberof overlay (it defines memberOf)")
+    hints.append("or point the map at attributes and classes the directory has")
+    return "; ".join(hints)
+
+
+def _controls(server: ldap3.Server) -> list[Finding]:
+    info = server.info
+    if info is None:
+        return [Finding("controls", None, "the directory did not let the service account read its root DSE")]
+    supported = {oid for oid, *_ in info.supported_controls or []}
+    missing = [text for oid, text in CONTROLS.items() if oid not in supported]
+    if missing:
+        return [failed("controls", f"not offered: {'; '.join(missing)}", "enable them (OpenLDAP offers all three)")]
+    return [passed("controls", "paged results, post-read, assertion")]
+
+
+def _indexes(connection: ldap3.Connection, name: str, target: LdapTarget) -> Finding:
+    what = f"{name}: indexes"
+    if target.indexes is None:
+        return passed(what, "the map claims none (mapping check warns about unindexed lookups)")
+    connection.search("cn=config", f"(olcSuffix={_suffix_of(target.base)})", ldap3.SUBTREE, attributes=["olcDbIndex"])
+    found = [r for r in connection.response or [] if r.get("type") == "searchResEntry"]
+    if not found:
+        return Finding(
+            what,
+            None,
+            "cannot read cn=config as the service account",
+            f"compare ldap.indexes ({', '.join(target.indexes)}) with olcDbIndex yourself",
+        )
+    indexed = set()
+    for line in found[0]["attributes"].get("olcDbIndex", []):
+        attributes, _, kinds = line.partition(" ")
+        if "eq" in kinds.split(",") or not kinds:
+            indexed |= {a.strip().lower() for a in attributes.split(",")}
+    missing = [a for a in target.indexes if a.lower() not in indexed]
+    if missing:
+        return failed(what, f"not indexed for equality: {', '.join(missing)}", f"olcDbIndex: {','.join(missing)} eq")
+    return passed(what, ", ".join(target.indexes))
+
+
+def _suffix_of(base: str) -> str:
+    """The dc= part of a base DN: the database suffix, most likely."""
+    parts = [p for p in base.split(",") if p.strip().lower().startswith("dc=")]
+    return ldap3.utils.conv.escape_filter_chars(",".join(parts) or base)
+
+
+def _size_limit(connection: ldap3.Connection, settings: LdapSettings, name: str, target: LdapTarget) -> Finding:
+    what = f"{name}: size limit"
+    read, cookie = 0, None
+    while read < SIZE_PROBE:
+        connection.search(
+            target.base, target.scope_filter, ldap3.SUBTREE, attributes=["1.1"], paged_size=500, paged_cookie=cookie
+        )
+        code = (connection.result or {}).get("result", 0)
+        read += sum(1 for r in connection.response or [] if r.get("type") == "searchResEntry")
+        if code in (4, 11):
+            return failed(
+                what,
+                f"a paged search stopped after {read} entries ({connection.result.get('description')})",
+                f'olcLimits: dn.exact="{settings.bind_dn}" size.prtotal=unlimited (on the database of {target.base})',
+            )
+        if code != 0:
+            return failed(what, f"a paged search failed ({connection.result.get('description')})", BIND_FIX)
+        cookie = (
+            (((connection.result or {}).get("controls") or {}).get(PAGED_RESULTS) or {}).get("value", {}).get("cookie")
+        )
+        if not cookie:
+            break
+    return passed(what, f"read {read} entries in pages without reaching a limit")

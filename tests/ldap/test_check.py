@@ -1,0 +1,111 @@
+"""`scim-gateway check` against a real slapd and the reference HR API, and `/readyz`."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+from gateway.cli import main
+from gateway.web.app import create_app
+from tests.conftest import HR_MAP, OPENLDAP_MAP, write_settings
+from tests.sandbox.children import free_port
+from tests.sandbox.slapd import Slapd
+
+
+def test_check_passes_on_a_directory_set_up_for_the_map(slapd, tmp_path, capsys):
+    settings = write_settings(tmp_path, slapd, OPENLDAP_MAP)
+    assert main(["token", "create", "--config", str(settings)]) == 0
+    capsys.readouterr()
+    assert main(["check", "--config", str(settings)]) == 0, capsys.readouterr().out
+    report = capsys.readouterr().out
+    assert "ok   bind to ldap://" in report and "users: base ou=People,dc=example,dc=com: exists" in report
+    assert "users: schema" in report and "controls" in report and "size limit" in report
+    assert report.rstrip().endswith("all checks passed")
+
+
+def test_check_fails_with_a_fix_for_each_problem(slapd, tmp_path, capsys):
+    broken = OPENLDAP_MAP.read_text().replace("ou=People,dc=example,dc=com", "ou=Nobody,dc=example,dc=com")
+    broken = broken.replace("scimGatewayPerson", "noSuchClass")
+    mapping = tmp_path / "map.yaml"
+    mapping.write_text(broken)
+    settings = write_settings(tmp_path, slapd, mapping)
+    assert main(["check", "--config", str(settings)]) == 1
+    report = capsys.readouterr().out
+    assert "FAIL users: base ou=Nobody,dc=example,dc=com: missing" in report
+    assert "fix: create it" in report
+    assert "no object class noSuchClass" in report
+    assert "FAIL tokens_file" in report and "scim-gateway token create" in report
+    assert report.rstrip().endswith("check(s) failed")
+
+
+def test_check_says_which_bind_fails(slapd, tmp_path, capsys):
+    settings = write_settings(tmp_path, slapd, OPENLDAP_MAP, url=f"ldap://127.0.0.1:{free_port()}", timeout=2)
+    assert main(["check", "--config", str(settings)]) == 1
+    assert "FAIL bind to ldap://127.0.0.1:" in capsys.readouterr().out
+
+
+def test_check_asks_a_rest_api_with_the_gateways_login(hr_api, tmp_path, capsys):
+    settings = tmp_path / "settings.yaml"
+    key = tmp_path / "wrong.key"
+    key.write_text("not the key\n")
+    for key_file, status in ((hr_api.key_file, 0), (key, 1)):
+        settings.write_text(
+            f"tenants:\n  - name: hr\n    base_path: /scim/hr\n    mapping: {HR_MAP}\n    tokens_file: tokens.yaml\n"
+            f"    rest: {{base_url: '{hr_api.url}', auth: {{type: api_key, header: X-Api-Key, key_file: {key_file}}}}}\n"
+        )
+        (tmp_path / "tokens.yaml").write_text("tokens: []\n")
+        assert main(["check", "--config", str(settings)]) == status
+        report = capsys.readouterr().out
+        assert ("ok   users: GET" in report) == (status == 0), report
+    assert "refused the gateway's credentials" in report
+
+
+def _readyz(app) -> tuple[int, dict]:
+    answer = app.test_client().get("/readyz")
+    return answer.status_code, answer.get_json()
+
+
+def test_readyz_is_200_when_the_directory_answers_and_503_when_it_does_not(slapd, tmp_path):
+    ready = create_app(write_settings(tmp_path, slapd, OPENLDAP_MAP))
+    (tmp_path / "closed").mkdir()
+    closed = create_app(write_settings(tmp_path / "closed", slapd, OPENLDAP_MAP, url=f"ldap://127.0.0.1:{free_port()}"))
+    try:
+        assert _readyz(ready) == (200, {"status": "ready", "tenants": {"test": "ok"}})
+        status, body = _readyz(closed)
+        assert status == 503 and body["tenants"]["test"] == "the directory cannot be reached"
+        assert closed.test_client().get("/healthz").status_code == 200  # liveness only
+    finally:
+        for app in (ready, closed):
+            app.extensions["scim_gateway"].close()
+
+
+def test_readyz_answers_503_when_the_directory_hangs(tmp_path):
+    hung = Slapd(tmp_path / "hung")
+    hung.start()
+    app = create_app(write_settings(tmp_path, hung, OPENLDAP_MAP))
+    try:
+        assert _readyz(app)[0] == 200
+        os.kill(hung.process.pid, signal.SIGSTOP)
+        status, body = _readyz(app)  # the answer cached a moment ago may still be served
+        if status == 200:
+            app = create_app(write_settings(tmp_path, hung, OPENLDAP_MAP))  # a fresh cache
+            status, body = _readyz(app)
+        assert status == 503 and body["status"] == "not ready"
+        assert _readyz(app)[0] == 503  # a hung probe is not started twice; the answer stays 503
+    finally:
+        os.kill(hung.process.pid, signal.SIGCONT)
+        app.extensions["scim_gateway"].close()
+        hung.stop()
+
+
+def test_readyz_probes_a_rest_api_too(hr_api, tmp_path):
+    settings = tmp_path / "settings.yaml"
+    settings.write_text(
+        f"tenants:\n  - name: hr\n    base_path: /scim/hr\n    mapping: {HR_MAP}\n    tokens_file: tokens.yaml\n"
+        f"    rest: {{base_url: '{hr_api.url}', auth: {{type: api_key, header: X-Api-Key, key_file: {hr_api.key_file}}}}}\n"
+    )
+    app = create_app(settings)
+    try:
+        assert _readyz(app) == (200, {"status": "ready", "tenants": {"hr": "ok"}})
+    finally:
+        app.extensions["scim_gateway"].close()
