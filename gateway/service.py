@@ -15,6 +15,7 @@ from typing import Any
 
 from gateway.backends.base import AlreadyExists, Backend, StoreSpec, Target, UnsupportedQuery, Update
 from gateway.mapping import codec
+from gateway.mapping.blind import blind_changes
 from gateway.mapping.filters import to_query
 from gateway.mapping.increments import incremental_rules, split_operations
 from gateway.mapping.model import ResourceMap
@@ -59,6 +60,9 @@ class ResourceService:
         self.kind = resource_map.name
         self.resource_type = resource_map.resource_type
         self.multi_valued = store_spec(resource_map).multi_valued
+        target = resource_map.target
+        self._blind_writes = bool(target and target.writes_changes)
+        self._renaming = target.renaming_attributes if target else frozenset()
 
     # --- reads ---------------------------------------------------------------------------------
 
@@ -89,12 +93,16 @@ class ResourceService:
         return self._render([entry], None)[0]
 
     def patch(self, id: str, body: Any, projection: Projection | None = None, respond: bool = True) -> dict | None:
-        """Apply a PATCH. Member changes go straight to the backend value by value; everything
-        else is applied to the resource as read (without its members) and diffed."""
+        """Apply a PATCH. Member changes go straight to the backend value by value, and so do
+        changes that do not depend on the entry (blind.py); everything else is applied to the
+        resource as read (without its members) and diffed."""
         operations = parse_operations(body, self.limits)
         member_changes, operations = split_operations(self.map, operations)
         if not operations:
             return self._write(Entry(id, {}), None, None, projection, member_changes, respond)
+        blind = blind_changes(self.map, operations, self._renaming) if self._blind_writes else None
+        if blind is not None:  # nothing in it depends on the entry as it is: no read (blind.py)
+            return self._write(Entry(id, {}), None, None, projection, [*blind, *member_changes], respond)
         entry = self.backend.get(self.kind, id, self._attributes_without_members())
         old = codec.to_resource(self.map, entry)
         new = apply_patch(old, operations, self.resource_type)

@@ -139,6 +139,7 @@ class AuditedBackend:
             key = before.locator or getattr(error, "locator", None)
             self._record(kind, "modify", described, update.id, key, name, error)
             raise
+        name = name or _name(after.attributes, self.kinds[kind])  # a PATCH sent without a read (mapping/blind.py)
         moved = before.locator and after.locator and before.locator != after.locator
         extra = {"old_key": before.locator} if moved else {}
         self._record(kind, "modify", described, update.id, after.locator or before.locator, name, None, extra)

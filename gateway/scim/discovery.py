@@ -13,7 +13,7 @@ RESOURCE_TYPE_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ResourceType"
 SCHEMA_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Schema"
 
 
-def service_provider_config(max_results: int, authentication_schemes: list[dict]) -> dict:
+def service_provider_config(max_results: int, authentication_schemes: list[dict], default_page_size: int = 100) -> dict:
     return {
         "schemas": [SPC_SCHEMA],
         "documentationUri": "https://github.com/scim-gateway/scim-gateway#readme",
@@ -22,6 +22,14 @@ def service_provider_config(max_results: int, authentication_schemes: list[dict]
         "filter": {"supported": True, "maxResults": max_results},
         "changePassword": {"supported": False},
         "sort": {"supported": False},
+        # RFC 9865: pages by cursor as well as by startIndex; our cursors never expire.
+        "pagination": {
+            "cursor": True,
+            "index": True,
+            "defaultPaginationMethod": "index",
+            "defaultPageSize": default_page_size,
+            "maxPageSize": max_results,
+        },
         "etag": {"supported": False},
         "authenticationSchemes": authentication_schemes,
         "meta": {"resourceType": "ServiceProviderConfig", "location": "/ServiceProviderConfig"},

@@ -75,6 +75,11 @@ def invalid_value(detail: str) -> ScimError:
     return ScimError(400, detail, "invalidValue")
 
 
+def invalid_cursor(detail: str) -> ScimError:
+    """RFC 9865: a cursor this gateway did not give out, or one for another listing."""
+    return ScimError(400, detail, "invalidCursor")
+
+
 def invalid_syntax(detail: str) -> ScimError:
     return ScimError(400, detail, "invalidSyntax")
 

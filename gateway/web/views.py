@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, current_app, g, request
 
 from gateway.observability import context
-from gateway.scim import discovery
+from gateway.scim import cursor, discovery
 from gateway.scim.errors import invalid_value, method_not_allowed, not_found
 from gateway.scim.limits import parse_json
 from gateway.scim.projection import Projection
@@ -77,19 +77,25 @@ def _located(resource: dict, service: ResourceService) -> dict:
 @scim.get("/<resource>")
 def list_resources(resource: str):
     service = _service(resource)
-    start = max(1, _int_arg("startIndex", 1))
     count = min(MAX_COUNT, max(0, _int_arg("count", DEFAULT_COUNT)))
-    projection = _projection(service)
-    result = service.query(request.args.get("filter"), start, count, projection)
-    return scim_response(
-        {
-            "schemas": [LIST_RESPONSE],
-            "totalResults": result.total,
-            "startIndex": start,
-            "itemsPerPage": len(result.resources),
-            "Resources": [_located(r, service) for r in result.resources],
-        }
-    )
+    filter_text = request.args.get("filter")
+    by_cursor = "cursor" in request.args  # RFC 9865; an empty cursor asks for the first page
+    if by_cursor and "startIndex" in request.args:
+        raise invalid_value("send either cursor or startIndex, not both")
+    start = cursor.decode(request.args["cursor"], filter_text) if by_cursor else max(1, _int_arg("startIndex", 1))
+    result = service.query(filter_text, start, count, _projection(service))
+    body = {"schemas": [LIST_RESPONSE], "totalResults": result.total}
+    if by_cursor:
+        following = start + len(result.resources)
+        if following <= result.total and result.resources:
+            body["nextCursor"] = cursor.encode(following, filter_text)
+        if start > 1:
+            body["previousCursor"] = cursor.encode(max(1, start - count), filter_text)
+    else:
+        body["startIndex"] = start
+    body["itemsPerPage"] = len(result.resources)
+    body["Resources"] = [_located(r, service) for r in result.resources]
+    return scim_response(body)
 
 
 @scim.post("/<resource>")
@@ -162,7 +168,7 @@ def service_provider_config():
         oauth_token_url=f"{_tenant_url()}/oauth/token" if auth.oauth else None,
         entra_tenant_id=auth.entra_jwt.tenant_id if auth.entra_jwt else None,
     )
-    return scim_response(discovery.service_provider_config(MAX_COUNT, schemes))
+    return scim_response(discovery.service_provider_config(MAX_COUNT, schemes, DEFAULT_COUNT))
 
 
 @scim.get("/ResourceTypes")

@@ -49,13 +49,25 @@ def test_a_create_names_who_when_from_where_and_what(audited):
 
 def test_a_patch_shows_the_old_values_it_read_anyway(audited, ldap_ops):
     client, trail = audited
-    created = client.create_user("ada", title="Countess")
+    created = client.create_user("ada", displayName="Countess")
     ldap_ops.reset()
-    client.patch(f"/Users/{created['id']}", [{"op": "replace", "path": "title", "value": "Analyst"}])
+    # displayName feeds the map's cn default, so this PATCH reads the entry (mapping/blind.py)
+    client.patch(f"/Users/{created['id']}", [{"op": "replace", "path": "displayName", "value": "Analyst"}])
     assert ldap_ops["search"] == 1  # the read PATCH does anyway: the trail costs no extra read
     line = trail_lines(trail)[-1]
     assert line["operation"] == "patch" and line["name"] == "ada"
-    assert line["changes"] == [{"attribute": "title", "op": "replace", "values": ["Analyst"], "old": ["Countess"]}]
+    assert {"attribute": "displayName", "op": "replace", "values": ["Analyst"], "old": ["Countess"]} in line["changes"]
+
+
+def test_a_patch_sent_without_a_read_has_no_old_values_and_costs_no_read(audited, ldap_ops):
+    client, trail = audited
+    created = client.create_user("ada", title="Countess")
+    ldap_ops.reset()
+    client.patch(f"/Users/{created['id']}", [{"op": "replace", "path": "title", "value": "Analyst"}])
+    assert ldap_ops["search"] == 0  # a plain title needs no read (mapping/blind.py), nor does the trail
+    line = trail_lines(trail)[-1]
+    assert line["operation"] == "patch" and line["name"] == "ada"
+    assert line["changes"] == [{"attribute": "title", "op": "replace", "values": ["Analyst"]}]
 
 
 def test_a_member_patch_names_the_members_by_id_without_reading_the_group(audited):
@@ -104,7 +116,7 @@ def test_sensitive_values_and_passwords_are_masked(make_client, tmp_path):
     assert "Secret-4-audit-test" not in text and "Countess" not in text and "Analyst" not in text
     create, patch = trail_lines(trail)
     assert {"attribute": "userPassword", "op": "add", "values": ["***"]} in create["changes"]
-    assert patch["changes"] == [{"attribute": "title", "op": "replace", "values": ["***"], "old": ["***"]}]
+    assert patch["changes"] == [{"attribute": "title", "op": "replace", "values": ["***"]}]  # no read, no old
 
 
 def test_a_rest_write_is_keyed_by_the_api_id(make_client, tmp_path):

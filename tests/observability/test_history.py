@@ -21,9 +21,10 @@ def trail(make_client, tmp_path):
     path = tmp_path / "audit.log"
     client = make_client(top_yaml=f"audit_log: {path}\n")
     settings = tmp_path / "gateway0" / "settings.yaml"
-    ada = client.create_user("ada", title="Countess")
+    ada = client.create_user("ada", displayName="Countess")
     bob = client.create_user("bob")
-    client.patch(f"/Users/{ada['id']}", [{"op": "replace", "path": "title", "value": "Analyst"}])
+    # displayName feeds the map's cn default: this PATCH reads the entry, so the trail has the old value
+    client.patch(f"/Users/{ada['id']}", [{"op": "replace", "path": "displayName", "value": "Analyst"}])
     client.patch(f"/Users/{ada['id']}", [{"op": "replace", "path": "userName", "value": "ada.lovelace"}])
     client.delete(f"/Users/{ada['id']}")
     return settings, {"ada": ada["id"], "bob": bob["id"]}
@@ -61,7 +62,7 @@ def test_text_answers_who_changed_what_from_what(trail, capsys):
     patch = out.split("\n\n")[2]
     assert " patch User ada  applied" in patch.splitlines()[0]
     assert f"id {ids['ada']}" in patch and "by entra from 127.0.0.1; tenant test, request " in patch
-    assert "title: Countess → Analyst" in patch
+    assert "displayName: Countess → Analyst" in patch
     assert "uid=ada,ou=People,dc=example,dc=com → uid=ada.lovelace,ou=People,dc=example,dc=com" in out
     assert " delete User ada.lovelace  applied" in out.split("\n\n")[0]  # its name, from the lines before
 

@@ -70,9 +70,13 @@ class TlsFiles:
         )
 
 
-def _config_ldif(root: Path, admin_password: str, integrity: bool = True, tls: TlsFiles | None = None) -> str:
+def _config_ldif(
+    root: Path, admin_password: str, integrity: bool = True, tls: TlsFiles | None = None, sorting: bool = True
+) -> str:
     """cn=config as one LDIF: modules, schemas, the mdb database, its overlays and limits.
-    `integrity=False` leaves out memberof and refint, like a directory without them."""
+    `integrity=False` leaves out memberof and refint, like a directory without them;
+    `sorting=False` leaves out sssvlv (server-side sorting and VLV: pages and counts that
+    cost a page, gateway/backends/ldap/vlv.py)."""
     schemas = "\n".join(
         f"include: file://{SCHEMA_DIR / name}.ldif" for name in ("core", "cosine", "nis", "inetorgperson")
     )
@@ -93,6 +97,7 @@ olcModuleLoad: back_mdb
 olcModuleLoad: memberof
 olcModuleLoad: refint
 olcModuleLoad: ppolicy
+olcModuleLoad: sssvlv
 
 dn: cn=schema,cn=config
 objectClass: olcSchemaConfig
@@ -153,13 +158,23 @@ objectClass: olcPPolicyConfig
 olcOverlay: {{2}}ppolicy
 olcPPolicyDefault: {POLICY_DN}
 olcPPolicyHashCleartext: TRUE
+
+dn: olcOverlay={{3}}sssvlv,olcDatabase={{1}}mdb,cn=config
+objectClass: olcOverlayConfig
+objectClass: olcSssVlvConfig
+olcOverlay: {{3}}sssvlv
+olcSssVlvMax: 32
+olcSssVlvMaxPerConn: 5
 """
+    if not sorting:
+        text = text.replace("olcModuleLoad: sssvlv\n", "")
+        text = text[: text.index("dn: olcOverlay={3}sssvlv")].rstrip() + "\n"
     if not integrity:
         text = text.replace("olcModuleLoad: memberof\nolcModuleLoad: refint\n", "").replace(
             "olcDbIndex: memberOf eq\n", ""
         )
         start, end = text.index("dn: olcOverlay={0}memberof"), text.index("dn: olcOverlay={2}ppolicy")
-        text = text[:start] + text[end:].replace("{2}ppolicy", "{0}ppolicy")
+        text = text[:start] + text[end:].replace("{2}ppolicy", "{0}ppolicy").replace("{3}sssvlv", "{1}sssvlv")
     return text
 
 
@@ -207,6 +222,7 @@ class Slapd:
     root: Path
     port: int = 0
     integrity: bool = True  # memberof + refint overlays
+    sorting: bool = True  # sssvlv overlay: server-side sorting and VLV
     tls: TlsFiles | None = None  # serve StartTLS on `url`, and ldaps:// on `ldaps_url`
     tls_port: int = 0
     process: subprocess.Popen | None = field(default=None, repr=False)
@@ -244,7 +260,7 @@ class Slapd:
         service_password = secrets.token_urlsafe(18)
         children.write_private(self.root / "admin.password", admin_password)
         children.write_private(self.service_password_file, service_password)
-        self._slapadd(["-n0"], _config_ldif(self.root, admin_password, self.integrity, self.tls))
+        self._slapadd(["-n0"], _config_ldif(self.root, admin_password, self.integrity, self.tls, self.sorting))
         self._slapadd(["-n1", "-q"], _seed_ldif(service_password))
         (self.root / "ready").touch()
 

@@ -89,6 +89,8 @@ def test_a_password_ad_refuses_leaves_no_account_behind_and_is_a_400():
         capabilities=AD,
         settings=SimpleNamespace(encrypted=True),
         run=lambda operation, idempotent: operation(connection),
+        open=lambda: connection,
+        drop=lambda connection: None,
     )
     spec = store_spec(AD_MAP.users)
     backend = LdapBackend(pool, {"users": spec})

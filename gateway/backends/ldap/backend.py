@@ -3,7 +3,9 @@
 - create: one add, whose post-read control returns entryUUID and the timestamps (the service
   has searched for uniqueness first).
 - get: one search by the id attribute, for exactly the attributes asked for.
-- search: simple paged results (paging.py).
+- search: a lookup (an `eq` filter, a few entries) is one simple-paged search (paging.py); a
+  listing is a window of a list the directory sorts, with its count (vlv.py), where the
+  directory offers that, else paged search.
 - modify: one modify with post-read. The entry's DN comes from the read that preceded it or
   from this worker's memory of earlier requests, guarded by an assertion on its id;
   a new name is a modDN first, undone if the modify fails.
@@ -27,7 +29,7 @@ from collections.abc import Iterable
 import ldap3
 
 from gateway.backends.base import AlreadyExists, BackendError, NotFound, UnknownReference, Update
-from gateway.backends.ldap import accounts, controls, memberships, results
+from gateway.backends.ldap import accounts, controls, memberships, results, vlv
 from gateway.backends.ldap.compose import (
     all_filters,
     normalized_dn,
@@ -38,7 +40,7 @@ from gateway.backends.ldap.connection import ConnectionPool
 from gateway.backends.ldap.integrity import Referrers
 from gateway.backends.ldap.paging import Pager, scope
 from gateway.backends.ldap.plan import ModifyPlan, plan_add, plan_modify
-from gateway.backends.ldap.target import LdapSpec
+from gateway.backends.ldap.target import LdapSpec, LdapTarget
 from gateway.store import AllOf, AnyOf, Entry, Match, Negate, Page, Query, Record, Ref, references
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,8 @@ class LdapBackend:
         self.referrers = Referrers(specs)
         self._dns: OrderedDict[tuple[str, str], str] = OrderedDict()
         self._dns_lock = threading.Lock()
+        self.views = vlv.Views(pool.open, pool.drop)
+        self._sorting: bool | None = None  # does the directory sort and position (rootDSE)? read once
 
     # --- reads ---------------------------------------------------------------------------------
 
@@ -79,6 +83,21 @@ class LdapBackend:
         locators = self._locators(_refs_in_query(query), missing_ok=True)
         search_filter = all_filters(target.scope_filter, render_filter(query, locators))
         wanted = _wanted(spec, attributes)
+        if _selective(query):
+            limit = start + count  # one more than the window: "more than that" is the Pager's job
+            found = self.pool.run(lambda c: _plain_search(c, target, search_filter, wanted, limit), idempotent=True)
+            if found is not None:
+                window = found[start - 1 : start - 1 + count]
+                return self._remembered(kind, Page(len(found), [results.to_entry(spec, raw) for raw in window]))
+        elif self._sorts():
+            search = _listing(spec, search_filter)
+            try:
+                window = self.views.window(search, start, count, wanted)
+            except vlv.Refused:
+                pass
+            else:
+                page = Page(window.total, [results.to_entry(spec, raw) for raw in window.entries])
+                return self._remembered(kind, page)
 
         def run(connection: ldap3.Connection) -> Page:
             pages = Pager(connection, target, search_filter, self.pool.capabilities, wanted)
@@ -87,10 +106,29 @@ class LdapBackend:
             rest = pages.skip(None)
             return Page(skipped + len(window) + rest, [results.to_entry(spec, raw) for raw in window])
 
-        page = self.pool.run(run, idempotent=True)
+        return self._remembered(kind, self.pool.run(run, idempotent=True))
+
+    def _remembered(self, kind: str, page: Page) -> Page:
         for entry in page.entries:
             self._remember(kind, entry)
         return page
+
+    def _sorts(self) -> bool:
+        """Does the directory offer server-side sorting and VLV? Its rootDSE says (capabilities.py),
+        read when the connection opened; this only makes sure one was opened."""
+        if self._sorting is None:
+            self._sorting = self.pool.run(lambda connection: self.pool.capabilities.sorting, idempotent=True)
+        return self._sorting
+
+    def listing_problems(self) -> list[str]:
+        """What keeps this directory's listings from costing a page (vlv.problems), asked on a
+        connection of its own that is closed after (the sorted lists it makes go with it)."""
+        connection = self.pool.open()
+        try:
+            specs = self.specs.values()
+            return vlv.problems(connection, [_listing(spec, all_filters(spec.target.scope_filter)) for spec in specs])
+        finally:
+            self.pool.drop(connection)
 
     # --- writes --------------------------------------------------------------------------------
 
@@ -137,10 +175,12 @@ class LdapBackend:
             return results.to_entry(spec, {"dn": dn, "attributes": after})
 
         try:
-            return self._remember(kind, self.pool.run(run, idempotent=False))
+            created = self.pool.run(run, idempotent=False)
         except BackendError as error:
             error.locator = error.locator or dn  # for the audit trail and the request log
             raise
+        self.views.forget()  # after the write: a list sorted in between would miss it
+        return self._remember(kind, created)
 
     def modify(self, kind: str, update: Update, attributes: list[str] | None) -> Entry:
         """Apply the update; its `after` decides a rename, `attributes` the post-read (None: the
@@ -198,6 +238,7 @@ class LdapBackend:
             return results.to_entry(spec, {"dn": current, "attributes": after or {}})
 
         after = self.pool.run(run, idempotent=False)
+        self.views.forget(filtered_only=not renamed)
         if renamed:
             self.referrers.renamed(self.pool, spec.kind, dn, new_dn)
         if not after.id:
@@ -217,6 +258,7 @@ class LdapBackend:
                 return results.code(connection)
 
             if self.pool.run(run, idempotent=False) == 0:
+                self.views.forget()
                 self._forget(kind, id)
                 self.referrers.deleted(self.pool, kind, dn)
                 return dn
@@ -350,6 +392,7 @@ class LdapBackend:
             return known
 
     def close(self) -> None:
+        self.views.close()
         self.pool.close()
 
 
@@ -364,6 +407,37 @@ def _dn_key(dn: str) -> str:
 def _wanted(spec: LdapSpec, attributes: list[str] | None) -> list[str]:
     extra = [spec.id_attribute, spec.created_attribute, spec.modified_attribute]
     return sorted({*(attributes or []), *(a for a in extra if a)}, key=str.lower)
+
+
+def _listing(spec: LdapSpec, search_filter: str) -> vlv.Search:
+    """A listing of `spec`'s entries sorted by creation (the id where the map names no `created:`)."""
+    target = spec.target
+    sort_key = spec.created_attribute or spec.id_attribute
+    filtered = search_filter != all_filters(target.scope_filter)
+    return vlv.Search(spec.kind, target.base, target.scope, search_filter, sort_key, filtered)
+
+
+def _plain_search(connection: ldap3.Connection, target: LdapTarget, search_filter: str, wanted: list[str], limit: int):
+    """A lookup's few entries in one search without the paging control (less to encode and
+    decode); None when there are more than `limit` (or than the directory's size limit), for
+    the paged search to count."""
+    connection.search(target.base, search_filter, scope(target), attributes=wanted, size_limit=limit)
+    if results.code(connection) == results.SIZE_LIMIT_EXCEEDED:
+        return None
+    results.check(connection, base=target.base)
+    return results.entries(connection)
+
+
+def _selective(query: Query) -> bool:
+    """A lookup rather than a listing: an `eq` every match must meet (Entra's userName,
+    externalId, id and member lookups). Its few entries cost less as one plain paged search."""
+    if isinstance(query, Match):
+        return query.op == "eq"
+    if isinstance(query, AllOf):
+        return any(_selective(item) for item in query.items)
+    if isinstance(query, AnyOf):
+        return bool(query.items) and all(_selective(item) for item in query.items)
+    return False
 
 
 def _refs_in_query(query: Query) -> list[Ref]:

@@ -32,6 +32,8 @@ ASSERTION = "1.3.6.1.1.12"
 POST_READ = "1.3.6.1.1.13.2"
 PERMISSIVE_MODIFY = "1.2.840.113556.1.4.1413"
 MATCHED_VALUES = "1.2.826.0.1.3344810.2.3"
+SORT = "1.2.840.113556.1.4.473"  # server-side sorting (RFC 2891)
+VLV = "2.16.840.1.113730.3.4.9"  # virtual list view (draft-ietf-ldapext-ldapv3-vlv)
 ACTIVE_DIRECTORY = "1.2.840.113556.1.4.800"  # LDAP_CAP_ACTIVE_DIRECTORY_OID
 ROOT_DSE_ATTRIBUTES = [
     "supportedControl",
@@ -51,6 +53,7 @@ class Capabilities:
     post_read: bool = False
     permissive_modify: bool = False
     matched_values: bool = False
+    sorting: bool = False  # server-side sorting and VLV both: listings cost a page (vlv.py)
     max_page_size: int = 1000  # AD's MaxPageSize default; under it for everyone
     # Ids or DNs looked up in one search, (|(a)(b)...). 389 DS and Samba test every candidate
     # against the whole OR, so its cost grows with the square of the OR's length: looking up
@@ -86,6 +89,7 @@ def from_root_dse(attributes: dict) -> Capabilities:
         post_read=POST_READ in controls,
         permissive_modify=PERMISSIVE_MODIFY in controls,
         matched_values=MATCHED_VALUES in controls,
+        sorting=SORT in controls and VLV in controls,
     )
     if ACTIVE_DIRECTORY in capabilities:
         # Samba lists post-read nowhere but accepts it and answers nothing; real AD has none.

@@ -117,6 +117,14 @@ class ConnectionPool:
         _discard(connection)
         metrics.DIRECTORY_CONNECTIONS.labels(self.settings.url).dec()
 
+    def open(self) -> ldap3.Connection:
+        """A new bound connection outside the pool (vlv.py keeps a sorted list on one); close it with `drop`."""
+        return self._open()
+
+    def drop(self, connection: ldap3.Connection) -> None:
+        """Close a connection `open` returned."""
+        self._drop(connection)
+
     def _acquire(self) -> ldap3.Connection:
         with self._lock:
             if os.getpid() != self._pid:  # forked: the parent's sockets are not ours to use

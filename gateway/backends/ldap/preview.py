@@ -76,6 +76,8 @@ class LdapPreview:
         changes = list(update.changes)
         refs = _locators(references(c.values for c in changes))
         plan = plan_modify(spec, entry.locator, changes, update.after, refs, entry.attributes)
+        if update.after is None and plan.modification:
+            self.blocks.append("# one modify, without reading the entry first: nothing in this change depends on it\n")
         self.blocks.extend(_group_ldif(plan.group_changes, entry.locator))
         self.blocks.extend(_modify_ldif(plan))
         attributes_after = {

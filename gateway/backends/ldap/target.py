@@ -58,6 +58,14 @@ class LdapTarget:
         """Attributes whose changes must be value by value (never a whole-list replace)."""
         return frozenset(self.memberships)
 
+    @property
+    def writes_changes(self) -> bool:
+        return True
+
+    @property
+    def renaming_attributes(self) -> frozenset[str]:
+        return frozenset(self.placeholders_in_dn())
+
     def placeholders_in_dn(self) -> list[str]:
         """Directory attributes the DN template is built from (lower case)."""
         return [name.lower() for name in PLACEHOLDER.findall(self.dn)]

@@ -98,6 +98,16 @@ class RestTarget:
         """An API writes whole fields: no attribute needs value-by-value changes."""
         return frozenset()
 
+    @property
+    def writes_changes(self) -> bool:
+        """An update replaces the whole record: it is read first, and not sent when nothing changed."""
+        return False
+
+    @property
+    def renaming_attributes(self) -> frozenset[str]:
+        """An API's record keeps its id whatever its fields hold."""
+        return frozenset()
+
     def indexed(self, attribute: str) -> bool | None:
         """An API finds records its own way (its `search:` lookups); mapping check has nothing to add."""
         return True

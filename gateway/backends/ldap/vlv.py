@@ -1,0 +1,330 @@
+"""Pages that cost a page: the directory sorts (RFC 2891) and positions (Virtual List View,
+draft-ietf-ldapext-ldapv3-vlv-09), and counts with VLV's contentCount.
+
+Without it, a SCIM page at `startIndex=50000` or a `totalResults` reads every DN of the subtree
+(paging.py): seconds at 100,000 users. With it, the directory answers with the window and the
+count. OpenLDAP needs the sssvlv overlay; 389 DS and AD have both controls built in. Whether the
+directory offers them is read from the rootDSE (`supportedControl`); without them, or when the
+directory refuses a sorted search, paging.py's way is used.
+
+OpenLDAP builds the sorted list of a VLV search in memory and keeps it on the connection: the
+list's context ID lets the next request read another window of the same list without sorting
+again (a fresh sort of 100,000 entries costs slapd about a quarter of a second; a window of a
+kept list, a few milliseconds). sssvlv frees a list only when its connection closes, so each
+list this worker keeps lives on a connection of its own (`Views`), for `keep_seconds` at most,
+and is dropped as soon as this worker writes what could change it. A listing is thus a
+snapshot for at most `keep_seconds` of writes made by other workers or other tools.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import ldap3
+from ldap3.core.exceptions import LDAPException
+from ldap3.core.results import RESULT_CODES
+from ldap3.protocol.controls import build_control
+from pyasn1.codec.ber import decoder
+from pyasn1.error import PyAsn1Error
+from pyasn1.type import namedtype, tag, univ
+
+from gateway.backends.ldap import results
+from gateway.backends.ldap.capabilities import SORT, VLV
+
+log = logging.getLogger(__name__)
+
+VLV_RESPONSE = "2.16.840.1.113730.3.4.10"
+BUSY = 51
+VLV_ERROR = 76
+KEEP_SECONDS = 30.0
+KEPT_VIEWS = 2  # per worker; OpenLDAP's sssvlv allows olcSssVlvMax sorted lists at once, in all
+OUT_OF_RANGE = 61  # the VLV result when the offset is past the end of the list
+
+# ldap3 2.9 knows no result code 76 (virtualListViewError, the draft's) and fails decoding a
+# response that carries it with a KeyError: teach its table the name once.
+RESULT_CODES.setdefault(VLV_ERROR, "virtualListViewError")
+
+
+def _context(number: int, constructed: bool = False):
+    return tag.Tag(tag.tagClassContext, tag.tagFormatConstructed if constructed else tag.tagFormatSimple, number)
+
+
+class _SortKey(univ.Sequence):
+    componentType = namedtype.NamedTypes(
+        namedtype.NamedType("attributeType", univ.OctetString()),
+        namedtype.OptionalNamedType("orderingRule", univ.OctetString().subtype(implicitTag=_context(0))),
+        namedtype.DefaultedNamedType("reverseOrder", univ.Boolean(False).subtype(implicitTag=_context(1))),
+    )
+
+
+class _SortKeyList(univ.SequenceOf):
+    componentType = _SortKey()
+
+
+class _ByOffset(univ.Sequence):
+    componentType = namedtype.NamedTypes(
+        namedtype.NamedType("offset", univ.Integer()), namedtype.NamedType("contentCount", univ.Integer())
+    )
+
+
+class _Target(univ.Choice):
+    componentType = namedtype.NamedTypes(
+        namedtype.NamedType("byOffset", _ByOffset().subtype(implicitTag=_context(0, constructed=True))),
+        namedtype.NamedType("greaterThanOrEqual", univ.OctetString().subtype(implicitTag=_context(1))),
+    )
+
+
+class _VlvRequest(univ.Sequence):
+    componentType = namedtype.NamedTypes(
+        namedtype.NamedType("beforeCount", univ.Integer()),
+        namedtype.NamedType("afterCount", univ.Integer()),
+        namedtype.NamedType("target", _Target()),
+        namedtype.OptionalNamedType("contextID", univ.OctetString()),
+    )
+
+
+class _VlvResponse(univ.Sequence):
+    componentType = namedtype.NamedTypes(
+        namedtype.NamedType("targetPosition", univ.Integer()),
+        namedtype.NamedType("contentCount", univ.Integer()),
+        namedtype.NamedType("virtualListViewResult", univ.Enumerated()),
+        namedtype.OptionalNamedType("contextID", univ.OctetString()),
+    )
+
+
+def sort_control(attribute: str):
+    keys = _SortKeyList()
+    key = _SortKey()
+    key["attributeType"] = attribute
+    keys.setComponentByPosition(0, key)
+    return build_control(SORT, True, keys)
+
+
+def vlv_control(offset: int, after: int, context: bytes | None = None):
+    """The window [offset, offset + after] of the sorted list (1-based; contentCount 0: the server's)."""
+    request = _VlvRequest()
+    request["beforeCount"] = 0
+    request["afterCount"] = after
+    target = _Target()
+    by_offset = target.getComponentByName("byOffset")
+    by_offset["offset"] = offset
+    by_offset["contentCount"] = 0
+    request["target"] = target
+    if context:
+        request["contextID"] = context
+    return build_control(VLV, True, request)
+
+
+@dataclass(frozen=True)
+class VlvAnswer:
+    content_count: int
+    result: int  # the VLV result code (0 success, 61 offset out of range, ...)
+    context: bytes | None
+
+
+def vlv_answer(connection: ldap3.Connection) -> VlvAnswer | None:
+    control = ((connection.result or {}).get("controls") or {}).get(VLV_RESPONSE)
+    if not control or not isinstance(control.get("value"), bytes):
+        return None
+    try:
+        decoded = decoder.decode(control["value"], asn1Spec=_VlvResponse())[0]
+    except PyAsn1Error:
+        return None
+    context = decoded["contextID"].asOctets() if decoded["contextID"].isValue else None
+    return VlvAnswer(int(decoded["contentCount"]), int(decoded["virtualListViewResult"]), context)
+
+
+def offered(connection: ldap3.Connection) -> bool:
+    """Does the directory list both the sort and the VLV control in its rootDSE?"""
+    connection.search("", "(objectClass=*)", ldap3.BASE, attributes=["supportedControl"])
+    if results.code(connection) != 0:
+        return False
+    found = results.entries(connection)
+    controls = (found[0]["attributes"].get("supportedControl") or []) if found else []
+    return SORT in controls and VLV in controls
+
+
+class Refused(Exception):
+    """The directory would not sort this search (busy, no ordering rule, limits): use paging."""
+
+
+@dataclass(frozen=True)
+class Window:
+    total: int
+    entries: list[dict]
+
+
+@dataclass(frozen=True)
+class Search:
+    kind: str
+    base: str
+    scope: str
+    filter: str
+    sort_key: str
+    filtered: bool = True  # False: every entry of the kind (the list a changed value cannot change)
+
+
+@dataclass
+class _View:
+    connection: ldap3.Connection
+    opened: float
+    context: bytes | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class Views:
+    """The sorted lists this worker keeps, one connection each (see the module docstring).
+
+    `open_connection` opens and binds a connection outside the request pool; `close_connection`
+    unbinds it (which is what makes the directory free the list)."""
+
+    def __init__(
+        self,
+        open_connection: Callable[[], ldap3.Connection],
+        close_connection: Callable[[ldap3.Connection], None],
+        keep_seconds: float = KEEP_SECONDS,
+        kept: int = KEPT_VIEWS,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self._open = open_connection
+        self._close = close_connection
+        self.keep_seconds = keep_seconds
+        self.kept = kept
+        self.clock = clock
+        self._views: OrderedDict[Search, _View] = OrderedDict()
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+
+    def window(self, search: Search, start: int, count: int, attributes: list[str]) -> Window:
+        """Entries start..start+count-1 of the sorted search, and how many there are in all."""
+        for attempt in (1, 2):
+            view, kept = self._take(search)
+            try:
+                with view.lock:
+                    return self._read(view, search, start, count, attributes)
+            except LDAPException as error:
+                self._drop(search, view)
+                if kept and attempt == 1:
+                    continue  # the directory closed the idle kept connection: sort afresh
+                raise Refused(type(error).__name__) from None  # paged search, with the pool's retry
+            except Exception:
+                self._drop(search, view)  # refused, or a connection in an unknown state: not kept
+                raise
+        raise AssertionError("unreachable")
+
+    def _take(self, search: Search) -> tuple[_View, bool]:
+        """The kept view of this search (True), or a new one on a new connection (False)."""
+        with self._lock:
+            if os.getpid() != self._pid:  # forked: the parent's connections are not ours
+                self._views.clear()
+                self._pid = os.getpid()
+            view = self._views.get(search)
+            if view is not None and self.clock() - view.opened <= self.keep_seconds:
+                self._views.move_to_end(search)
+                return view, True
+            stale = [self._views.pop(search)] if view is not None else []
+            while len(self._views) >= self.kept:
+                stale.append(self._views.popitem(last=False)[1])
+        for old in stale:
+            self._close_quietly(old)
+        view = _View(self._open(), self.clock())
+        with self._lock:
+            self._views[search] = view
+        return view, False
+
+    def _read(self, view: _View, search: Search, start: int, count: int, attributes: list[str]) -> Window:
+        window, context = read_window(view.connection, search, start, count, attributes, view.context)
+        view.context = context or view.context
+        return window
+
+    def forget(self, filtered_only: bool = False) -> None:
+        """This worker changed entries: its kept lists are out of date (a user's change may
+        change a group's list through memberOf, and the other way round). A change of values
+        that neither adds, removes nor renames an entry leaves the lists of every entry of a
+        kind right (their order is by creation, their values are read when a page is sent):
+        `filtered_only` keeps those."""
+        with self._lock:
+            stale = [search for search in self._views if search.filtered or not filtered_only]
+            views = [self._views.pop(search) for search in stale]
+        for view in views:
+            self._close_quietly(view)
+
+    def _drop(self, search: Search, view: _View) -> None:
+        with self._lock:
+            if self._views.get(search) is view:
+                del self._views[search]
+        self._close_quietly(view)
+
+    def _close_quietly(self, view: _View) -> None:
+        with view.lock:
+            try:
+                self._close(view.connection)
+            except Exception:
+                log.debug("closing a sorted list's connection failed", exc_info=True)
+
+    def close(self) -> None:
+        with self._lock:
+            views, self._views = list(self._views.values()), OrderedDict()
+            forked = os.getpid() != self._pid
+        if not forked:
+            for view in views:
+                self._close_quietly(view)
+
+
+def read_window(
+    connection: ldap3.Connection,
+    search: Search,
+    start: int,
+    count: int,
+    attributes: list[str],
+    context: bytes | None = None,
+) -> tuple[Window, bytes | None]:
+    """One sorted VLV search: the window, the count, and the list's context ID for the next one.
+    Refused when the directory will not sort it (busy, no ordering rule, limits)."""
+    connection.search(
+        search.base,
+        search.filter,
+        ldap3.LEVEL if search.scope == "one" else ldap3.SUBTREE,
+        attributes=attributes if count > 0 else ["1.1"],
+        controls=[sort_control(search.sort_key), vlv_control(start, max(count - 1, 0), context)],
+    )
+    answer = vlv_answer(connection)
+    code = results.code(connection)
+    if code == results.NO_SUCH_OBJECT:
+        results.check(connection, base=search.base)  # the map's base is missing: the operator's to fix
+    if answer is None or code not in (0, VLV_ERROR) or (code == VLV_ERROR and answer.result != OUT_OF_RANGE):
+        detail = (connection.result or {}).get("description") or code
+        if code != BUSY:
+            log.warning("the directory would not sort %s (%s); listing them by paged search", search.kind, detail)
+        raise Refused(str(detail))
+    if code == VLV_ERROR or count == 0:  # VLV_ERROR here: start is past the end of the list
+        return Window(answer.content_count, []), answer.context
+    return Window(answer.content_count, results.entries(connection)), answer.context
+
+
+def problems(connection: ldap3.Connection, searches: list[Search]) -> list[str]:
+    """What keeps listings from costing a page, one line each, for an online check of a tenant:
+    the directory offers no sorting and VLV, or will not sort a kind by its key. None of it is
+    an error (listings still work, reading every DN below the base). The sorted lists it makes
+    stay on `connection` until the caller closes it."""
+    if not offered(connection):
+        return [
+            "the directory lists no server-side sorting and VLV in its rootDSE: every page and total of a"
+            " listing reads every DN below the base (OpenLDAP: load the sssvlv overlay; README, 'Large directories')"
+        ]
+    found = []
+    for search in searches:
+        try:
+            read_window(connection, search, 1, 0, [])
+        except Refused as refusal:
+            found.append(
+                f"{search.kind}: the directory will not sort by {search.sort_key} ({refusal}), so listings read"
+                " every DN below the base; the map's `created:` attribute needs an ordering rule"
+            )
+    return found

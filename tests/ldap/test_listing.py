@@ -1,0 +1,200 @@
+"""Listing users: a window of a list the directory sorts (VLV), or, where the directory does not
+sort, simple paged results where only the window carries attributes. Lookups stay one search."""
+
+from __future__ import annotations
+
+import logging
+
+import ldap3
+import pytest
+
+from gateway.backends.ldap import paging, vlv
+from gateway.backends.ldap.capabilities import ROOT_DSE_ATTRIBUTES
+from tests.sandbox.slapd import Slapd
+
+
+@pytest.fixture(scope="module")
+def unsorted_slapd(tmp_path_factory):
+    """A directory without sssvlv: no server-side sorting, no VLV."""
+    server = Slapd(tmp_path_factory.mktemp("unsorted") / "db", sorting=False)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def searches(monkeypatch):
+    """Every search the gateway sends: (paged size, attributes, the OIDs of its controls)."""
+    seen = []
+    original = ldap3.Connection.search
+
+    def recording(self, *args, **kwargs):
+        oids = tuple(str(control[0]) for control in kwargs.get("controls") or ())
+        seen.append((kwargs.get("paged_size"), tuple(kwargs.get("attributes") or ()), oids))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(ldap3.Connection, "search", recording)
+    return seen
+
+
+def _users(client, count):
+    return [client.create_user(f"user{i:02d}", displayName=f"User {i}")["id"] for i in range(count)]
+
+
+@pytest.mark.parametrize("sorting", [True, False], ids=["vlv", "paged"])
+def test_pages_totals_and_past_the_end_are_the_same_with_and_without_vlv(make_client, unsorted_slapd, sorting):
+    client = make_client() if sorting else make_client(server=unsorted_slapd)
+    if not sorting:
+        for user in client.get("/Users?count=1000").get_json()["Resources"]:
+            client.delete(f"/Users/{user['id']}")
+    ids = _users(client, 7)
+    page = client.get("/Users?startIndex=3&count=2").get_json()
+    assert (page["totalResults"], page["startIndex"], page["itemsPerPage"]) == (7, 3, 2)
+    assert [r["id"] for r in page["Resources"]] == ids[2:4]
+    total = client.get("/Users?count=0").get_json()
+    assert (total["totalResults"], total["itemsPerPage"], total["Resources"]) == (7, 0, [])
+    beyond = client.get("/Users?startIndex=50").get_json()
+    assert (beyond["totalResults"], beyond["Resources"]) == (7, [])
+    last = client.get("/Users?startIndex=6&count=5").get_json()
+    assert [r["id"] for r in last["Resources"]] == ids[5:]
+    filtered = client.get('/Users?filter=displayName sw "User 1"').get_json()
+    assert [r["id"] for r in filtered["Resources"]] == ids[1:2]
+
+
+def test_a_listing_is_one_sorted_search_whose_window_alone_carries_attributes(client, searches):
+    ids = _users(client, 7)
+    searches.clear()
+    page = client.get("/Users?startIndex=4&count=3").get_json()
+    assert [r["id"] for r in page["Resources"]] == ids[3:6]
+    assert page["totalResults"] == 7
+    listing = [s for s in searches if "supportedControl" not in s[1]]
+    assert len(listing) == 1
+    assert listing[0][2] == (vlv.SORT, vlv.VLV)
+    assert "1.1" not in listing[0][1]
+
+
+def test_the_next_page_reads_the_kept_list_and_a_write_drops_it(client, ldap_ops):
+    ids = _users(client, 5)
+    assert client.get("/Users?count=2").get_json()["totalResults"] == 5
+    ldap_ops.reset()
+    page = client.get("/Users?startIndex=3&count=2").get_json()
+    assert [r["id"] for r in page["Resources"]] == ids[2:4]
+    assert (ldap_ops["search"], ldap_ops["bind"]) == (1, 0)  # no new connection: the kept list
+    newcomer = client.create_user("newcomer")["id"]
+    page = client.get("/Users?startIndex=5&count=5").get_json()
+    assert page["totalResults"] == 6
+    assert [r["id"] for r in page["Resources"]] == [ids[4], newcomer]
+
+
+def test_a_lookup_stays_one_plain_search(client, searches):
+    _users(client, 3)
+    searches.clear()
+    body = client.get('/Users?filter=userName eq "user01"').get_json()
+    assert body["totalResults"] == 1
+    assert [(oids, "1.1" in attributes) for _, attributes, oids in searches] == [((), False)]
+
+
+def test_a_directory_that_will_not_sort_is_listed_by_paged_search(client, monkeypatch, searches, caplog):
+    ids = _users(client, 4)
+    original = vlv.sort_control
+    monkeypatch.setattr(vlv, "sort_control", lambda attribute: original("uid"))
+    caplog.set_level(logging.WARNING)
+    page = client.get("/Users?startIndex=2&count=2").get_json()
+    assert [r["id"] for r in page["Resources"]] == ids[1:3]
+    assert page["totalResults"] == 4
+    assert "would not sort users" in caplog.text  # uid has no ordering rule: inappropriateMatching
+    assert any(oids == () and "1.1" in attributes for _, attributes, oids in searches)
+
+
+def test_without_vlv_only_the_window_carries_attributes(make_client, unsorted_slapd, monkeypatch, searches):
+    client = make_client(server=unsorted_slapd)
+    for user in client.get("/Users?count=1000").get_json()["Resources"]:
+        client.delete(f"/Users/{user['id']}")
+    ids = _users(client, 7)
+    monkeypatch.setattr(paging, "PAGE_SIZE", 2)
+    searches.clear()
+    page = client.get("/Users?startIndex=4&count=3").get_json()
+    assert [r["id"] for r in page["Resources"]] == ids[3:6]
+    assert page["totalResults"] == 7
+    listing = [s for s in searches if "supportedControl" not in s[1]]
+    assert all(size is not None and size <= 2 for size, _, _ in listing), listing
+    windows = [attributes for _, attributes, _ in listing if attributes != ("1.1",)]
+    assert len(windows) == 2  # 3 entries in pages of at most 2; every other page is bare DNs
+    assert sum(1 for _, attributes, _ in listing if attributes == ("1.1",)) >= 2
+
+
+def test_a_cursor_walk_visits_every_user_once_and_ends_without_next_cursor(client):
+    ids = _users(client, 5)
+    seen, cursor, pages = [], "", 0
+    while cursor is not None:
+        body = client.get(f"/Users?cursor={cursor}&count=2").get_json()
+        assert body["totalResults"] == 5 and "startIndex" not in body
+        assert ("previousCursor" in body) == (pages > 0)
+        seen += [r["id"] for r in body["Resources"]]
+        cursor, pages = body.get("nextCursor"), pages + 1
+    assert (seen, pages) == (ids, 3)
+
+
+def test_a_cursor_from_another_filter_or_made_up_is_refused(client):
+    _users(client, 3)
+    first = client.get('/Users?cursor=&count=1&filter=displayName sw "User"').get_json()
+    for query in (f"cursor={first['nextCursor']}", "cursor=bm90IG91cnM", "cursor=&startIndex=2"):
+        response = client.get(f"/Users?{query}")
+        assert response.status_code == 400, query
+        assert response.get_json()["scimType"] == ("invalidValue" if "startIndex" in query else "invalidCursor")
+    follow = client.get(f'/Users?cursor={first["nextCursor"]}&count=1&filter=displayName sw "User"').get_json()
+    assert [r["userName"] for r in follow["Resources"]] == ["user01"]
+
+
+def test_service_provider_config_advertises_cursor_and_index_paging(client):
+    pagination = client.get("/ServiceProviderConfig").get_json()["pagination"]
+    assert pagination == {
+        "cursor": True,
+        "index": True,
+        "defaultPaginationMethod": "index",
+        "defaultPageSize": 100,
+        "maxPageSize": 1000,
+    }
+
+
+def test_a_kept_list_whose_connection_the_directory_closed_is_sorted_afresh(client, searches):
+    ids = _users(client, 4)
+    assert client.get("/Users?count=1").get_json()["totalResults"] == 4
+    views = client.app.extensions["scim_gateway"].tenants["tenant_test"].backend.views
+    for view in views._views.values():
+        view.connection.socket.close()  # as an idle timeout on the directory's side would
+    searches.clear()
+    page = client.get("/Users?startIndex=2&count=2").get_json()
+    assert [r["id"] for r in page["Resources"]] == ids[1:3]
+    root_dse_reads = (("supportedControl",), tuple(ROOT_DSE_ATTRIBUTES))  # each new connection reads it
+    assert all(oids == (vlv.SORT, vlv.VLV) for _, attributes, oids in searches if attributes not in root_dse_reads)
+
+
+def test_a_lookup_matching_more_than_its_page_still_counts_them_all(client, searches):
+    for name in ("ann", "bob", "cid"):
+        client.create_user(name, title="Engineer")
+    searches.clear()
+    body = client.get('/Users?filter=title eq "Engineer"&count=1').get_json()
+    assert (body["totalResults"], [r["userName"] for r in body["Resources"]]) == (3, ["ann"])
+    assert searches[0][0] is None and searches[1][0] is not None  # one plain search, then paged
+
+
+def test_a_changed_value_keeps_the_list_of_all_users_and_drops_filtered_ones(client, ldap_ops):
+    ids = _users(client, 4)
+    assert client.get("/Users?count=1").get_json()["totalResults"] == 4
+    assert client.get('/Users?filter=displayName sw "User"&count=1').get_json()["totalResults"] == 4
+    client.patch(f"/Users/{ids[0]}", [{"op": "replace", "path": "displayName", "value": "Renamed"}])
+    ldap_ops.reset()
+    page = client.get("/Users?startIndex=1&count=1").get_json()
+    assert (ldap_ops["search"], ldap_ops["bind"]) == (1, 0)  # the kept list, its values read afresh
+    assert page["Resources"][0]["displayName"] == "Renamed"
+    filtered = client.get('/Users?filter=displayName sw "User"&count=1').get_json()
+    assert filtered["totalResults"] == 3 and ldap_ops["bind"] == 1  # sorted afresh
+
+
+def test_listing_problems_name_a_directory_without_sorting_and_nothing_otherwise(make_client, unsorted_slapd):
+    backend = make_client().app.extensions["scim_gateway"].tenants["tenant_test"].backend
+    assert backend.listing_problems() == []
+    plain = make_client(server=unsorted_slapd).app.extensions["scim_gateway"].tenants["tenant_test"].backend
+    [problem] = plain.listing_problems()
+    assert "no server-side sorting and VLV" in problem and "sssvlv" in problem

@@ -1,0 +1,153 @@
+"""What the benchmarks share: a real `scim-gateway serve` (gunicorn) on a throwaway slapd, CPU
+and memory read from /proc, keep-alive HTTP clients cheap enough not to hide the gateway's cost,
+and percentiles.
+
+Nothing here asserts a time: the benchmarks print figures (the machine may be shared).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from gateway.credentials import CredentialFile
+from tests.conftest import OPENLDAP_MAP, PATCH_OP, write_settings
+from tests.sandbox.children import free_port, stop
+from tests.sandbox.slapd import Slapd
+
+REPO = Path(__file__).resolve().parents[2]
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of one process (all its threads), from /proc/PID/stat."""
+    with open(f"/proc/{pid}/stat") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            found += [int(p) for p in (task / "children").read_text().split()]
+    return found
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+@dataclass
+class Gateway:
+    """A running `scim-gateway serve`: its master process, port and token."""
+
+    process: subprocess.Popen
+    port: int
+    token: str
+    log: Path
+
+    @property
+    def workers(self) -> list[int]:
+        return children_of(self.process.pid)
+
+    def cpu(self) -> float:
+        """CPU of the master and its workers so far."""
+        return cpu_seconds(self.process.pid) + sum(cpu_seconds(p) for p in self.workers)
+
+    def worker_rss(self) -> list[float]:
+        return [rss_mib(p) for p in self.workers]
+
+    def client(self) -> Http:
+        return Http(self.port, self.token)
+
+
+@contextlib.contextmanager
+def serve(folder: Path, slapd: Slapd, workers: int = 2, threads: int = 4, mapping: Path = OPENLDAP_MAP):
+    """`scim-gateway serve` with deploy/gunicorn.conf.py, the rate limit lifted (the benchmark
+    sends far faster than Entra), `workers` x `threads`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    settings = write_settings(folder, slapd, mapping, tenant_yaml="    limits: {rate: null}\n")
+    settings.write_text(f"workers: {workers}\nthreads: {threads}\n" + settings.read_text())
+    token = CredentialFile(folder / "tokens.yaml").add("perf")
+    port = free_port()
+    log = folder / "gateway.log"
+    command = [sys.executable, "-m", "gateway.cli", "serve", "--config", str(settings)]
+    command += ["--listen", f"127.0.0.1:{port}", "--gunicorn-config", str(REPO / "deploy" / "gunicorn.conf.py")]
+    with open(log, "wb") as output:
+        process = subprocess.Popen(command, cwd=REPO, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+    gateway = Gateway(process, port, token, log)
+    try:
+        _wait_ready(gateway, workers)
+        yield gateway
+    finally:
+        stop(process, 30)
+
+
+def _wait_ready(gateway: Gateway, workers: int, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if gateway.process.poll() is not None:
+            raise RuntimeError(f"the gateway exited; see {gateway.log}")
+        with contextlib.suppress(OSError, http.client.HTTPException):
+            connection = http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=2)
+            connection.request("GET", "/healthz")
+            if connection.getresponse().status == 200 and len(gateway.workers) >= workers:
+                connection.close()
+                return
+            connection.close()
+        time.sleep(0.1)
+    raise RuntimeError(f"the gateway did not start within {timeout:.0f}s; see {gateway.log}")
+
+
+class Http:
+    """One keep-alive connection speaking SCIM JSON (http.client: a fraction of requests' CPU)."""
+
+    def __init__(self, port: int, token: str, base: str = "/scim/v2"):
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"}
+        self.base = base
+
+    def send(self, method: str, path: str, body=None) -> tuple[int, dict | None]:
+        data = None if body is None else json.dumps(body)
+        self.connection.request(method, self.base + path, body=data, headers=self.headers)
+        response = self.connection.getresponse()
+        raw = response.read()
+        return response.status, (json.loads(raw) if raw else None)
+
+    def patch(self, path: str, operations: list[dict]) -> tuple[int, dict | None]:
+        return self.send("PATCH", path, {"schemas": [PATCH_OP], "Operations": operations})
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    if not samples:
+        return float("nan")
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def machine() -> str:
+    cpus = os.cpu_count()
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if "model name" in line
+        ),
+        "?",
+    )
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    return f"{cpus} CPUs ({model}), load average {load}, Python {sys.version.split()[0]}"
