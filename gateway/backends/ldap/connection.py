@@ -29,6 +29,7 @@ from ldap3.core import exceptions as ldap_errors
 
 from gateway import deadline
 from gateway.backends.base import Unavailable
+from gateway.backends.ldap import capabilities
 from gateway.backends.ldap.measured import MeasuredConnection
 from gateway.backends.ldap.settings import LdapSettings
 from gateway.backends.ldap.tls import VerifiedTls
@@ -56,6 +57,9 @@ class ConnectionPool:
         self._lock = threading.Lock()
         self._pid = os.getpid()
         self.opened = 0  # connections opened by this process, for tests and metrics
+        # What the directory supports: read from the root DSE of every connection opened
+        # (the same server, so the latest reading is the one that counts).
+        self.capabilities: capabilities.Capabilities = capabilities.UNKNOWN.overridden(settings.capabilities or {})
 
     def _open(self) -> ldap3.Connection:
         timeout = deadline.bounded(self.settings.timeout, "the directory")
@@ -75,6 +79,7 @@ class ConnectionPool:
         try:
             with self._bounded(connection, timeout):
                 self._connect_and_bind(connection)
+                self._learn(capabilities.read(connection))
         except ldap_errors.LDAPException as error:
             _discard(connection)
             # ldap3's messages name the socket or TLS failure (e.g. a certificate for another host);
@@ -97,6 +102,21 @@ class ConnectionPool:
         self.opened += 1
         metrics.DIRECTORY_CONNECTIONS.labels(self.settings.url).inc()
         return connection
+
+    def _learn(self, found: capabilities.Capabilities) -> None:
+        found = found.overridden(self.settings.capabilities or {})
+        if found != self.capabilities or not self.opened:
+            log.info(
+                "directory at %s: %s (%s); assertion=%s post_read=%s permissive_modify=%s matched_values=%s",
+                self.settings.url,
+                found.directory,
+                found.vendor or "no vendorName",
+                found.assertion,
+                found.post_read,
+                found.permissive_modify,
+                found.matched_values,
+            )
+        self.capabilities = found
 
     def _drop(self, connection: ldap3.Connection) -> None:
         """Close a connection _open() returned."""
