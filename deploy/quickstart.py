@@ -36,8 +36,9 @@ from tests.sandbox.slapd import SERVICE_DN, Slapd, SlapdError
 REPO = Path(__file__).resolve().parents[1]
 
 
-def write_settings(state: Path, connection: dict, mapping: Path, base_path: str) -> Path:
-    """The settings file: one tenant, its map, and the connection block of its downstream."""
+def write_settings(state: Path, connection: dict, mapping: Path, base_path: str, metrics_port: int) -> Path:
+    """The settings file: one tenant, its map, and the connection block of its downstream; the
+    audit trail in the state folder (so `scim-gateway history` works), metrics on loopback."""
     tenant = {
         "name": "quickstart",
         "base_path": base_path,
@@ -46,7 +47,8 @@ def write_settings(state: Path, connection: dict, mapping: Path, base_path: str)
         **connection,
     }
     settings = state / "settings.yaml"
-    body = yaml.safe_dump({"tenants": [tenant]}, sort_keys=False, default_flow_style=False)
+    top = {"audit_log": str(state / "audit.log"), "metrics_listen": f"127.0.0.1:{metrics_port}"}
+    body = yaml.safe_dump({**top, "tenants": [tenant]}, sort_keys=False, default_flow_style=False)
     settings.write_text("# Written by the quick start on every run.\n" + body)
     return settings
 
@@ -118,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8080, help="the gateway's port (default 8080)")
     parser.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1)")
     parser.add_argument(
+        "--metrics-port", type=int, default=9464, help="/metrics on 127.0.0.1, no credential (default 9464)"
+    )
+    parser.add_argument(
         "--state", type=Path, default=REPO / ".quickstart", help="where the directory and settings live"
     )
     parser.add_argument("--fresh", action="store_true", help="start from an empty directory")
@@ -131,6 +136,9 @@ def main(argv: list[str] | None = None) -> int:
 
     if not port_is_free(args.host, args.port):
         print(f"port {args.port} on {args.host} is in use; choose another with --port N", file=sys.stderr)
+        return 1
+    if not port_is_free("127.0.0.1", args.metrics_port):
+        print(f"port {args.metrics_port} is in use; choose another with --metrics-port N", file=sys.stderr)
         return 1
     args.state.mkdir(parents=True, exist_ok=True)
     stopping = {"signal": None}
@@ -148,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         server.start()
         connection = ldap_connection(server) if isinstance(server, Slapd) else rest_connection(server)
-        settings = write_settings(args.state, connection, mapping, "/scim/v2")
+        settings = write_settings(args.state, connection, mapping, "/scim/v2", args.metrics_port)
         token = fresh_token(args.state)
         # Ctrl-C reaches us only (the child has a session of its own); we stop the children in order.
         gateway = children.spawn(
@@ -171,6 +179,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Secret Token: {token}", flush=True)
         where = "directory" if isinstance(server, Slapd) else "HR API"
         print(f"({where}: {server.url}, data in {server.root}; Ctrl-C stops everything)", file=sys.stderr, flush=True)
+        print(
+            f"(metrics: http://127.0.0.1:{args.metrics_port}/metrics; audit trail: {args.state / 'audit.log'},"
+            f" read it with: scim-gateway history --config {settings} USERNAME)",
+            file=sys.stderr,
+            flush=True,
+        )
         return watch(gateway, server, name, stopping)
     except (SlapdError, RuntimeError) as error:
         print(f"quick start failed: {error}", file=sys.stderr)

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import requests
+import yaml
 
 from gateway.cli import main
 from tests.sandbox.children import free_port
@@ -51,7 +52,8 @@ def test_token_create_list_revoke(tmp_path, capsys, monkeypatch):
 def start_quickstart(state: Path, port: int, *options: str) -> tuple[subprocess.Popen, str, str]:
     """Run the quick start as a user does; return it with the Tenant URL and token it printed."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "deploy.quickstart", *options, "--port", str(port), "--state", str(state)],
+        [sys.executable, "-m", "deploy.quickstart", *options, "--port", str(port), "--state", str(state)]
+        + ([] if "--metrics-port" in options else ["--metrics-port", str(free_port())]),
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -95,6 +97,14 @@ def test_quickstart_prints_the_portal_values_serves_entra_and_stops_cleanly(tmp_
             requests.get(f"{tenant_url}/Users", headers={"Authorization": "Bearer wrong"}, timeout=10).status_code
             == 401
         )
+        # Metrics on their own loopback port, no credential; the audit trail in the state folder.
+        metrics_url = yaml.safe_load((state / "settings.yaml").read_text())["metrics_listen"]
+        scraped = requests.get(f"http://{metrics_url}/metrics", timeout=10).text
+        assert (
+            'scim_gateway_requests_total{method="POST",resource="Users",status="201",tenant="quickstart"} 1.0'
+            in scraped
+        )
+        assert main(["history", "--config", str(state / "settings.yaml"), "--json", "kept"]) == 0
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(30) == 0
