@@ -220,10 +220,11 @@ class BackendSettings(Protocol):
 
 
 S = TypeVar("S", bound=BackendSettings)
+B = TypeVar("B", bound=Backend)  # the kind's own backend class (LdapBackend), which its probe takes
 
 
 @dataclass(frozen=True)
-class BackendKind(Generic[S]):
+class BackendKind(Generic[S, B]):
     """Everything the rest of the gateway knows about one kind of backend, declared once.
 
     The map's `backend:` names a kind; the tenant's settings block and each resource's map
@@ -237,7 +238,7 @@ class BackendKind(Generic[S]):
     load_settings: Callable[[dict, Path], S]  # the validated block -> settings; ValueError says what is wrong
     target_schema: type[Schema]  # a resource's section of the map; loads a target_class
     target_class: type[Target]  # what the section loads into (the type check holds it to Target)
-    make: Callable[[S, dict[str, StoreSpec[Any]]], Backend]
+    make: Callable[[S, dict[str, StoreSpec[Any]]], B]
     attribute_pattern: str  # a regular expression every attribute name of a record must match
     noun: str  # what the map's right-hand side is called in messages: "directory attribute"
     section: str  # the backend's own section of a map, with its article, for messages: "an 'ldap:' section"
@@ -250,7 +251,7 @@ class BackendKind(Generic[S]):
     # or could not be told), and a readiness probe of a running backend within a timeout in
     # seconds (`/readyz`; raises a BackendError when it is not ready). None: the kind has none yet.
     check: Callable[[S, dict[str, StoreSpec[Any]]], list[Finding]] | None = None
-    probe: Callable[[Backend, float], None] | None = None
+    probe: Callable[[B, float], None] | None = None
 
     @property
     def a_noun(self) -> str:

@@ -14,11 +14,11 @@ from gateway.backends.base import BackendKind
 from gateway.backends.ldap.kind import LDAP
 from gateway.backends.rest.kind import REST
 
-KINDS: dict[str, BackendKind[Any]] = {kind.name: kind for kind in (LDAP, REST)}
+KINDS: dict[str, BackendKind[Any, Any]] = {kind.name: kind for kind in (LDAP, REST)}
 DEFAULT = "ldap"  # what a map without `backend:` is for
 
 
-def backend_kind(name: str) -> BackendKind[Any]:
+def backend_kind(name: str) -> BackendKind[Any, Any]:
     """The kind a map's `backend:` names; KeyError for a name no kind has."""
     if name not in KINDS:
         raise KeyError(f"no backend named {name!r}")

@@ -73,7 +73,7 @@ class _Compiler:
         self.document = document
         self.source = source
         self.backend = backend
-        self.kind: BackendKind = backend_kind(backend)
+        self.kind: BackendKind[Any, Any] = backend_kind(backend)
         self.rule_schema, self.resource_map_schema = section_schemas(backend)
         self.problems: list[Problem] = []
 

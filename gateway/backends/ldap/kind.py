@@ -18,7 +18,7 @@ def _make(settings: LdapSettings, specs: dict[str, StoreSpec[Any]]) -> LdapBacke
     return LdapBackend(ConnectionPool(settings), specs)
 
 
-LDAP: BackendKind[LdapSettings] = BackendKind(
+LDAP: BackendKind[LdapSettings, LdapBackend] = BackendKind(
     name="ldap",
     what="LDAP",
     settings_schema=LdapSchema,
@@ -34,5 +34,5 @@ LDAP: BackendKind[LdapSettings] = BackendKind(
     default_modified="modifyTimestamp",
     preview=LdapPreview,
     check=check.check,
-    probe=check.probe,  # type: ignore[arg-type]  # a probe of this kind's own backend
+    probe=check.probe,
 )

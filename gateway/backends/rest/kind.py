@@ -19,7 +19,7 @@ def _make(settings: RestSettings, specs: dict[str, StoreSpec[Any]]) -> RestBacke
     return RestBackend(Transport(settings), specs)
 
 
-REST: BackendKind[RestSettings] = BackendKind(
+REST: BackendKind[RestSettings, RestBackend] = BackendKind(
     name="rest",
     what="a REST API",
     settings_schema=RestSchema,
@@ -33,5 +33,5 @@ REST: BackendKind[RestSettings] = BackendKind(
     default_id="id",
     preview=RestPreview,
     check=check.check,
-    probe=check.probe,  # type: ignore[arg-type]  # a probe of this kind's own backend
+    probe=check.probe,
 )
