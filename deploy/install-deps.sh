@@ -4,7 +4,8 @@
 #     Debian configure or start a system slapd;
 #   - a virtualenv in .venv with the package (and, with --test, its test tools);
 #   - with --test, nginx-light (`nginx -t` checks deploy/nginx.conf) and systemd-analyze (rates
-#     deploy/scim-gateway.service), again without starting any service.
+#     deploy/scim-gateway.service), and 389 Directory Server and a Samba AD DC (the tests start
+#     throwaway instances of each, tests/directories/servers.py), again without starting any service.
 # A second run finds everything in place and takes about a second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +29,10 @@ if [ -n "$extras" ]; then
   missing=""
   command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing="$missing nginx-light"
   command -v systemd-analyze >/dev/null 2>&1 || missing="$missing systemd"
+  # 389 DS and Samba AD for tests/directories
+  command -v dscreate >/dev/null 2>&1 || missing="$missing 389-ds-base"
+  command -v samba-tool >/dev/null 2>&1 || missing="$missing samba samba-ad-provision samba-dsdb-modules"
+  [ -x /usr/sbin/samba ] || missing="$missing samba-ad-dc"
   if [ -n "$missing" ]; then
     if [ "$(id -u)" != 0 ]; then
       echo "the tests want$missing; run this as root (or: sudo apt-get install$missing)" >&2
@@ -45,6 +50,9 @@ if [ -n "$extras" ]; then
     apt-get install -y -qq $missing >/dev/null || status=$?
     [ -z "$made_policy" ] || rm -f /usr/sbin/policy-rc.d
     [ "${status:-0}" = 0 ] || exit "$status"
+    if [ -d /run/systemd/system ]; then  # nor at the next boot: the tests start their own Samba
+      systemctl disable --quiet smbd nmbd winbind samba-ad-dc 2>/dev/null || true
+    fi
   fi
 fi
 

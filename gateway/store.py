@@ -39,7 +39,26 @@ class Ref:
         return bool(self.locator and other.locator and self.locator.lower() == other.locator.lower())
 
 
-Value = str | Ref | datetime
+@dataclass(frozen=True)
+class Flags:
+    """Bits to set and to clear in a number the directory keeps, every other bit left alone
+    (AD's userAccountControl: 0x2 is "disabled", 0x10000 "password never expires", ...).
+
+    The backend applies it to the value the entry holds; a new entry starts from `base`.
+    """
+
+    set: int = 0
+    clear: int = 0
+    base: int = 0
+
+    def apply(self, current: int | None) -> int:
+        return ((self.base if current is None else current) | self.set) & ~self.clear
+
+    def __str__(self) -> str:
+        return str(self.apply(None))
+
+
+Value = str | Ref | datetime | Flags
 Record = dict[str, list[Value]]
 
 
@@ -110,7 +129,8 @@ class Page:
 
 @dataclass(frozen=True)
 class Match:
-    """`attribute <op> value` with op one of eq co sw ew gt ge lt le."""
+    """`attribute <op> value` with op one of eq co sw ew gt ge lt le, or `bits`: every bit of
+    the integer value is set in the attribute (LDAP's bitwise-and matching rule)."""
 
     attribute: str
     op: str

@@ -29,6 +29,7 @@ def audit(mapping: Mapping) -> list[Problem]:
         auditor.entra_attributes()
         auditor.lossy_transforms()
         auditor.indexes()
+        auditor.id_attribute()
         warnings.extend(auditor.warnings)
     return sorted(warnings, key=lambda w: w.line or 0)
 
@@ -75,6 +76,11 @@ class _Auditor:
                     f"{path}: {transform.loss}, so Entra will see a change every cycle; "
                     "if Entra only ever sends values that survive it, say read: stored",
                 )
+
+    def id_attribute(self) -> None:
+        problem = getattr(self.map.target, "id_problem", lambda attribute: None)(self.map.id_attribute)
+        if problem:
+            self.warn(self.map.lines.get("id"), f"{self.map.name}: {problem}")
 
     def indexes(self) -> None:
         if self.map.target is None:

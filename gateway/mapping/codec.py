@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Set as AbstractSet
 from typing import Any
 
+from gateway.mapping import functions
 from gateway.mapping.model import Computed, Family, ResourceMap, Rule, ScimPath, Template
 from gateway.scim.errors import invalid_value
 from gateway.scim.projection import Projection
@@ -79,9 +80,8 @@ def render(template: Template, resource: dict) -> str | None:
         if not values or values[0] in (None, ""):
             return None
         value = values[0]
-        text = text.replace(
-            "{" + name + "}", ("true" if value else "false") if isinstance(value, bool) else str(value), 1
-        )
+        value = ("true" if value else "false") if isinstance(value, bool) else str(value)
+        text = text.replace("{" + name + "}", functions.apply(value, functions.split_placeholder(name)[1]), 1)
     return text
 
 

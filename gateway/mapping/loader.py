@@ -18,7 +18,7 @@ from marshmallow import RAISE, Schema, ValidationError
 from gateway import yamlfile
 from gateway.backends.base import BackendKind, Target
 from gateway.backends.registry import backend_kind
-from gateway.mapping import entra
+from gateway.mapping import entra, functions
 from gateway.mapping.consistency import consistency_problems
 from gateway.mapping.grammar import MappingSchema, section_schemas
 from gateway.mapping.model import Computed, Example, Family, Mapping, ResourceMap, Rule, ScimPath, Template
@@ -41,6 +41,12 @@ from gateway.scim.schema import (
 )
 from gateway.yamlfile import ConfigError, Problem, line_of
 
+# The attribute each `disable:` preset keeps its state in, unless the line names another.
+PRESET_ATTRIBUTES = {
+    "ppolicy-lock": "pwdAccountLockedTime",
+    "389-account-lock": "nsAccountLock",
+    "ad-account-control": "userAccountControl",
+}
 WILDCARD = "*"
 
 
@@ -193,8 +199,8 @@ class _Compiler:
         attribute = options.get("attribute")
         if isinstance(options.get("disable"), dict):
             attribute = options["disable"].get("attribute", attribute)
-        elif options.get("disable") == "ppolicy-lock":
-            attribute = attribute or "pwdAccountLockedTime"
+        elif options.get("disable") in PRESET_ATTRIBUTES:
+            attribute = attribute or PRESET_ATTRIBUTES[options["disable"]]
         if attribute is None:
             self.problem(where, f"'{path_text}' needs 'attribute:' (the {self.kind.noun} that holds it)")
             return None
@@ -275,6 +281,9 @@ class _Compiler:
             template = Template(text)
             paths = []
             for placeholder in template.names():
+                placeholder, calls = functions.split_placeholder(placeholder)
+                for text_problem in functions.problems(calls):
+                    self.problem(where, f"{{{placeholder}}}: {text_problem}")
                 try:
                     paths.append(scim_path(resource_type, placeholder))
                 except ScimError as error:

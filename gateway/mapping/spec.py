@@ -18,6 +18,7 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from gateway.mapping.transforms import (
+    DISABLE_PRESETS,
     GENERALIZED_TIME,
     ISO_8601,
     Case,
@@ -116,9 +117,12 @@ def _encoder(options: dict, scim_type: str, multi: bool, report: Report):
         return Split(options["split"])
     if "disable" in options:
         spec = options["disable"]
-        if spec == "ppolicy-lock" or (isinstance(spec, dict) and {"attribute", "enabled", "disabled"} <= set(spec)):
+        if spec in DISABLE_PRESETS or (isinstance(spec, dict) and {"attribute", "enabled", "disabled"} <= set(spec)):
             return disable_strategy(spec)
-        report(("disable",), "disable is 'ppolicy-lock' or {attribute: ..., enabled: <value>, disabled: <value>}")
+        report(
+            ("disable",),
+            f"disable is one of {', '.join(DISABLE_PRESETS)} or {{attribute: ..., enabled: <value>, disabled: <value>}}",
+        )
     return Identity(scim_type)
 
 

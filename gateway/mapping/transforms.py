@@ -25,6 +25,7 @@ from gateway.store import (
     EVERYTHING,
     NOTHING,
     Exists,
+    Flags,
     Match,
     Query,
     Value,
@@ -209,6 +210,38 @@ class Split:
         return negate(matched) if op == "ne" else matched
 
 
+@dataclass(frozen=True)
+class BitFlag:
+    """A boolean kept as one bit of a number (AD's userAccountControl 0x2, "account disabled"):
+    written as Flags that set or clear that bit only, read from that bit only, and filtered
+    with the bitwise-and matching rule. `set_means` is the SCIM value the set bit stands for."""
+
+    bit: int
+    base: int  # a new entry's number before the bit (AD: 512, a normal account)
+    set_means: bool = False
+    ops = EQUALITY
+    loss = None
+
+    def to_directory(self, value: Any) -> Flags | None:
+        if value is None:
+            return None
+        if bool(value) == self.set_means:
+            return Flags(set=self.bit, base=self.base)
+        return Flags(clear=self.bit, base=self.base)
+
+    def to_scim(self, value: str | None) -> Any:
+        try:
+            number = int(str(value))
+        except ValueError:
+            return None
+        return bool(number & self.bit) == self.set_means
+
+    def query(self, attribute: str, op: str, value: Any) -> Query:
+        is_set = Match(attribute, "bits", str(self.bit))
+        matched = is_set if bool(value) == self.set_means else all_of(Exists(attribute), negate(is_set))
+        return negate(matched) if op == "ne" else matched
+
+
 # --- steps: what happens to the SCIM value before it is encoded ---------------------------
 
 
@@ -247,7 +280,7 @@ class Case:
         return f"case: {self.mode} writes {example!r} as {self.to_directory(example)!r}, and that is what reads back"
 
 
-Encoder = Identity | ValueMap | DateFormat | Split
+Encoder = Identity | ValueMap | DateFormat | Split | BitFlag
 Step = Negate | Case
 
 
@@ -314,16 +347,27 @@ def _name(part: Any) -> str:
         ValueMap: "a value map",
         DateFormat: "a date format",
         Split: "split",
+        BitFlag: "a bit flag",
         Negate: "negate",
         Case: "case",
     }.get(type(part), type(part).__name__)
 
 
-def disable_strategy(spec: Any) -> ValueMap:
-    """`disable:` presets for `active`, compiled into a value map."""
+AD_ACCOUNT_DISABLED = 0x2
+AD_NORMAL_ACCOUNT = 0x200
+DISABLE_PRESETS = ("ppolicy-lock", "389-account-lock", "ad-account-control")
+
+
+def disable_strategy(spec: Any) -> ValueMap | BitFlag:
+    """`disable:` presets for `active`, compiled into a value map (or a bit of a number)."""
     if spec == "ppolicy-lock":
         # Any lock (also one set by failed binds) reads back as inactive.
         return ValueMap(((True, None), (False, PPOLICY_LOCKED)), read_default=False)
+    if spec == "389-account-lock":
+        # 389 DS's nsAccountLock: TRUE refuses binds; absent (or FALSE) is an active account.
+        return ValueMap(((True, None), (False, "TRUE"), (True, "FALSE")), read_default=False)
+    if spec == "ad-account-control":
+        return BitFlag(AD_ACCOUNT_DISABLED, AD_NORMAL_ACCOUNT, set_means=False)
     enabled, disabled = spec["enabled"], spec["disabled"]
     # An entry with no value at all was never disabled by anyone: it reads as active.
     return ValueMap(((True, enabled), (False, disabled), (True, None)), read_default=False)

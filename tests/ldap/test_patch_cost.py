@@ -63,6 +63,7 @@ def test_a_blind_patch_of_an_unknown_id_is_404(client, ldap_ops):
 def test_a_blind_patch_finds_an_entry_this_worker_never_saw(make_client, client, ldap_ops):
     id = client.create_user("ann")["id"]
     other = make_client()  # another worker: no DN remembered
+    other.get('/Users?filter=userName eq "nobody"')  # its connection opened (bind, root DSE read)
     ldap_ops.reset()
     body = other.patch(f"/Users/{id}", [{"op": "Replace", "path": "title", "value": "Boss"}]).get_json()
     assert body["title"] == "Boss"

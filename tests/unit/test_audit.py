@@ -90,7 +90,11 @@ def test_unique_paths_must_be_indexed_too():
     )
 
 
-@pytest.mark.parametrize("path", SHIPPED, ids=[p.name for p in SHIPPED])
+# The 389 DS and AD maps list their own directories' indexes (tests/directories checks 389's).
+SLAPD_MAPS = [p for p in SHIPPED if p.name not in ("389ds.yaml", "active-directory.yaml")]
+
+
+@pytest.mark.parametrize("path", SLAPD_MAPS, ids=[p.name for p in SLAPD_MAPS])
 def test_shipped_maps_only_claim_indexes_the_sandbox_directory_has(path):
     for resource_map in load_mapping(path).resource_maps.values():
         listed = getattr(resource_map.target, "indexes", None) or ()

@@ -215,7 +215,10 @@ users:
             "    userName: uid\n    title: {attribute: title, colour: red}\n",
             "m.yaml:9: users.attributes.title.colour: unknown key; known: attribute, boolean, case, date",
         ),
-        ("    userName: uid\n    active: {disable: sometimes}\n", "m.yaml:9: disable is 'ppolicy-lock' or"),
+        (
+            "    userName: uid\n    active: {disable: sometimes}\n",
+            "m.yaml:9: disable is one of ppolicy-lock, 389-account-lock, ad-account-control or",
+        ),
         ("    userName: uid\n    name: cn\n", "m.yaml:9: name is complex: map its sub-attributes"),
         ("    userName: uid\n    title: {values: {a: b}}\n", "m.yaml:9: 'title' needs 'attribute:'"),
     ],

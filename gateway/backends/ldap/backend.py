@@ -7,10 +7,16 @@
   listing is a window of a list the directory sorts, with its count (vlv.py), where the
   directory offers that, else paged search.
 - modify: one modify with post-read. The entry's DN comes from the read that preceded it or
-  from this worker's memory of earlier requests, guarded by an assertion on its entryUUID;
+  from this worker's memory of earlier requests, guarded by an assertion on its id;
   a new name is a modDN first, undone if the modify fails.
 - references (manager, members): one search per kind (and per few hundred values) resolves
   every id or DN a request needs.
+
+Where the directory lacks a control (capabilities.py reads its root DSE), the same write takes
+the fallback: no assertion, the DN is searched by id just before the write; no post-read, the
+entry is read after it. A DN that went stale under a write (a rename raced it) is searched
+again by id, so a user that exists is never a 404. What AD needs of a new account (a unique
+logon name, a password) is accounts.py.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from collections.abc import Iterable
 import ldap3
 
 from gateway.backends.base import AlreadyExists, BackendError, NotFound, UnknownReference, Update
-from gateway.backends.ldap import controls, memberships, results, vlv
+from gateway.backends.ldap import accounts, controls, memberships, results, vlv
 from gateway.backends.ldap.compose import (
     all_filters,
     normalized_dn,
@@ -39,7 +45,6 @@ from gateway.store import AllOf, AnyOf, Entry, Match, Negate, Page, Query, Recor
 
 log = logging.getLogger(__name__)
 
-REFS_PER_SEARCH = 500
 REMEMBERED_DNS = 10_000
 
 
@@ -95,7 +100,7 @@ class LdapBackend:
                 return self._remembered(kind, page)
 
         def run(connection: ldap3.Connection) -> Page:
-            pages = Pager(connection, target, search_filter)
+            pages = Pager(connection, target, search_filter, self.pool.capabilities, wanted)
             skipped = pages.skip(start - 1)
             window = pages.read(count, wanted) if count > 0 else []
             rest = pages.skip(None)
@@ -109,9 +114,10 @@ class LdapBackend:
         return page
 
     def _sorts(self) -> bool:
-        """Does the directory offer server-side sorting and VLV? Read from its rootDSE once."""
+        """Does the directory offer server-side sorting and VLV? Its rootDSE says (capabilities.py),
+        read when the connection opened; this only makes sure one was opened."""
         if self._sorting is None:
-            self._sorting = self.pool.run(vlv.offered, idempotent=True)
+            self._sorting = self.pool.run(lambda connection: self.pool.capabilities.sorting, idempotent=True)
         return self._sorting
 
     def listing_problems(self) -> list[str]:
@@ -132,13 +138,30 @@ class LdapBackend:
         locators = self._locators(references(record.values()))
         plan = plan_add(spec, record, locators)
         dn, values, group_changes = plan.dn, plan.attributes, plan.group_changes
+        if target.random_password and not self.pool.settings.encrypted:
+            raise BackendError(
+                f"the map gives new accounts a password ({target.random_password}), which the directory only"
+                " takes over an encrypted connection: set the tenant's ldap url to ldaps:// or start_tls: true"
+            )
 
         def run(connection: ldap3.Connection) -> Entry:
-            connection.add(dn, attributes=values, controls=[controls.post_read(_wanted(spec, attributes))])
+            capabilities = self.pool.capabilities
+            sent = accounts.unique_names(connection, target, values) if target.unique_names else values
+            sent, account_control = accounts.add_disabled(target, sent)
+            post = [controls.post_read(_wanted(spec, attributes))] if capabilities.post_read else None
+            connection.add(dn, attributes=sent, controls=post)
             if results.code(connection) == results.ALREADY_EXISTS:
                 raise AlreadyExists(f"an entry named {split_dn(dn)[0]} already exists")
             results.check(connection, base=split_dn(dn)[1])
-            after = results.post_read(connection)
+            after = results.post_read(connection) if post else {}
+            if target.random_password:
+                try:
+                    accounts.set_random_password(connection, dn, target.random_password, account_control)
+                except Exception:
+                    connection.delete(dn)  # nothing half-made: no account without its password
+                    raise
+            if not after or target.random_password:
+                after = self._read_at(connection, spec, dn, attributes)[1]
             if group_changes:
                 try:
                     memberships.apply(connection, group_changes, dn)
@@ -165,26 +188,33 @@ class LdapBackend:
         spec = self.specs[kind]
         entry = update.before
         locators = self._locators(references(c.values for c in update.changes))
-        for attempt in (1, 2):
-            dn = entry.locator or self._locate(kind, entry.id, fresh=attempt == 2)
+        for attempt in (1, 2, 3):
+            # Without the assertion control a remembered DN is not trusted: it is searched again.
+            fresh = attempt > 1 or not self.pool.capabilities.assertion
+            dn = (entry.locator if attempt == 1 else "") or self._locate(kind, entry.id, fresh=fresh)
             try:
                 after = self._modify_at(spec, update, dn, attributes, locators)
             except results.StaleLocator:
-                if entry.locator or attempt == 2:
-                    raise NotFound.no_such(kind, entry.id) from None
+                # Renamed or moved since it was read (a PATCH racing another): find it again
+                # by id; only an id that names nothing any more is a 404 (raised by _locate).
+                self._forget(kind, entry.id)
                 continue
             return self._remember(kind, after)
-        raise AssertionError("unreachable")
+        raise NotFound.no_such(kind, entry.id)
 
     def _modify_at(
         self, spec: LdapSpec, update: Update, dn: str, attributes: list[str] | None, locators: dict[Ref, str]
     ) -> Entry:
-        plan = plan_modify(spec, dn, list(update.changes), update.after, locators)
+        # the entry as read: a bit flag change (userAccountControl) keeps the bits it does not own
+        plan = plan_modify(spec, dn, list(update.changes), update.after, locators, update.before.attributes)
         new_dn, renamed, modification, group_changes = plan.new_dn, plan.renamed, plan.modification, plan.group_changes
-        post = [controls.post_read(_wanted(spec, attributes))] if attributes is not None else []
-        guard = controls.assertion(render_filter(Match(spec.id_attribute, "eq", update.id)))
 
         def run(connection: ldap3.Connection) -> Entry:
+            capabilities = self.pool.capabilities
+            wants_post = attributes is not None and capabilities.post_read
+            post = [controls.post_read(_wanted(spec, attributes))] if wants_post else []
+            id_filter = render_filter(Match(spec.id_attribute, "eq", update.id))
+            guard = [controls.assertion(id_filter)] if capabilities.assertion else []
             current = dn
             after: dict | None = None
             memberships.apply(connection, group_changes, dn)
@@ -194,17 +224,17 @@ class LdapBackend:
                     current = new_dn
                 if modification:
                     try:
-                        modification.apply(connection, current, [guard, *post])
+                        modification.apply(connection, current, [*guard, *post], capabilities)
                     except Exception:
                         if renamed:
                             self._undo_rename(connection, current, dn)
                         raise
-                    after = results.post_read(connection)
+                    after = results.post_read(connection) if post else None
             except Exception:
                 memberships.undo(connection, group_changes, dn)
                 raise
-            if after is None and group_changes and post:
-                after = self._read_at(connection, spec, current, attributes)
+            if not after and attributes is not None:  # no post-read, or the directory ignored it
+                current, after = self._read_at(connection, spec, current, attributes, update.id)
             return results.to_entry(spec, {"dn": current, "attributes": after or {}})
 
         after = self.pool.run(run, idempotent=False)
@@ -219,10 +249,10 @@ class LdapBackend:
         spec = self.specs[kind]
         guard = controls.assertion(render_filter(Match(spec.id_attribute, "eq", id)))
         for attempt in (1, 2):
-            dn = self._locate(kind, id, fresh=attempt == 2)
+            dn = self._locate(kind, id, fresh=attempt == 2 or not self.pool.capabilities.assertion)
 
             def run(connection: ldap3.Connection, dn=dn) -> int:
-                connection.delete(dn, controls=[guard])
+                connection.delete(dn, controls=[guard] if self.pool.capabilities.assertion else None)
                 if results.code(connection) not in (results.NO_SUCH_OBJECT, results.ASSERTION_FAILED):
                     results.check(connection)
                 return results.code(connection)
@@ -235,9 +265,13 @@ class LdapBackend:
             self._forget(kind, id)
         raise NotFound.no_such(kind, id)
 
-    def _rename(self, connection, plan: ModifyPlan, guard, post) -> dict | None:
+    def _rename(self, connection, plan: ModifyPlan, guard: list, post) -> dict | None:
         connection.modify_dn(
-            plan.dn, plan.new_rdn, delete_old_dn=True, new_superior=plan.new_superior, controls=[guard, *(post or [])]
+            plan.dn,
+            plan.new_rdn,
+            delete_old_dn=True,
+            new_superior=plan.new_superior,
+            controls=[*guard, *(post or [])] or None,
         )
         if results.code(connection) == results.ALREADY_EXISTS:
             raise AlreadyExists(f"an entry named {plan.new_rdn} already exists")
@@ -246,11 +280,20 @@ class LdapBackend:
         results.check(connection)
         return results.post_read(connection) if post else None
 
-    def _read_at(self, connection: ldap3.Connection, spec: LdapSpec, dn: str, attributes: list[str] | None) -> dict:
-        connection.search(dn, "(objectClass=*)", ldap3.BASE, attributes=_wanted(spec, attributes))
-        results.check(connection)
+    def _read_at(
+        self, connection: ldap3.Connection, spec: LdapSpec, dn: str, attributes: list[str] | None, id: str = ""
+    ) -> tuple[str, dict]:
+        """(DN, attributes) of the entry just written; renamed meanwhile (a racing PATCH), it is
+        found again by id."""
+        wanted = _wanted(spec, attributes)
+        connection.search(dn, "(objectClass=*)", ldap3.BASE, attributes=wanted)
+        if results.code(connection) == results.NO_SUCH_OBJECT and id:
+            target = spec.target
+            by_id = all_filters(target.scope_filter, render_filter(Match(spec.id_attribute, "eq", id)))
+            connection.search(target.base, by_id, scope(target), attributes=wanted, size_limit=2)
+        results.check(connection, allow={4})
         found = results.entries(connection)
-        return found[0]["attributes"] if found else {}
+        return (found[0]["dn"], found[0]["attributes"]) if found else (dn, {})
 
     def _undo_rename(self, connection, dn: str, old_dn: str) -> None:
         old_rdn, old_parent = split_dn(old_dn)
@@ -289,7 +332,7 @@ class LdapBackend:
     # --- references ----------------------------------------------------------------------------
 
     def resolve(self, refs: Iterable[Ref]) -> dict[Ref, Ref]:
-        """Fill in ids for DNs and DNs for ids: one search per kind and direction (per 500 refs)."""
+        """Fill in ids for DNs and DNs for ids: one search per kind and direction (per refs_per_search refs)."""
         resolved: dict[Ref, Ref] = {}
         pending = [r for r in dict.fromkeys(refs) if not (r.id and r.locator)]
         for kind in {r.kind for r in pending}:
@@ -314,8 +357,9 @@ class LdapBackend:
         by_dn = attribute == target.dn_attribute
         result: dict[str, tuple[str, str]] = {}
         unique_keys = list(dict.fromkeys(keys))
-        for start in range(0, len(unique_keys), REFS_PER_SEARCH):
-            chunk = unique_keys[start : start + REFS_PER_SEARCH]
+        per_search = self.pool.capabilities.refs_per_search
+        for start in range(0, len(unique_keys), per_search):
+            chunk = unique_keys[start : start + per_search]
             query = AnyOf(tuple(Match(attribute, "eq", key) for key in chunk))
             search_filter = all_filters(target.scope_filter, render_filter(query))
 
@@ -325,7 +369,7 @@ class LdapBackend:
                 return results.entries(connection)
 
             for raw in self.pool.run(run, idempotent=True):
-                id_value = results.first(raw["attributes"], spec.id_attribute) or ""
+                id_value = results.id_of(spec, raw) or ""
                 key = _dn_key(raw["dn"]) if by_dn else id_value.lower()
                 result[key] = (raw["dn"], id_value)
         return result

@@ -13,15 +13,18 @@ every parser reads back as exactly the bytes sent.
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 
 from ldap3.utils.dn import parse_dn
 
 from gateway.backends.base import InvalidData
-from gateway.backends.ldap.target import PLACEHOLDER
+from gateway.backends.ldap.target import GUID_ATTRIBUTES, PLACEHOLDER
 from gateway.store import AllOf, AnyOf, Exists, Match, Negate, Query, Record, Ref, Value
 
 MATCH_NONE = "(!(objectClass=*))"
+BITWISE_AND = "1.2.840.113556.1.4.803"  # LDAP_MATCHING_RULE_BIT_AND (AD, Samba, 389, OpenLDAP)
+
 MATCH_ALL = "(objectClass=*)"
 
 
@@ -51,9 +54,12 @@ def _match(match: Match, locators: dict[Ref, str]) -> str:
         if located is None:
             return MATCH_NONE  # an id nobody has: nothing can point at it
         value = located
-    text = escape_filter_value(_text(value))
     attribute = match.attribute
+    if attribute.lower() in GUID_ATTRIBUTES:
+        return _guid_match(attribute, match.op, str(value))
+    text = escape_filter_value(_text(value))
     return {
+        "bits": lambda: f"({attribute}:{BITWISE_AND}:={int(str(value))})",
         "eq": lambda: f"({attribute}={text})",
         "co": lambda: f"({attribute}=*{text}*)",
         "sw": lambda: f"({attribute}={text}*)",
@@ -63,6 +69,22 @@ def _match(match: Match, locators: dict[Ref, str]) -> str:
         "gt": lambda: f"(&({attribute}>={text})(!({attribute}={text})))",
         "lt": lambda: f"(&({attribute}<={text})(!({attribute}={text})))",
     }[match.op]()
+
+
+def _guid_match(attribute: str, op: str, value: str) -> str:
+    try:
+        raw = uuid.UUID(value.strip("{}")).bytes_le
+    except ValueError:
+        return MATCH_NONE  # not a GUID: no entry has it (Entra's Test Connection sends such ids)
+    if op != "eq":
+        raise InvalidData(f"{attribute} is a binary id: it can only be compared with eq")
+    escaped = "".join(f"\\{byte:02x}" for byte in raw)
+    return f"({attribute}={escaped})"
+
+
+def guid_text(raw: bytes) -> str:
+    """A binary GUID as the string AD's tools show (lower case, no braces)."""
+    return str(uuid.UUID(bytes_le=bytes(raw))) if len(raw) == 16 else raw.hex()
 
 
 def escape_filter_value(value: str) -> str:

@@ -21,6 +21,7 @@ import ldap3
 from ldap3.core import exceptions as ldap_errors
 
 from gateway.backends.base import Unavailable
+from gateway.backends.ldap import capabilities
 from gateway.backends.ldap.measured import MeasuredConnection
 from gateway.backends.ldap.settings import LdapSettings
 from gateway.backends.ldap.tls import VerifiedTls
@@ -48,6 +49,9 @@ class ConnectionPool:
         self._lock = threading.Lock()
         self._pid = os.getpid()
         self.opened = 0  # connections opened by this process, for tests and metrics
+        # What the directory supports: read from the root DSE of every connection opened
+        # (the same server, so the latest reading is the one that counts).
+        self.capabilities: capabilities.Capabilities = capabilities.UNKNOWN.overridden(settings.capabilities or {})
 
     def _open(self) -> ldap3.Connection:
         connection = MeasuredConnection(
@@ -72,6 +76,7 @@ class ConnectionPool:
                 )
                 connection.unbind()
                 raise Unavailable("the directory refused the gateway's credentials")
+            self._learn(capabilities.read(connection))
         except ldap_errors.LDAPException as error:
             _discard(connection)
             # ldap3's messages name the socket or TLS failure (e.g. a certificate for another host);
@@ -91,6 +96,21 @@ class ConnectionPool:
         self.opened += 1
         metrics.DIRECTORY_CONNECTIONS.labels(self.settings.url).inc()
         return connection
+
+    def _learn(self, found: capabilities.Capabilities) -> None:
+        found = found.overridden(self.settings.capabilities or {})
+        if found != self.capabilities or not self.opened:
+            log.info(
+                "directory at %s: %s (%s); assertion=%s post_read=%s permissive_modify=%s matched_values=%s",
+                self.settings.url,
+                found.directory,
+                found.vendor or "no vendorName",
+                found.assertion,
+                found.post_read,
+                found.permissive_modify,
+                found.matched_values,
+            )
+        self.capabilities = found
 
     def _drop(self, connection: ldap3.Connection) -> None:
         """Close a connection _open() returned."""

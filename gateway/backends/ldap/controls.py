@@ -7,6 +7,10 @@
   succeeds, so "add member" is idempotent as Entra expects.
 - matched values (RFC 3876): read only the values of an attribute that match, e.g. which of
   ten DNs are members of a 20,000-member group, without reading the other 19,990.
+
+Each is sent only to a directory that supports it (capabilities.py says which, and what the
+backend does instead), always marked critical: a directory that cannot honour one must refuse
+the write rather than make it without the safety it promised.
 """
 
 from __future__ import annotations
@@ -19,9 +23,7 @@ from ldap3.protocol.rfc4511 import EqualityMatch
 from ldap3.protocol.rfc4527 import post_read_control
 from pyasn1.type.univ import SequenceOf
 
-ASSERTION = "1.3.6.1.1.12"
-PERMISSIVE_MODIFY = "1.2.840.113556.1.4.1413"
-MATCHED_VALUES = "1.2.826.0.1.3344810.2.3"
+from gateway.backends.ldap.capabilities import ASSERTION, MATCHED_VALUES, PERMISSIVE_MODIFY
 
 __all__ = ["assertion", "matched_values", "permissive_modify", "post_read"]
 

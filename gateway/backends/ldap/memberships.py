@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import ldap3
 
 from gateway.backends.base import InvalidData
-from gateway.backends.ldap import controls, results
+from gateway.backends.ldap import results
 from gateway.backends.ldap.target import LdapTarget
 from gateway.store import Change
 
@@ -66,8 +66,9 @@ def undo(connection: ldap3.Connection, group_changes: list[GroupChange], member_
 
 
 def _modify(connection: ldap3.Connection, change: GroupChange, member_dn: str) -> bool:
+    """One member value added or deleted; already there / already gone counts as done (one
+    value per modify, so the directory's complaint can only be about this value)."""
     operation = ldap3.MODIFY_ADD if change.op == "add" else ldap3.MODIFY_DELETE
-    connection.modify(
-        change.group, {change.attribute: [(operation, [member_dn])]}, controls=[controls.permissive_modify()]
-    )
-    return results.code(connection) in (0, results.NO_SUCH_ATTRIBUTE)
+    connection.modify(change.group, {change.attribute: [(operation, [member_dn])]})
+    done = results.VALUE_PRESENT if change.op == "add" else results.VALUE_ABSENT
+    return results.code(connection) == 0 or results.code(connection) in done

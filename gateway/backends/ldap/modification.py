@@ -1,10 +1,14 @@
 """One LDAP modify built from Changes, and the few ways a directory says "not like that".
 
 Multi-valued attributes (members) change value by value, never by rewriting the whole list:
-- adding a value that is already there succeeds (permissive modify control);
-- deleting values of which none is there fails with noSuchAttribute even so; then one read
-  with the matched-values control tells which of *these* values exist (not the other 19,990)
-  and the modify is sent again without the absent ones;
+- adding a value that is already there succeeds (permissive modify control, where the
+  directory honours it); where it does not (389 DS: attributeOrValueExists; AD: 68
+  entryAlreadyExists), the values already there are found and the modify is sent again
+  without them: "already a member" is done, never a uniqueness error;
+- deleting values of which none is there fails with noSuchAttribute (AD: 53) even so; then
+  one read with the matched-values control (else a plain read of the attribute) tells which
+  of *these* values exist (not the other 19,990) and the modify is sent again without the
+  absent ones;
 - an attribute that must never be empty (groupOfNames' member) always keeps its placeholder
   value; a group created elsewhere without it gets it added when its last member goes.
 """
@@ -17,28 +21,34 @@ import ldap3
 
 from gateway.backends.base import UnknownReference
 from gateway.backends.ldap import controls, results
+from gateway.backends.ldap.capabilities import UNKNOWN, Capabilities
 from gateway.backends.ldap.compose import normalized_dn
 from gateway.backends.ldap.target import LdapSpec
-from gateway.store import Change, Record, Ref
+from gateway.store import Change, Flags, Record, Ref
 
 OPS = {"replace": ldap3.MODIFY_REPLACE, "add": ldap3.MODIFY_ADD, "delete": ldap3.MODIFY_DELETE}
 
 
 class Modification:
-    def __init__(self, spec: LdapSpec, changes: list[Change], locators: dict[Ref, str]):
+    def __init__(self, spec: LdapSpec, changes: list[Change], locators: dict[Ref, str], current: Record | None = None):
         self.spec = spec
         self.target = spec.target
         self.locators = locators
-        self.changes = [Change(c.attribute, c.op, tuple(self.ldap_values(c.values))) for c in changes]
+        self.current = current or {}
+        self.changes = [Change(c.attribute, c.op, tuple(self.ldap_values(c.values, c.attribute))) for c in changes]
         self.changes = [c for c in self.changes if c.values or c.op == "replace"]
 
     def __bool__(self) -> bool:
         return bool(self.changes)
 
-    def ldap_values(self, values) -> list[str]:
+    def ldap_values(self, values, attribute: str | None = None) -> list[str]:
         texts = []
         for value in values:
-            if isinstance(value, Ref):
+            if isinstance(value, Flags):
+                # Only these bits change; the rest are what the entry held when it was read.
+                held = self.current.get(attribute or "") or []
+                texts.append(str(value.apply(_integer(held[0]) if held else None)))
+            elif isinstance(value, Ref):
                 located = value.locator or self.locators.get(value)
                 if located is None:
                     raise UnknownReference(value.kind, [value.id or "?"])
@@ -51,7 +61,7 @@ class Modification:
         """The attributes of an add: the record's values, object classes and placeholders."""
         values: dict[str, list[str]] = {}
         for key, items in record.items():
-            texts = self.ldap_values(items)
+            texts = self.ldap_values(items, key)
             if key in self.target.placeholders:
                 texts = [*texts, self.target.placeholders[key]]
             if texts:
@@ -77,17 +87,23 @@ class Modification:
             modification.setdefault(name, []).append((OPS[op], values))
         return modification
 
-    def apply(self, connection: ldap3.Connection, dn: str, request_controls: list) -> None:
-        """Send the modify; retry once without absent deleted values, or with the placeholder."""
-        if any(c.op in ("add", "delete") for c in self.changes):
+    def apply(
+        self, connection: ldap3.Connection, dn: str, request_controls: list, capabilities: Capabilities = UNKNOWN
+    ) -> None:
+        """Send the modify; retry without values already there or absent, or with the placeholder."""
+        if capabilities.permissive_modify and any(c.op in ("add", "delete") for c in self.changes):
             request_controls = [*request_controls, controls.permissive_modify()]
         extra: list[Change] = []
-        for _ in range(3):
+        for _ in range(4):
             connection.modify(dn, self.as_ldap(extra), controls=request_controls)
             code = results.code(connection)
             if code in (results.NO_SUCH_OBJECT, results.ASSERTION_FAILED):
                 raise results.StaleLocator()
-            if code == results.NO_SUCH_ATTRIBUTE and self._drop_absent(connection, dn):
+            if code in results.VALUE_ABSENT and self._drop(connection, dn, "delete", capabilities):
+                if not self.changes:
+                    return
+                continue
+            if code in results.VALUE_PRESENT and self._drop(connection, dn, "add", capabilities):
                 if not self.changes:
                     return
                 continue
@@ -100,30 +116,35 @@ class Modification:
     def _emptied(self) -> list[str]:
         return [c.attribute for c in self.changes if c.op == "delete" and c.attribute in self.target.placeholders]
 
-    def _drop_absent(self, connection: ldap3.Connection, dn: str) -> bool:
-        """Remove deleted values the entry does not hold; True if anything was dropped."""
+    def _drop(self, connection: ldap3.Connection, dn: str, op: str, capabilities: Capabilities) -> bool:
+        """Remove values an `op` change cannot make (deleting what is absent, adding what is
+        there: both already done); True if anything was dropped."""
         dropped = False
         kept: list[Change] = []
         for change in self.changes:
-            if change.op != "delete":
+            if change.op != op:
                 kept.append(change)
                 continue
-            present = self._present(connection, dn, change)
-            values = tuple(v for v in change.values if self._key(change.attribute, str(v)) in present)
+            present = self._present(connection, dn, change, capabilities)
+            values = tuple(
+                v for v in change.values if (self._key(change.attribute, str(v)) in present) == (op == "delete")
+            )
             dropped = dropped or len(values) != len(change.values)
             if values:
-                kept.append(Change(change.attribute, "delete", values))
+                kept.append(Change(change.attribute, op, values))
         self.changes = kept
         return dropped
 
-    def _present(self, connection: ldap3.Connection, dn: str, change: Change) -> set[str]:
+    def _present(self, connection: ldap3.Connection, dn: str, change: Change, capabilities: Capabilities) -> set[str]:
         name = self.spec.name(change.attribute)
         connection.search(
             dn,
             "(objectClass=*)",
             ldap3.BASE,
             attributes=[name],
-            controls=[controls.matched_values(name, [str(v) for v in change.values])],
+            controls=[controls.matched_values(name, [str(v) for v in change.values])]
+            if capabilities.matched_values
+            else None,
         )
         results.check(connection)
         found = results.entries(connection)
@@ -139,3 +160,10 @@ class Modification:
             except Exception:  # not a DN after all: compare as text
                 return value.lower()
         return value.lower()
+
+
+def _integer(text) -> int | None:
+    try:
+        return int(str(text))
+    except ValueError:
+        return None

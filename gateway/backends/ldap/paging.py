@@ -3,6 +3,10 @@
 SCIM pages by offset (startIndex), LDAP by cookie. Pages before the window and after it are
 read as bare DNs (`1.1`: no attributes), only the window carries attributes, and the count of
 all of them is the true totalResults: nothing is fetched whole and sliced.
+
+Active Directory refuses a page whose attribute list differs from the first page's of the
+same search (Samba: an operations error), so there every page carries the window's
+attributes; and no page is larger than the directory's MaxPageSize.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import ldap3
 
 from gateway.backends.ldap import results
+from gateway.backends.ldap.capabilities import UNKNOWN, Capabilities
 from gateway.backends.ldap.target import LdapTarget
 
 PAGE_SIZE = 500  # stays under slapd's default size limit even where paging limits were not lifted
@@ -21,11 +26,20 @@ def scope(target: LdapTarget):
 
 
 class Pager:
-    def __init__(self, connection: ldap3.Connection, target: LdapTarget, search_filter: str):
+    def __init__(
+        self,
+        connection: ldap3.Connection,
+        target: LdapTarget,
+        search_filter: str,
+        capabilities: Capabilities = UNKNOWN,
+        attributes: list[str] | None = None,
+    ):
         self.connection = connection
         self.target = target
         self.filter = search_filter
-        self.page_size = PAGE_SIZE
+        self.page_size = min(PAGE_SIZE, capabilities.max_page_size)
+        # The attribute list of every page when the directory wants one list for the whole search.
+        self.fixed = attributes if capabilities.same_attributes_every_page else None
         self.cookie: bytes | None = None
         self.started = False
         self.done = False
@@ -51,7 +65,7 @@ class Pager:
         skipped = 0
         while not self.done and (how_many is None or skipped < how_many):
             size = self.page_size if how_many is None else min(self.page_size, how_many - skipped)
-            skipped += len(self._page(size, ["1.1"]))
+            skipped += len(self._page(size, self.fixed or ["1.1"]))
         return skipped
 
     def read(self, count: int, attributes: list[str]) -> list[dict]:

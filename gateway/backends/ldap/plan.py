@@ -58,8 +58,14 @@ def plan_add(spec: LdapSpec, record: Record, locators: dict[Ref, str]) -> AddPla
 
 
 def plan_modify(
-    spec: LdapSpec, dn: str, changes: list[Change], record: Record | None, locators: dict[Ref, str]
+    spec: LdapSpec,
+    dn: str,
+    changes: list[Change],
+    record: Record | None,
+    locators: dict[Ref, str],
+    current: Record | None = None,
 ) -> ModifyPlan:
+    """`current`: the entry's values as read (a bit flag change keeps the bits it does not own)."""
     target = spec.target
     touched = any(c.attribute in target.placeholders_in_dn() for c in changes)
     new_dn = build_dn(target.dn, record) if record is not None and touched else dn
@@ -69,7 +75,7 @@ def plan_modify(
             c for c in changes if not (c.attribute == target.rdn_attribute and c.op == "replace" and len(c.values) == 1)
         ]
     changes, group_changes = memberships.split(target, changes)
-    return ModifyPlan(dn, new_dn, Modification(spec, changes, locators), group_changes)
+    return ModifyPlan(dn, new_dn, Modification(spec, changes, locators, current), group_changes)
 
 
 def _renamed(dn: str, new_dn: str) -> bool:

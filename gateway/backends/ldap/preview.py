@@ -74,7 +74,8 @@ class LdapPreview:
         self.get(kind, update.id, [])  # NotFound, as the directory would say
         entry = self.entries[(kind, update.id.lower())]  # as stored (a blind update carries just the id)
         changes = list(update.changes)
-        plan = plan_modify(spec, entry.locator, changes, update.after, _locators(references(c.values for c in changes)))
+        refs = _locators(references(c.values for c in changes))
+        plan = plan_modify(spec, entry.locator, changes, update.after, refs, entry.attributes)
         if update.after is None and plan.modification:
             self.blocks.append("# one modify, without reading the entry first: nothing in this change depends on it\n")
         self.blocks.extend(_group_ldif(plan.group_changes, entry.locator))

@@ -23,6 +23,7 @@ from urllib.parse import urlparse
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from gateway.backends.ldap.capabilities import Capabilities
 from gateway.declared import schema_of, setting
 from gateway.privatefiles import read_secret, service_user
 
@@ -38,6 +39,16 @@ class LdapSettings:
     ca_file: str | None = setting(None, fields.Str())  # default: the system's CAs
     # the name the certificate must carry; default: the URL's host
     server_name: str | None = setting(None, fields.Str())
+    # Overrides of what the root DSE says the directory supports (capabilities.py), e.g.
+    # {assertion: false} for a directory that lists a control it does not honour.
+    capabilities: dict | None = setting(
+        None,
+        fields.Dict(
+            keys=fields.Str(validate=validate.OneOf(Capabilities.overridable())),
+            values=fields.Raw(),
+            validate=lambda value: _check_capabilities(value),
+        ),
+    )
 
     def __repr__(self) -> str:
         return f"LdapSettings(url={self.url!r}, bind_dn={self.bind_dn!r}, password=***)"
@@ -49,6 +60,13 @@ class LdapSettings:
     @property
     def encrypted(self) -> bool:
         return self.start_tls or urlparse(self.url).scheme.lower() == "ldaps"
+
+
+def _check_capabilities(value: dict) -> None:
+    for name, given in value.items():
+        wanted = int if name in Capabilities.NUMBERS else bool
+        if type(given) is not wanted or (wanted is int and given < 1):
+            raise ValidationError(f"{name} is {'a number (1 or more)' if wanted is int else 'true or false'}")
 
 
 class _LdapInputs(Schema):
@@ -88,6 +106,7 @@ def ldap_settings(raw: dict, folder: Path) -> LdapSettings:
         start_tls=raw["start_tls"],
         ca_file=str(ca_file) if ca_file else None,
         server_name=raw.get("server_name"),
+        capabilities=raw.get("capabilities") or {},
     )
     if settings.start_tls and settings.url.lower().startswith("ldaps:"):
         raise ValueError("start_tls is for ldap:// URLs; an ldaps:// connection is encrypted from the start")

@@ -13,6 +13,13 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 
 from gateway.backends.base import Problems, StoreSpec
 
+# Ids that are 16 bytes in the directory and a GUID string in SCIM, as AD's own tools show
+# them (6f1e1ccb-e202-4798-ab9e-de4588905a05: the first three groups little-endian). Real AD
+# refuses the string form in a filter, so compose.py matches them as escaped bytes.
+GUID_ATTRIBUTES = frozenset({"objectguid", "msds-consistencyguid"})
+# Binary attributes that cannot be a SCIM id (no text form the gateway renders and matches).
+BINARY_ATTRIBUTES = frozenset({"objectsid", "jpegphoto", "usercertificate", "thumbnailphoto", "sidhistory"})
+
 ATTRIBUTE_NAME = re.compile(r"^(?:[A-Za-z][A-Za-z0-9-]*|\d+(?:\.\d+)+)$")
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
@@ -31,6 +38,13 @@ class LdapTarget:
     # A value an attribute always keeps, so it is never empty (groupOfNames requires a member);
     # it never shows in a SCIM response.
     placeholders: dict = field(default_factory=dict)
+    # Attributes whose value is made unique on create by appending 2, 3, ... within at most
+    # so many characters: {sAMAccountName: 20} (AD refuses a logon name another account has).
+    unique_names: dict = field(default_factory=dict)
+    # The attribute a new, enabled account gets a random strong password in (AD: unicodePwd;
+    # real AD refuses to enable an account without one). Sent only over LDAPS or StartTLS,
+    # never logged, never returned; Entra never sends passwords.
+    random_password: str | None = None
     # Who keeps references (member, manager) pointing at renamed or deleted entries:
     # "directory" (slapd's refint overlay, AD) or "gateway" (the gateway rewrites them).
     referential_integrity: str = "directory"
@@ -55,6 +69,15 @@ class LdapTarget:
     def placeholders_in_dn(self) -> list[str]:
         """Directory attributes the DN template is built from (lower case)."""
         return [name.lower() for name in PLACEHOLDER.findall(self.dn)]
+
+    def id_problem(self, attribute: str) -> str | None:
+        """Why a directory attribute cannot be the SCIM id (None: it can)."""
+        if attribute.lower() in BINARY_ATTRIBUTES:
+            return (
+                f"{attribute} is binary and has no text form the gateway can show and match: "
+                "use objectGUID (read as AD's GUID string), entryUUID or nsUniqueId"
+            )
+        return None
 
     def indexed(self, attribute: str) -> bool | None:
         """Does the directory index this attribute for equality? None: the map does not say."""
@@ -100,6 +123,13 @@ class LdapTargetSchema(Schema):
         values=fields.Str(validate=validate.Regexp(ATTRIBUTE_NAME)),
         load_default=dict,
     )
+    unique_names = fields.Dict(
+        keys=fields.Str(validate=validate.Regexp(ATTRIBUTE_NAME)),
+        values=fields.Int(validate=validate.Range(min=2, max=1024)),
+        load_default=dict,
+        metadata={"description": "attributes made unique on create, within at most so many characters"},
+    )
+    random_password = fields.Str(load_default=None, validate=validate.Regexp(ATTRIBUTE_NAME))
     indexes = fields.List(
         fields.Str(validate=validate.Regexp(ATTRIBUTE_NAME)),
         metadata={"description": "attributes the directory indexes for equality (olcDbIndex ... eq)"},
@@ -144,6 +174,7 @@ class LdapTargetSchema(Schema):
         data["object_classes"] = tuple(data["object_classes"])
         data["placeholders"] = {name.lower(): value for name, value in data["placeholders"].items()}
         data["memberships"] = {name.lower(): value for name, value in data["memberships"].items()}
+        data["unique_names"] = {name.lower(): value for name, value in data["unique_names"].items()}
         if "indexes" in data:
             data["indexes"] = tuple(data["indexes"])
         return LdapTarget(**data)

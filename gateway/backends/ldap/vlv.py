@@ -35,11 +35,10 @@ from pyasn1.error import PyAsn1Error
 from pyasn1.type import namedtype, tag, univ
 
 from gateway.backends.ldap import results
+from gateway.backends.ldap.capabilities import SORT, VLV
 
 log = logging.getLogger(__name__)
 
-SORT = "1.2.840.113556.1.4.473"
-VLV = "2.16.840.1.113730.3.4.9"
 VLV_RESPONSE = "2.16.840.1.113730.3.4.10"
 BUSY = 51
 VLV_ERROR = 76
