@@ -331,9 +331,12 @@ class GatewayLog:
     def __init__(self, capsys):
         self.capsys = capsys
         self.seen = ""
+        self.stdout = ""  # what went to standard output meanwhile: the audit trail, by default
 
     def text(self) -> str:
-        self.seen += self.capsys.readouterr().err
+        captured = self.capsys.readouterr()
+        self.seen += captured.err
+        self.stdout += captured.out
         return self.seen
 
     def lines(self) -> list[str]:

@@ -105,7 +105,8 @@ def test_no_token_password_or_authorization_header_reaches_a_log_or_an_answer(
     logging.getLogger("test").error("%s", caught.value)
     secrets.append("env-password-4-leak-test")
 
-    text = caplog.text + gateway_output.text() + "\n".join(answers)
+    text = caplog.text + gateway_output.text() + gateway_output.stdout + "\n".join(answers)
+    assert '"audit":1' in gateway_output.stdout  # the audit trail (stdout by default) was searched too
     assert "refused a request" in caplog.text and "LDAP bind" in caplog.text  # the run did log its failures
     for secret in secrets:
         assert secret not in text, secret

@@ -109,3 +109,25 @@ def test_readyz_probes_a_rest_api_too(hr_api, tmp_path):
         assert _readyz(app) == (200, {"status": "ready", "tenants": {"hr": "ok"}})
     finally:
         app.extensions["scim_gateway"].close()
+
+
+def test_check_says_whether_listings_cost_a_page(slapd, tmp_path, capsys):
+    settings = write_settings(tmp_path, slapd, OPENLDAP_MAP)
+    main(["token", "create", "--config", str(settings)])
+    capsys.readouterr()
+    main(["check", "--config", str(settings)])
+    assert "ok   listings: the directory sorts and positions pages (VLV)" in capsys.readouterr().out
+    plain = Slapd(tmp_path / "plain", sorting=False)
+    plain.start()
+    try:
+        other = tmp_path / "other"
+        other.mkdir()
+        settings = write_settings(other, plain, OPENLDAP_MAP)
+        main(["token", "create", "--config", str(settings)])
+        capsys.readouterr()
+        assert main(["check", "--config", str(settings)]) == 0  # said, not failed: listings still work
+        report = capsys.readouterr().out
+        assert "??   listings: the directory lists no server-side sorting and VLV" in report
+        assert "fix: see the README's 'Large directories'" in report
+    finally:
+        plain.stop()

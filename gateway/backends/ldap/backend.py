@@ -90,7 +90,7 @@ class LdapBackend:
                 window = found[start - 1 : start - 1 + count]
                 return self._remembered(kind, Page(len(found), [results.to_entry(spec, raw) for raw in window]))
         elif self._sorts():
-            search = _listing(spec, search_filter)
+            search = vlv.listing(spec, search_filter)
             try:
                 window = self.views.window(search, start, count, wanted)
             except vlv.Refused:
@@ -126,7 +126,7 @@ class LdapBackend:
         connection = self.pool.open()
         try:
             specs = self.specs.values()
-            return vlv.problems(connection, [_listing(spec, all_filters(spec.target.scope_filter)) for spec in specs])
+            return vlv.problems(connection, [vlv.listing(spec) for spec in specs])
         finally:
             self.pool.drop(connection)
 
@@ -407,14 +407,6 @@ def _dn_key(dn: str) -> str:
 def _wanted(spec: LdapSpec, attributes: list[str] | None) -> list[str]:
     extra = [spec.id_attribute, spec.created_attribute, spec.modified_attribute]
     return sorted({*(attributes or []), *(a for a in extra if a)}, key=str.lower)
-
-
-def _listing(spec: LdapSpec, search_filter: str) -> vlv.Search:
-    """A listing of `spec`'s entries sorted by creation (the id where the map names no `created:`)."""
-    target = spec.target
-    sort_key = spec.created_attribute or spec.id_attribute
-    filtered = search_filter != all_filters(target.scope_filter)
-    return vlv.Search(spec.kind, target.base, target.scope, search_filter, sort_key, filtered)
 
 
 def _plain_search(connection: ldap3.Connection, target: LdapTarget, search_filter: str, wanted: list[str], limit: int):

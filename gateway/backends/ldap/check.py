@@ -14,8 +14,8 @@ from typing import Any
 import ldap3
 from ldap3.core import exceptions as ldap_errors
 
-from gateway.backends.base import StoreSpec, Unavailable
-from gateway.backends.ldap import controls
+from gateway.backends.base import BackendError, StoreSpec, Unavailable
+from gateway.backends.ldap import controls, vlv
 from gateway.backends.ldap.backend import LdapBackend
 from gateway.backends.ldap.connection import ConnectionPool
 from gateway.backends.ldap.settings import LdapSettings
@@ -63,6 +63,7 @@ def check(settings: LdapSettings, specs: dict[str, StoreSpec[Any]]) -> list[Find
         findings += _controls(pool.server)
         findings += [_indexes(connection, name, target) for name, target in targets.items()]
         findings += [_size_limit(connection, settings, name, target) for name, target in targets.items()]
+        findings.append(_listings(connection, specs))
         return findings
 
     try:
@@ -76,6 +77,21 @@ def check(settings: LdapSettings, specs: dict[str, StoreSpec[Any]]) -> list[Find
         ]
     finally:
         pool.close()
+
+
+def _listings(connection: ldap3.Connection, specs: dict[str, StoreSpec[Any]]) -> Finding:
+    """Pages and totals that cost a page need the directory to sort and position (vlv.py).
+    Without that listings still work, reading every DN below the base: said, not failed."""
+    searches = [vlv.listing(spec) for spec in specs.values() if isinstance(spec.target, LdapTarget)]
+    try:
+        found = vlv.problems(connection, searches)  # its sorted lists go when the check's pool closes
+    except BackendError as error:  # e.g. a missing base, which its own line reports
+        return Finding("listings", None, f"could not be told: {error}", "fix the failures above first")
+    if not found:
+        return passed("listings", "the directory sorts and positions pages (VLV): a page costs a page at any size")
+    return Finding(
+        "listings", None, "; ".join(found), "see the README's 'Large directories' (OpenLDAP: the sssvlv overlay)"
+    )
 
 
 def _base(connection: ldap3.Connection, name: str, target: LdapTarget) -> Finding:

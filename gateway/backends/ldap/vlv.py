@@ -36,6 +36,8 @@ from pyasn1.type import namedtype, tag, univ
 
 from gateway.backends.ldap import results
 from gateway.backends.ldap.capabilities import SORT, VLV
+from gateway.backends.ldap.compose import all_filters
+from gateway.backends.ldap.target import LdapSpec
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +170,16 @@ class Search:
     filter: str
     sort_key: str
     filtered: bool = True  # False: every entry of the kind (the list a changed value cannot change)
+
+
+def listing(spec: LdapSpec, search_filter: str | None = None) -> Search:
+    """A listing of `spec`'s entries (matching `search_filter`; default: all of them), sorted by
+    creation (by id where the map names no `created:` attribute)."""
+    target = spec.target
+    every = all_filters(target.scope_filter)
+    search_filter = search_filter or every
+    sort_key = spec.created_attribute or spec.id_attribute
+    return Search(spec.kind, target.base, target.scope, search_filter, sort_key, search_filter != every)
 
 
 @dataclass
