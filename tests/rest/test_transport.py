@@ -113,6 +113,17 @@ def test_a_write_whose_first_try_may_have_arrived_stays_in_doubt_whatever_the_re
     assert not raised.value.in_doubt  # a read changes nothing
 
 
+def test_an_answer_cut_off_mid_body_is_a_lost_connection_not_a_500(requests_mock, fake_time):
+    cut = requests.exceptions.ChunkedEncodingError("Connection broken: IncompleteRead")  # the API died answering
+    requests_mock.get(f"{BASE}/employees", [{"exc": cut}, {"json": []}])
+    assert _transport(fake_time).request("GET", "/employees", idempotent=True).body == []  # a read is sent again
+    requests_mock.post(f"{BASE}/employees", exc=cut)
+    with pytest.raises(Unavailable) as raised:
+        _transport(fake_time).request("POST", "/employees", body={"login": "a"}, idempotent=False)
+    assert requests_mock.call_count == 3  # the POST went once
+    assert raised.value.in_doubt
+
+
 def test_every_call_gets_only_the_time_left_of_the_request_and_no_retry_past_it(requests_mock, fake_time):
     requests_mock.get(f"{BASE}/employees/7", exc=requests.ReadTimeout)
     with deadline.within(0.5), pytest.raises(Unavailable):

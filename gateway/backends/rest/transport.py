@@ -313,11 +313,16 @@ class Transport:
         if isinstance(error, requests.Timeout):
             log.warning("API %s %s: no answer within %ss", method, path, self.settings.timeout)
             return Unavailable("the API did not answer in time")
-        if isinstance(error, requests.ConnectionError):
+        if isinstance(error, LOST):
             log.warning("API %s %s: cannot reach %s (%s)", method, path, host, type(error).__name__)
             return Unavailable("the API cannot be reached")
         log.error("API %s %s could not be sent: %s", method, path, type(error).__name__)
         return BackendError(f"the call {method} {path} could not be sent ({type(error).__name__})")
+
+
+# The connection went away: before the request left (refused), or after, with the answer not
+# or only partly back (an API killed mid-answer cuts its chunked body: ChunkedEncodingError).
+LOST = (requests.ConnectionError, requests.exceptions.ChunkedEncodingError)
 
 
 def retry_after(value: str | None) -> int | None:
@@ -342,7 +347,7 @@ def _maybe_received(error: requests.RequestException) -> bool:
     """The request may have reached the API: it was sent, and no answer came (not a refusal to connect)."""
     if isinstance(error, requests.exceptions.SSLError):
         return False  # the handshake failed: nothing was sent
-    return isinstance(error, (requests.Timeout, requests.ConnectionError)) and not _may_resend(error, False)
+    return isinstance(error, (requests.Timeout, *LOST)) and not _may_resend(error, False)
 
 
 def _in_doubt(error: Exception, method: str, path: str) -> Unavailable:
@@ -354,7 +359,7 @@ def _may_resend(error: requests.RequestException, idempotent: bool) -> bool:
     """Idempotent calls may always be sent again; others only if the request never left."""
     if isinstance(error, requests.exceptions.SSLError):
         return False  # a certificate does not fix itself in a second
-    if not isinstance(error, (requests.ConnectionError, requests.Timeout)):
+    if not isinstance(error, (*LOST, requests.Timeout)):
         return False
     if idempotent:
         return True
