@@ -96,3 +96,24 @@ def test_a_directory_that_trickles_its_answer_is_cut_off_at_the_deadline(slapd, 
         server.join(5)
         listener.close()
         app.extensions["scim_gateway"].close()
+
+
+def test_a_kept_sorted_list_on_a_frozen_directory_is_cut_off_at_the_deadline(own_slapd, tmp_path):
+    """A listing reads a sorted list (VLV) kept on a connection of its own, outside the pool's
+    run(): its reads get the request's time left too, not the directory call timeout."""
+    settings = write_settings(tmp_path, own_slapd, OPENLDAP_MAP, timeout=10, top_yaml="request_timeout: 2\n")
+    app = create_app(settings)
+    client = Client(app.test_client(), CredentialFile(tmp_path / "tokens.yaml").add("entra"), app=app)
+    try:
+        for n in range(3):
+            user = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": f"kept{n}@contoso.com"}
+            assert client.post("/Users", user).status_code == 201
+        assert client.get("/Users?startIndex=2&count=1").json["totalResults"] == 3  # sorted and kept
+        with frozen(own_slapd.process):
+            started = time.monotonic()
+            response = client.get("/Users?startIndex=2&count=1")
+            elapsed = time.monotonic() - started
+        assert response.status_code == 503
+        assert elapsed < 2 + 1 + 1  # the deadline, the promised second, a second of slack
+    finally:
+        app.extensions["scim_gateway"].close()

@@ -198,3 +198,28 @@ def test_listing_problems_name_a_directory_without_sorting_and_nothing_otherwise
     plain = make_client(server=unsorted_slapd).app.extensions["scim_gateway"].tenants["tenant_test"].backend
     [problem] = plain.listing_problems()
     assert "no server-side sorting and VLV" in problem and "sssvlv" in problem
+
+
+def test_a_kept_list_is_read_under_the_requests_bound(monkeypatch):
+    """A kept list's connection lives outside the pool's run(), so Views puts the same bound
+    (the request's time left, the watchdog) around every read on it."""
+    events: list[str] = []
+
+    class Bound:
+        def __init__(self, connection):
+            self.connection = connection
+
+        def __enter__(self):
+            events.append(f"bound {self.connection}")
+
+        def __exit__(self, *exc):
+            events.append("unbound")
+
+    def read_window(connection, search, start, count, attributes, context=None):
+        events.append(f"read {connection}")
+        return vlv.Window(0, []), None
+
+    monkeypatch.setattr(vlv, "read_window", read_window)
+    views = vlv.Views(lambda: "kept-connection", lambda connection: None, Bound)
+    views.window(vlv.Search("users", "ou=People", "sub", "(objectClass=*)", "createTimestamp"), 1, 10, [])
+    assert events == ["bound kept-connection", "read kept-connection", "unbound"]

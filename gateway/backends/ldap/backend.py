@@ -55,7 +55,7 @@ class LdapBackend:
         self.referrers = Referrers(specs)
         self._dns: OrderedDict[tuple[str, str], str] = OrderedDict()
         self._dns_lock = threading.Lock()
-        self.views = vlv.Views(pool.open, pool.drop)
+        self.views = vlv.Views(pool.open, pool.drop, pool.bounded)
         self._sorting: bool | None = None  # does the directory sort and position (rootDSE)? read once
 
     # --- reads ---------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ import select
 import socket
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import TypeVar
 from urllib.parse import urlparse
 
@@ -126,6 +126,11 @@ class ConnectionPool:
     def open(self) -> ldap3.Connection:
         """A new bound connection outside the pool (vlv.py keeps a sorted list on one); close it with `drop`."""
         return self._open()
+
+    def bounded(self, connection: ldap3.Connection) -> AbstractContextManager[None]:
+        """The bound run() puts on a connection, for one kept outside the pool (vlv.py's sorted
+        lists): the request's time left, and the socket shut down when it is up."""
+        return self._bounded(connection, deadline.bounded(self.settings.timeout, "the directory"))
 
     def drop(self, connection: ldap3.Connection) -> None:
         """Close a connection `open` returned."""

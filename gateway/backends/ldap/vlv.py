@@ -24,6 +24,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 
 import ldap3
@@ -200,12 +201,14 @@ class Views:
         self,
         open_connection: Callable[[], ldap3.Connection],
         close_connection: Callable[[ldap3.Connection], None],
+        bound: Callable[[ldap3.Connection], AbstractContextManager[None]] = lambda connection: nullcontext(),
         keep_seconds: float = KEEP_SECONDS,
         kept: int = KEPT_VIEWS,
         clock: Callable[[], float] = time.monotonic,
     ):
         self._open = open_connection
         self._close = close_connection
+        self._bound = bound  # the request's deadline on a kept connection's reads
         self.keep_seconds = keep_seconds
         self.kept = kept
         self.clock = clock
@@ -218,7 +221,7 @@ class Views:
         for attempt in (1, 2):
             view, kept = self._take(search)
             try:
-                with view.lock:
+                with view.lock, self._bound(view.connection):
                     return self._read(view, search, start, count, attributes)
             except LDAPException as error:
                 self._drop(search, view)
