@@ -6,6 +6,7 @@ values, MaxPageSize. Samba accepts longer logon names and weak passwords, and re
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from types import SimpleNamespace
 
 import pytest
@@ -91,6 +92,7 @@ def test_a_password_ad_refuses_leaves_no_account_behind_and_is_a_400():
         run=lambda operation, idempotent: operation(connection),
         open=lambda: connection,
         drop=lambda connection: None,
+        bounded=lambda connection: nullcontext(),
     )
     spec = store_spec(AD_MAP.users)
     backend = LdapBackend(pool, {"users": spec})

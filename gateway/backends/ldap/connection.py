@@ -157,7 +157,10 @@ class ConnectionPool:
         it is up (a read that trickles along, or several reads, end then too)."""
         sock = getattr(connection, "socket", None)
         if sock is not None:
-            sock.settimeout(timeout)
+            try:
+                sock.settimeout(timeout)
+            except OSError:
+                pass  # closed under us (a kept list's idle connection): the read fails and says so
         with WATCHDOG.armed(WATCHDOG.clock() + timeout, lambda: _shut_down(connection)):
             yield
 
