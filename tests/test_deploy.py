@@ -1,7 +1,6 @@
 """The deployment files stay in step with the code."""
 
 import ast
-import datetime
 import json
 import re
 import shutil
@@ -11,15 +10,12 @@ from pathlib import Path
 import kubernetes_validate
 import pytest
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from gateway.mapping.audit import audit
 from gateway.mapping.loader import load_mapping
 from gateway.serve import gunicorn_options
 from gateway.settings import Settings, SettingsSchema, load_settings
+from tests.test_proxy import self_signed_certificate
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 
@@ -86,23 +82,7 @@ def test_the_dockerfile_runs_as_a_numeric_user_from_files_that_exist():
 
 @pytest.mark.skipif(shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists(), reason="nginx-light")
 def test_nginx_accepts_the_shipped_configuration(tmp_path):
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "scim.example.com")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    (tmp_path / "cert.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    (tmp_path / "key.pem").write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
+    self_signed_certificate(tmp_path)
     text = (DEPLOY / "nginx.conf").read_text()
     text = text.replace("/etc/ssl/certs/scim.example.com.pem", str(tmp_path / "cert.pem"))
     text = text.replace("/etc/ssl/private/scim.example.com.key", str(tmp_path / "key.pem"))

@@ -38,7 +38,8 @@ class Front:
     certificate: Path
 
 
-def _certificate(folder: Path) -> Path:
+def self_signed_certificate(folder: Path) -> Path:
+    """cert.pem and key.pem for scim.example.com (and 127.0.0.1) in `folder`, as nginx.conf expects them."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "scim.example.com")])
     now = datetime.datetime.now(datetime.UTC)
@@ -63,7 +64,7 @@ def _certificate(folder: Path) -> Path:
 @pytest.fixture
 def behind_nginx(slapd, directory, tmp_path):
     """Build a gateway with some top-level settings, served in a thread behind the shipped nginx.conf."""
-    certificate = _certificate(tmp_path)
+    certificate = self_signed_certificate(tmp_path)
     started = []
 
     def build(top: str) -> tuple[Front, str]:
