@@ -23,6 +23,14 @@ def test_check_passes_on_a_directory_set_up_for_the_map(slapd, tmp_path, capsys)
     assert report.rstrip().endswith("all checks passed")
 
 
+def test_check_binds_with_the_python_ldap_client_too_when_it_serves(slapd, tmp_path, capsys):
+    settings = write_settings(tmp_path, slapd, OPENLDAP_MAP, tenant_yaml="      client: python-ldap\n")
+    assert main(["token", "create", "--config", str(settings)]) == 0
+    capsys.readouterr()
+    assert main(["check", "--config", str(settings)]) == 0, capsys.readouterr().out
+    assert f"ok   bind to {slapd.url} as cn=gateway,dc=example,dc=com with client python-ldap" in capsys.readouterr().out
+
+
 def test_check_fails_with_a_fix_for_each_problem(slapd, tmp_path, capsys):
     broken = OPENLDAP_MAP.read_text().replace("ou=People,dc=example,dc=com", "ou=Nobody,dc=example,dc=com")
     broken = broken.replace("scimGatewayPerson", "noSuchClass")

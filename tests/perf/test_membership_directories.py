@@ -100,7 +100,7 @@ def gateway(request, tmp_path_factory):
         directory = SambaDc()
         directory.start()
         _load_samba(directory)
-        options = f"      ca_file: {directory.ca_file}\n      server_name: {directory.host_name}\n"
+        options = f"      ca_file: {directory.ca_file}\n"  # the certificate names the address too
         server = Server(
             "active-directory", directory.url, directory.service_dn, directory.service_password_file, None, options
         )

@@ -38,7 +38,11 @@ BIND_FIX = (
 
 def probe(backend: LdapBackend, timeout: float) -> None:
     """A bind and a read of the root DSE on a fresh connection; Unavailable if either fails in time."""
-    pool = ConnectionPool(dataclasses.replace(backend.pool.settings, timeout=timeout))
+    _read_root_dse(ConnectionPool(dataclasses.replace(backend.pool.settings, timeout=timeout)))
+
+
+def _read_root_dse(pool: ConnectionPool) -> None:
+    """Bind and read the root DSE on `pool`'s client, then close it; Unavailable if either fails."""
     try:
 
         def read_root(connection: ldap3.Connection) -> None:
@@ -52,7 +56,7 @@ def probe(backend: LdapBackend, timeout: float) -> None:
 
 
 def check(settings: LdapSettings, specs: dict[str, StoreSpec[Any]]) -> list[Finding]:
-    pool = ConnectionPool(settings, get_info=ldap3.ALL)  # the schema and root DSE, read at bind
+    pool = ConnectionPool(settings, get_info=ldap3.ALL, client="ldap3")  # the schema and root DSE, read at bind
     bind = f"bind to {settings.url} as {settings.bind_dn}"
     targets = {name: spec.target for name, spec in specs.items() if isinstance(spec.target, LdapTarget)}
 
@@ -67,7 +71,7 @@ def check(settings: LdapSettings, specs: dict[str, StoreSpec[Any]]) -> list[Find
         return findings
 
     try:
-        return pool.run(every_check, idempotent=True)
+        return pool.run(every_check, idempotent=True) + _serving_client(settings, bind)
     except Unavailable as error:
         return [failed(bind, str(error), BIND_FIX)]
     except ldap_errors.LDAPException as error:
@@ -77,6 +81,19 @@ def check(settings: LdapSettings, specs: dict[str, StoreSpec[Any]]) -> list[Find
         ]
     finally:
         pool.close()
+
+
+def _serving_client(settings: LdapSettings, bind: str) -> list[Finding]:
+    """The checks read the schema with ldap3; a tenant served by python-ldap (libldap, its own
+    TLS) gets a bind and a read of the root DSE with that client too."""
+    if settings.client == "ldap3":
+        return []
+    what = f"{bind} with client {settings.client}"
+    try:
+        _read_root_dse(ConnectionPool(settings))
+    except Unavailable as error:
+        return [failed(what, f"{error} (the gateway's log says why)", BIND_FIX)]
+    return [passed(what)]
 
 
 def _listings(connection: ldap3.Connection, specs: dict[str, StoreSpec[Any]]) -> Finding:
