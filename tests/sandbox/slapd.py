@@ -231,9 +231,9 @@ class Slapd:
     port: int = 0
     integrity: bool = True  # memberof + refint overlays
     sorting: bool = True  # sssvlv overlay: server-side sorting and VLV
-    hash64: bool = True  # olcIndexHash64 (False: OpenLDAP's default, slow member removals)
     tls: TlsFiles | None = None  # serve StartTLS on `url`, and ldaps:// on `ldaps_url`
     tls_port: int = 0
+    hash64: bool = True  # olcIndexHash64 (False: OpenLDAP's default, slow member removals)
     process: subprocess.Popen | None = field(default=None, repr=False)
 
     @property
