@@ -137,13 +137,20 @@ def _can_use_libldap(settings: LdapSettings) -> None:
         import ldap  # noqa: F401  (python-ldap, the optional client)
     except ImportError:
         raise ValueError(
-            "client: python-ldap needs the python-ldap package: pip install 'scim-gateway[python-ldap]'"
-            " (it builds against libldap2-dev and libsasl2-dev), or remove `client` to use ldap3"
+            "client: python-ldap needs the python-ldap package in the gateway's Python: EXTRAS=python-ldap"
+            " ./deploy/install.sh, or pip install 'scim-gateway[python-ldap]' (it builds against libldap2-dev"
+            f" and libsasl2-dev); or {_unchoose()} to use ldap3"
         ) from None
     if settings.server_name and urlparse(settings.url).scheme.lower() == "ldaps":
         from gateway.backends.ldap.libldap import LDAPS_NAMED
 
         raise ValueError(LDAPS_NAMED)
+
+
+def _unchoose() -> str:
+    if os.environ.get(CLIENT_VARIABLE):
+        return f"remove `client` and unset ${CLIENT_VARIABLE} (set to {os.environ[CLIENT_VARIABLE]!r})"
+    return "remove `client`"
 
 
 def _loopback(host: str) -> bool:
