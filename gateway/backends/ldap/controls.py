@@ -55,8 +55,11 @@ def assertion(ldap_filter: str):
     return _kept(build_control(ASSERTION, True, compile_filter(parsed.elements[0])))
 
 
+_PERMISSIVE = (PERMISSIVE_MODIFY, True, None)  # no value: the triple is the whole control
+
+
 def permissive_modify():
-    return build_control(PERMISSIVE_MODIFY, True, None)
+    return _PERMISSIVE
 
 
 class _EqualityMatches(SequenceOf):
