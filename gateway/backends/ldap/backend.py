@@ -46,6 +46,9 @@ from gateway.store import AllOf, AnyOf, Entry, Match, Negate, Page, Query, Recor
 log = logging.getLogger(__name__)
 
 REMEMBERED_DNS = 10_000
+# Tries of a modify whose DN goes stale under it. Each stale try means a rename landed in between
+# (the entry exists), so a user renamed several times in a burst while it is PATCHed is no 404.
+STALE_TRIES = 10
 
 
 class LdapBackend:
@@ -188,7 +191,7 @@ class LdapBackend:
         spec = self.specs[kind]
         entry = update.before
         locators = self._locators(references(c.values for c in update.changes))
-        for attempt in (1, 2, 3):
+        for attempt in range(1, STALE_TRIES + 1):
             # Without the assertion control a remembered DN is not trusted: it is searched again.
             fresh = attempt > 1 or not self.pool.capabilities.assertion
             dn = (entry.locator if attempt == 1 else "") or self._locate(kind, entry.id, fresh=fresh)
