@@ -11,7 +11,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 extras=""
-[ "${1:-}" = "--test" ] && extras="[test]"
+# --test: the test tools, and python-ldap (the optional LDAP client, gateway/backends/ldap/libldap.py),
+# which tests/run.sh runs the LDAP tests on a second time.
+[ "${1:-}" = "--test" ] && extras="[test,python-ldap]"
 
 if [ ! -x /usr/sbin/slapd ] || ! command -v ldapsearch >/dev/null 2>&1; then
   if [ "$(id -u)" != 0 ]; then
@@ -35,6 +37,12 @@ if [ -n "$extras" ]; then
   command -v dscreate >/dev/null 2>&1 || missing="$missing 389-ds-base"
   command -v samba-tool >/dev/null 2>&1 || missing="$missing samba samba-ad-provision samba-dsdb-modules"
   [ -x /usr/sbin/samba ] || missing="$missing samba-ad-dc"
+  # python-ldap builds against OpenLDAP's and Cyrus SASL's headers (and a C compiler)
+  [ -e /usr/include/ldap.h ] || missing="$missing libldap2-dev"
+  [ -e /usr/include/sasl/sasl.h ] || missing="$missing libsasl2-dev"
+  command -v gcc >/dev/null 2>&1 || missing="$missing gcc"
+  python_headers=$("${PYTHON:-python3}" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
+  [ -e "$python_headers/Python.h" ] || missing="$missing python3-dev"
   if [ -n "$missing" ]; then
     if [ "$(id -u)" != 0 ]; then
       echo "the tests want$missing; run this as root (or: sudo apt-get install$missing)" >&2
@@ -69,7 +77,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 
 # Reinstall only when the project's dependencies changed.
-stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)${extras:+-test}"
+stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)${extras:+-test-ldap}"
 if [ ! -e "$stamp" ]; then
   echo "installing the gateway into .venv ..." >&2
   .venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extras}"

@@ -15,6 +15,8 @@
 # "Run it for real"). Paths and the user can be changed for a second instance or a test:
 #   PREFIX=/opt/scim-gateway ETC=/etc/scim-gateway STATE=/var/lib/scim-gateway
 #   SERVICE_USER=scim-gateway UNIT_DIR=/etc/systemd/system PYTHON=/usr/bin/python3
+# EXTRAS=python-ldap also installs the cheaper LDAP client (`client: python-ldap`, README), with
+# what it builds against (libldap2-dev libsasl2-dev gcc python3-dev).
 set -euo pipefail
 
 source_dir="$(cd "$(dirname "$0")/.." && pwd)"
@@ -24,6 +26,7 @@ STATE=${STATE:-/var/lib/scim-gateway}
 SERVICE_USER=${SERVICE_USER:-scim-gateway}
 UNIT_DIR=${UNIT_DIR:-/etc/systemd/system}
 PYTHON=${PYTHON:-/usr/bin/python3}
+EXTRAS=${EXTRAS:-}
 
 [ "$(id -u)" = 0 ] || { echo "run this as root (it creates a user and installs into $PREFIX)" >&2; exit 1; }
 [ -x "$PYTHON" ] || { echo "$PYTHON is missing: apt-get install python3" >&2; exit 1; }
@@ -44,7 +47,11 @@ fi
 
 echo "installing the package into $PREFIX ..." >&2
 [ -x "$PREFIX/bin/python" ] || "$PYTHON" -m venv "$PREFIX"
-"$PREFIX/bin/python" -m pip install -q --disable-pip-version-check --upgrade "$source_dir"
+if [[ ",$EXTRAS," == *",python-ldap,"* ]] && [ ! -e /usr/include/ldap.h ]; then
+  echo "installing what python-ldap builds against ..." >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libldap2-dev libsasl2-dev gcc python3-dev >/dev/null
+fi
+"$PREFIX/bin/python" -m pip install -q --disable-pip-version-check --upgrade "$source_dir${EXTRAS:+[$EXTRAS]}"
 install -m 0644 "$source_dir/README.md" "$PREFIX/README.md"
 chmod -R u=rwX,go=rX "$PREFIX"
 

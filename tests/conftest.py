@@ -12,6 +12,7 @@ import pytest
 import requests
 import yaml
 
+from gateway.backends.ldap.measured import Measured
 from gateway.credentials import CredentialFile
 from gateway.observability import logs
 from gateway.web.app import create_app
@@ -205,18 +206,27 @@ def client(make_client) -> Client:
     return make_client()
 
 
+def watch_ldap(monkeypatch, seen) -> None:
+    """Call `seen(operation, args, kwargs)` for every LDAP operation the gateway sends, on either
+    client (ldap3 or python-ldap): both go through measured.py's one measuring point."""
+    original = Measured._measured
+
+    def watched(self, operation, call, args, kwargs):
+        seen(operation, args, kwargs)
+        return original(self, operation, call, args, kwargs)
+
+    monkeypatch.setattr(Measured, "_measured", watched)
+
+
 @pytest.fixture
 def ldap_ops(monkeypatch):
     """Counts LDAP operations the gateway sends (binds separately), by name."""
     counts: dict[str, int] = {}
-    for name in ("search", "add", "modify", "modify_dn", "delete", "bind"):
-        original = getattr(ldap3.Connection, name)
 
-        def counting(self, *args, _name=name, _original=original, **kwargs):
-            counts[_name] = counts.get(_name, 0) + 1
-            return _original(self, *args, **kwargs)
+    def counting(operation, args, kwargs):
+        counts[operation] = counts.get(operation, 0) + 1
 
-        monkeypatch.setattr(ldap3.Connection, name, counting)
+    watch_ldap(monkeypatch, counting)
 
     class Ops:
         def reset(self):

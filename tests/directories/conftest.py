@@ -104,7 +104,7 @@ def server(request) -> Server:
             dc.service_dn,
             dc.service_password_file,
             dc.admin(),
-            f"      ca_file: {dc.ca_file}\n      server_name: {dc.host_name}\n",
+            f"      ca_file: {dc.ca_file}\n",  # its certificate names the address too
         )
     found.clear()
     yield found

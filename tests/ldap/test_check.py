@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 import signal
 
+import ldap3
+import pytest
+
 from gateway.cli import main
 from gateway.web.app import create_app
 from tests.conftest import HR_MAP, OPENLDAP_MAP, write_settings
 from tests.sandbox.children import free_port
-from tests.sandbox.slapd import Slapd
+from tests.sandbox.slapd import SERVICE_DN, Slapd
 
 
 def test_check_passes_on_a_directory_set_up_for_the_map(slapd, tmp_path, capsys):
@@ -21,6 +24,14 @@ def test_check_passes_on_a_directory_set_up_for_the_map(slapd, tmp_path, capsys)
     assert "ok   bind to ldap://" in report and "users: base ou=People,dc=example,dc=com: exists" in report
     assert "users: schema" in report and "controls" in report and "size limit" in report
     assert report.rstrip().endswith("all checks passed")
+
+
+def test_check_binds_with_the_python_ldap_client_too_when_it_serves(slapd, tmp_path, capsys):
+    settings = write_settings(tmp_path, slapd, OPENLDAP_MAP, tenant_yaml="      client: python-ldap\n")
+    assert main(["token", "create", "--config", str(settings)]) == 0
+    capsys.readouterr()
+    assert main(["check", "--config", str(settings)]) == 0, capsys.readouterr().out
+    assert f"ok   bind to {slapd.url} as cn=gateway,dc=example,dc=com with client python-ldap" in capsys.readouterr().out
 
 
 def test_check_fails_with_a_fix_for_each_problem(slapd, tmp_path, capsys):
@@ -131,3 +142,30 @@ def test_check_says_whether_listings_cost_a_page(slapd, tmp_path, capsys):
         assert "fix: see the README's 'Large directories'" in report
     finally:
         plain.stop()
+
+
+def _let_the_service_account_read_the_index_hash(directory: Slapd) -> None:
+    """The access README.md (Directories > OpenLDAP) gives for this check."""
+    admin = ldap3.Connection(directory.url, "cn=admin,cn=config", directory.admin_password, auto_bind=True)
+    rule = f'{{0}}to dn.base="cn=config" attrs=entry,objectClass,olcIndexHash64 by dn.exact="{SERVICE_DN}" read'
+    assert admin.modify("olcDatabase={0}config,cn=config", {"olcAccess": [(ldap3.MODIFY_ADD, [rule])]}), admin.result
+    admin.unbind()
+
+
+@pytest.mark.parametrize(
+    ("hash64", "line"), [(True, "ok   index hashes: 64-bit"), (False, "??   index hashes: 32-bit")]
+)
+def test_check_names_the_index_hash_setting_that_makes_member_removals_grow(tmp_path, capsys, hash64, line):
+    directory = Slapd(tmp_path / "slapd", hash64=hash64)
+    directory.start()
+    try:
+        _let_the_service_account_read_the_index_hash(directory)
+        settings = write_settings(tmp_path, directory, OPENLDAP_MAP)
+        main(["token", "create", "--config", str(settings)])
+        capsys.readouterr()
+        assert main(["check", "--config", str(settings)]) == 0  # said, not failed: removals still work
+        report = capsys.readouterr().out
+        assert line in report, report
+        assert ("fix: olcIndexHash64: TRUE on cn=config, then slapindex" in report) == (not hash64)
+    finally:
+        directory.stop()

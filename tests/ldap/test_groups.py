@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import time
 
-import ldap3
 import pytest
 
-from tests.conftest import OPENLDAP_MAP
+from tests.conftest import OPENLDAP_MAP, watch_ldap
 from tests.sandbox.slapd import GROUPS_DN, PEOPLE_DN, Slapd
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -35,13 +34,12 @@ def _add(client, group_id, *ids):
 def searches(monkeypatch):
     """The attribute lists of every LDAP search the gateway sends."""
     seen: list[tuple[str, ...]] = []
-    original = ldap3.Connection.search
 
-    def recording(self, *args, **kwargs):
-        seen.append(tuple(a.lower() for a in kwargs.get("attributes") or ()))
-        return original(self, *args, **kwargs)
+    def recording(operation, args, kwargs):
+        if operation == "search":
+            seen.append(tuple(a.lower() for a in kwargs.get("attributes") or ()))
 
-    monkeypatch.setattr(ldap3.Connection, "search", recording)
+    watch_ldap(monkeypatch, recording)
     return seen
 
 

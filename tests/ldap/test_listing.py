@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import logging
 
-import ldap3
 import pytest
 
 from gateway.backends.ldap import paging, vlv
 from gateway.backends.ldap.capabilities import ROOT_DSE_ATTRIBUTES
+from tests.conftest import watch_ldap
 from tests.sandbox.slapd import Slapd
 
 
@@ -26,14 +26,13 @@ def unsorted_slapd(tmp_path_factory):
 def searches(monkeypatch):
     """Every search the gateway sends: (paged size, attributes, the OIDs of its controls)."""
     seen = []
-    original = ldap3.Connection.search
 
-    def recording(self, *args, **kwargs):
-        oids = tuple(str(control[0]) for control in kwargs.get("controls") or ())
-        seen.append((kwargs.get("paged_size"), tuple(kwargs.get("attributes") or ()), oids))
-        return original(self, *args, **kwargs)
+    def recording(operation, args, kwargs):
+        if operation == "search":
+            oids = tuple(str(control[0]) for control in kwargs.get("controls") or ())
+            seen.append((kwargs.get("paged_size"), tuple(kwargs.get("attributes") or ()), oids))
 
-    monkeypatch.setattr(ldap3.Connection, "search", recording)
+    watch_ldap(monkeypatch, recording)
     return seen
 
 

@@ -7,6 +7,7 @@ import threading
 
 import pytest
 
+from gateway.backends.ldap.backend import LdapBackend
 from gateway.backends.ldap.compose import normalized_dn
 from tests.sandbox.slapd import Slapd
 
@@ -83,6 +84,25 @@ def test_a_remembered_dn_that_went_stale_is_never_written_to(client, directory):
     assert client.delete(f"/Users/{id}").status_code == 204  # sent to the remembered DN first
     assert directory.entry("moved-elsewhere") is None
     assert directory.entry("moved")["cn"] == ["impostor"]
+
+
+def test_an_entry_renamed_before_every_write_is_a_503_to_retry_never_a_404(client, directory, monkeypatch):
+    """Renamed again before each try (a rename storm): the entry exists, so not a 404, which
+    Entra would take for a deleted user; nothing was written, so a 503 it retries."""
+    id = client.create_user("runner", displayName="Before")["id"]
+    original = LdapBackend._modify_at
+    renames = iter(range(100))
+
+    def renamed_just_before(self, spec, update, dn, *args):
+        assert directory.connection.modify_dn(dn, f"uid=runner{next(renames)}"), directory.connection.result
+        return original(self, spec, update, dn, *args)
+
+    monkeypatch.setattr(LdapBackend, "_modify_at", renamed_just_before)
+    response = client.patch(f"/Users/{id}", [{"op": "Replace", "path": "displayName", "value": "After"}])
+    assert response.status_code == 503, response.get_json()
+    assert "Retry-After" in response.headers and "kept being renamed" in response.get_json()["detail"]
+    monkeypatch.undo()
+    assert client.get(f"/Users/{id}").get_json()["displayName"] == "Before"
 
 
 def test_a_patch_that_changes_nothing_writes_nothing(client, ldap_ops):

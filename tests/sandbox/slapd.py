@@ -71,12 +71,19 @@ class TlsFiles:
 
 
 def _config_ldif(
-    root: Path, admin_password: str, integrity: bool = True, tls: TlsFiles | None = None, sorting: bool = True
+    root: Path,
+    admin_password: str,
+    integrity: bool = True,
+    tls: TlsFiles | None = None,
+    sorting: bool = True,
+    hash64: bool = True,
 ) -> str:
     """cn=config as one LDIF: modules, schemas, the mdb database, its overlays and limits.
     `integrity=False` leaves out memberof and refint, like a directory without them;
     `sorting=False` leaves out sssvlv (server-side sorting and VLV: pages and counts that
-    cost a page, gateway/backends/ldap/vlv.py)."""
+    cost a page, gateway/backends/ldap/vlv.py); `hash64=False` keeps OpenLDAP's default
+    32-bit index hashes, with which removing members from a big group re-indexes every
+    member left (README, Directories > OpenLDAP)."""
     schemas = "\n".join(
         f"include: file://{SCHEMA_DIR / name}.ldif" for name in ("core", "cosine", "nis", "inetorgperson")
     )
@@ -88,6 +95,7 @@ cn: config
 olcPidFile: {root}/slapd.pid
 olcArgsFile: {root}/slapd.args
 olcLogLevel: none
+olcIndexHash64: {"TRUE" if hash64 else "FALSE"}
 {tls.ldif() if tls else ""}
 dn: cn=module{{0}},cn=config
 objectClass: olcModuleList
@@ -225,6 +233,7 @@ class Slapd:
     sorting: bool = True  # sssvlv overlay: server-side sorting and VLV
     tls: TlsFiles | None = None  # serve StartTLS on `url`, and ldaps:// on `ldaps_url`
     tls_port: int = 0
+    hash64: bool = True  # olcIndexHash64 (False: OpenLDAP's default, slow member removals)
     process: subprocess.Popen | None = field(default=None, repr=False)
 
     @property
@@ -260,7 +269,9 @@ class Slapd:
         service_password = secrets.token_urlsafe(18)
         children.write_private(self.root / "admin.password", admin_password)
         children.write_private(self.service_password_file, service_password)
-        self._slapadd(["-n0"], _config_ldif(self.root, admin_password, self.integrity, self.tls, self.sorting))
+        self._slapadd(
+            ["-n0"], _config_ldif(self.root, admin_password, self.integrity, self.tls, self.sorting, self.hash64)
+        )
         self._slapadd(["-n1", "-q"], _seed_ldif(service_password))
         (self.root / "ready").touch()
 

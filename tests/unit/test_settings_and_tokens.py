@@ -1,6 +1,7 @@
 """Settings files and Secret Tokens."""
 
 import os
+import sys
 
 import pytest
 
@@ -87,3 +88,37 @@ def test_a_revoked_token_stops_working_without_a_restart(tmp_path):
     other.add("entra", replace=True)  # replacing a name revokes the old one
     assert [t.name for t in read_tokens(tmp_path / "tokens.yaml")] == ["entra"]
     assert matching(token, tokens.tokens()) is None
+
+
+@pytest.mark.parametrize(
+    ("ldap_yaml", "line", "message"),
+    [
+        ("      client: openldap\n", 10, "tenants.0.ldap.client: Must be one of: ldap3, python-ldap."),
+        (
+            "      client: python-ldap\n      server_name: dc1.example.com\n",
+            6,
+            "checks an ldaps:// certificate against the URL's host only, not server_name",
+        ),
+    ],
+)
+def test_the_ldap_client_setting_says_what_it_takes(tmp_path, monkeypatch, ldap_yaml, line, message):
+    monkeypatch.setenv("TEST_LDAP_PASSWORD", "x")
+    text = GOOD.replace("ldap://127.0.0.1:389", "ldaps://127.0.0.1:636") + ldap_yaml
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, text))
+    problems = caught.value.problems
+    assert any(p.line == line and message in p.message for p in problems), problems
+
+
+def test_python_ldap_missing_is_said_with_the_command_that_installs_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("TEST_LDAP_PASSWORD", "x")
+    monkeypatch.setitem(sys.modules, "ldap", None)  # as if python-ldap were not installed
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, GOOD + "      client: python-ldap\n"))
+    assert "pip install 'scim-gateway[python-ldap]'" in str(caught.value)
+
+
+def test_python_ldap_is_taken_when_asked_for(tmp_path, monkeypatch):
+    monkeypatch.setenv("TEST_LDAP_PASSWORD", "x")
+    settings = load_settings(write(tmp_path, GOOD + "      client: python-ldap\n"))
+    assert settings.tenants[0].backends["ldap"].client == "python-ldap"

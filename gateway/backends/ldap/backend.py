@@ -28,7 +28,7 @@ from collections.abc import Iterable
 
 import ldap3
 
-from gateway.backends.base import AlreadyExists, BackendError, NotFound, UnknownReference, Update
+from gateway.backends.base import AlreadyExists, BackendError, Contended, NotFound, UnknownReference, Update
 from gateway.backends.ldap import accounts, controls, memberships, results, vlv
 from gateway.backends.ldap.compose import (
     all_filters,
@@ -45,10 +45,8 @@ from gateway.store import AllOf, AnyOf, Entry, Match, Negate, Page, Query, Recor
 
 log = logging.getLogger(__name__)
 
+WRITE_ATTEMPTS = 5  # a write to an entry renamed under it: found again by id this often
 REMEMBERED_DNS = 10_000
-# Tries of a modify whose DN goes stale under it. Each stale try means a rename landed in between
-# (the entry exists), so a user renamed several times in a burst while it is PATCHed is no 404.
-STALE_TRIES = 10
 
 
 class LdapBackend:
@@ -191,7 +189,7 @@ class LdapBackend:
         spec = self.specs[kind]
         entry = update.before
         locators = self._locators(references(c.values for c in update.changes))
-        for attempt in range(1, STALE_TRIES + 1):
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
             # Without the assertion control a remembered DN is not trusted: it is searched again.
             fresh = attempt > 1 or not self.pool.capabilities.assertion
             dn = (entry.locator if attempt == 1 else "") or self._locate(kind, entry.id, fresh=fresh)
@@ -203,7 +201,9 @@ class LdapBackend:
                 self._forget(kind, entry.id)
                 continue
             return self._remember(kind, after)
-        raise NotFound.no_such(kind, entry.id)
+        # Found by id each time, renamed again before each write: the entry exists, so never a
+        # 404 (Entra would take the user for gone); nothing was written, so a plain retry.
+        raise Contended(f"the entry kept being renamed while the gateway wrote it ({WRITE_ATTEMPTS} tries)")
 
     def _modify_at(
         self, spec: LdapSpec, update: Update, dn: str, attributes: list[str] | None, locators: dict[Ref, str]

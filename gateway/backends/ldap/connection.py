@@ -21,7 +21,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from typing import TypeVar
+from typing import TypeVar, cast
 from urllib.parse import urlparse
 
 import ldap3
@@ -41,8 +41,11 @@ T = TypeVar("T")
 
 
 class ConnectionPool:
-    def __init__(self, settings: LdapSettings, get_info=ldap3.NONE):
+    def __init__(self, settings: LdapSettings, get_info=ldap3.NONE, client: str | None = None):
+        """`client`: ldap3 or python-ldap (libldap.py); default: the settings' (check.py reads
+        the schema, which only ldap3 parses)."""
         self.settings = settings
+        self.client = client or settings.client
         parsed = urlparse(settings.url)
         ldaps = parsed.scheme.lower() == "ldaps"
         tls = VerifiedTls(settings.server_name or settings.host, settings.ca_file) if settings.encrypted else None
@@ -68,14 +71,7 @@ class ConnectionPool:
         server = self.server
         if timeout < self.settings.timeout:
             server = ldap3.Server(self.settings.host, connect_timeout=timeout, **self._server_options)
-        connection = MeasuredConnection(
-            server,
-            user=self.settings.bind_dn,
-            password=self.settings.password,
-            receive_timeout=max(1, math.ceil(timeout)),  # ldap3 packs it as an int; _bounded cuts it finer
-            raise_exceptions=False,
-            return_empty_attributes=False,
-        )
+        connection = self._connection(server, timeout)
         try:
             with self._bounded(connection, timeout):
                 self._connect_and_bind(connection)
@@ -102,6 +98,29 @@ class ConnectionPool:
         self.opened += 1
         metrics.DIRECTORY_CONNECTIONS.labels(self.settings.url).inc()
         return connection
+
+    def _connection(self, server: ldap3.Server, timeout: float) -> ldap3.Connection:
+        if self.client == "python-ldap":
+            from gateway.backends.ldap.libldap import MeasuredLibldap  # an extra: imported only when chosen
+
+            libldap = MeasuredLibldap(
+                self.settings.url,
+                self.settings.bind_dn,
+                self.settings.password,
+                connect_timeout=timeout,
+                receive_timeout=timeout,
+                ca_file=self.settings.ca_file,
+                server_name=self.settings.server_name,
+            )
+            return cast(ldap3.Connection, libldap)  # the same shape (libldap.py says which part)
+        return MeasuredConnection(
+            server,
+            user=self.settings.bind_dn,
+            password=self.settings.password,
+            receive_timeout=max(1, math.ceil(timeout)),  # ldap3 packs it as an int; _bounded cuts it finer
+            raise_exceptions=False,
+            return_empty_attributes=False,
+        )
 
     def _learn(self, found: capabilities.Capabilities) -> None:
         found = found.overridden(self.settings.capabilities or {})

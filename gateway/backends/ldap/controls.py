@@ -25,7 +25,7 @@ from pyasn1.type.univ import SequenceOf
 
 from gateway.backends.ldap.capabilities import ASSERTION, MATCHED_VALUES, PERMISSIVE_MODIFY
 
-__all__ = ["assertion", "matched_values", "permissive_modify", "post_read"]
+__all__ = ["assertion", "kept", "matched_values", "permissive_modify", "post_read"]
 
 
 # Building a control's value with pyasn1 costs about as much CPU as the LDAP operation it rides on
@@ -35,7 +35,8 @@ __all__ = ["assertion", "matched_values", "permissive_modify", "post_read"]
 # as it is and which threads can share.
 
 
-def _kept(control) -> tuple[str, bool, bytes]:
+def kept(control) -> tuple[str, bool, bytes]:
+    """A control as the triple both clients take (ldap3, and libldap.py's)."""
     return str(control["controlType"]), bool(control["criticality"]), bytes(control["controlValue"])
 
 
@@ -45,21 +46,18 @@ def post_read(attributes: list[str]):
 
 @lru_cache(maxsize=256)
 def _post_read(attributes: tuple[str, ...]):
-    return _kept(post_read_control(list(attributes)))
+    return kept(post_read_control(list(attributes)))
 
 
 @lru_cache(maxsize=4096)
 def assertion(ldap_filter: str):
     """The operation only applies if the target entry matches `ldap_filter` (else result 122)."""
     parsed = parse_filter(ldap_filter, None, False, False, None, False)
-    return _kept(build_control(ASSERTION, True, compile_filter(parsed.elements[0])))
-
-
-_PERMISSIVE = (PERMISSIVE_MODIFY, True, None)  # no value: the triple is the whole control
+    return kept(build_control(ASSERTION, True, compile_filter(parsed.elements[0])))
 
 
 def permissive_modify():
-    return _PERMISSIVE
+    return (PERMISSIVE_MODIFY, True, None)
 
 
 class _EqualityMatches(SequenceOf):
@@ -75,4 +73,4 @@ def matched_values(attribute: str, values: list[str]):
         item["attributeDesc"] = attribute
         item["assertionValue"] = value.encode("utf-8")
         items.setComponentByPosition(position, item)
-    return build_control(MATCHED_VALUES, True, items)
+    return kept(build_control(MATCHED_VALUES, True, items))

@@ -1,5 +1,6 @@
-"""An ldap3 connection that times and counts every operation it sends: the one place the LDAP
-backend is measured (observability/metrics.py), whichever code path sent the operation.
+"""A connection that times and counts every operation it sends: the one place the LDAP backend
+is measured (observability/metrics.py), whichever code path sent the operation and whichever
+client (ldap3, or libldap.py's) carries it.
 
 The outcome is the directory's answer: `ok`, `refused` (any other result code: no such object,
 an assertion that failed, a constraint), or `unavailable` (the connection broke or timed out).
@@ -8,7 +9,7 @@ an assertion that failed, a constraint), or `unavailable` (the connection broke 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ldap3
 from ldap3.core import exceptions as ldap_errors
@@ -18,7 +19,15 @@ from gateway.observability import metrics
 SIZE_LIMIT_EXCEEDED = 4  # a search with size_limit asked for no more: that is an answer, not a refusal
 
 
-class MeasuredConnection(ldap3.Connection):
+if TYPE_CHECKING:
+    from ldap3 import Connection as _Client  # what Measured wraps, for mypy (libldap.py's has the same methods)
+else:
+    _Client = object
+
+
+class Measured(_Client):
+    """Put before the client's connection class: `class X(Measured, ldap3.Connection)`."""
+
     def bind(self, *args, **kwargs) -> Any:
         return self._measured("bind", super().bind, args, kwargs)
 
@@ -51,3 +60,7 @@ class MeasuredConnection(ldap3.Connection):
         ok = code == 0 or (operation == "search" and code == SIZE_LIMIT_EXCEEDED)
         metrics.count_backend("ldap", operation, "ok" if ok else "refused", time.perf_counter() - started)
         return answer
+
+
+class MeasuredConnection(Measured, ldap3.Connection):
+    pass

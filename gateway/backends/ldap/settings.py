@@ -7,6 +7,7 @@
       password_file: /etc/scim-gateway/ldap.password   # or password_env: LDAP_PASSWORD
       timeout: 10                             # seconds for each operation
       retry_after: 30                         # what Entra is told when the directory is down
+      client: ldap3                           # or python-ldap: the same, 6x less CPU (an extra)
 
 The bind password comes from a file or an environment variable, never from the settings file;
 the dataclass repr hides it. A bind in clear text is allowed only to a directory on the
@@ -27,6 +28,10 @@ from gateway.backends.ldap.capabilities import Capabilities
 from gateway.declared import schema_of, setting
 from gateway.privatefiles import read_secret, service_user
 
+CLIENTS = ("ldap3", "python-ldap")
+CLIENT_VARIABLE = "SCIM_GATEWAY_LDAP_CLIENT"
+DEFAULT_CLIENT = os.environ.get(CLIENT_VARIABLE) or "ldap3"  # read once, at start
+
 
 @dataclass(frozen=True)
 class LdapSettings:
@@ -39,6 +44,10 @@ class LdapSettings:
     ca_file: str | None = setting(None, fields.Str())  # default: the system's CAs
     # the name the certificate must carry; default: the URL's host
     server_name: str | None = setting(None, fields.Str())
+    # The LDAP client library: ldap3 (pure Python, always there) or python-ldap (libldap.py;
+    # `pip install 'scim-gateway[python-ldap]'`). Left out: $SCIM_GATEWAY_LDAP_CLIENT's, else
+    # ldap3 (the variable lets tests/run.sh run the whole suite on each client).
+    client: str = setting(DEFAULT_CLIENT, fields.Str(validate=validate.OneOf(CLIENTS)))
     # Overrides of what the root DSE says the directory supports (capabilities.py), e.g.
     # {assertion: false} for a directory that lists a control it does not honour.
     capabilities: dict | None = setting(
@@ -107,7 +116,12 @@ def ldap_settings(raw: dict, folder: Path) -> LdapSettings:
         ca_file=str(ca_file) if ca_file else None,
         server_name=raw.get("server_name"),
         capabilities=raw.get("capabilities") or {},
+        client=raw["client"],
     )
+    if settings.client not in CLIENTS:  # only the variable can say something else
+        raise ValueError(f"${CLIENT_VARIABLE} is {settings.client!r}; it names the LDAP client: {' or '.join(CLIENTS)}")
+    if settings.client == "python-ldap":
+        _can_use_libldap(settings)
     if settings.start_tls and settings.url.lower().startswith("ldaps:"):
         raise ValueError("start_tls is for ldap:// URLs; an ldaps:// connection is encrypted from the start")
     if not settings.encrypted and not raw["allow_plaintext"] and not _loopback(settings.host):
@@ -116,6 +130,20 @@ def ldap_settings(raw: dict, folder: Path) -> LdapSettings:
             " or start_tls: true (or, knowing the risk, allow_plaintext: true)"
         )
     return settings
+
+
+def _can_use_libldap(settings: LdapSettings) -> None:
+    try:
+        import ldap  # noqa: F401  (python-ldap, the optional client)
+    except ImportError:
+        raise ValueError(
+            "client: python-ldap needs the python-ldap package: pip install 'scim-gateway[python-ldap]'"
+            " (it builds against libldap2-dev and libsasl2-dev), or remove `client` to use ldap3"
+        ) from None
+    if settings.server_name and urlparse(settings.url).scheme.lower() == "ldaps":
+        from gateway.backends.ldap.libldap import LDAPS_NAMED
+
+        raise ValueError(LDAPS_NAMED)
 
 
 def _loopback(host: str) -> bool:

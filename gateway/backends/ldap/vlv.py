@@ -38,6 +38,7 @@ from pyasn1.type import namedtype, tag, univ
 from gateway.backends.ldap import results
 from gateway.backends.ldap.capabilities import SORT, VLV
 from gateway.backends.ldap.compose import all_filters
+from gateway.backends.ldap.controls import kept
 from gateway.backends.ldap.target import LdapSpec
 
 log = logging.getLogger(__name__)
@@ -106,7 +107,7 @@ def sort_control(attribute: str):
     key = _SortKey()
     key["attributeType"] = attribute
     keys.setComponentByPosition(0, key)
-    return build_control(SORT, True, keys)
+    return kept(build_control(SORT, True, keys))
 
 
 def vlv_control(offset: int, after: int, context: bytes | None = None):
@@ -121,7 +122,7 @@ def vlv_control(offset: int, after: int, context: bytes | None = None):
     request["target"] = target
     if context:
         request["contextID"] = context
-    return build_control(VLV, True, request)
+    return kept(build_control(VLV, True, request))
 
 
 @dataclass(frozen=True)
