@@ -4,6 +4,11 @@ A socket read has a timeout, but a directory that trickles a byte now and then, 
 operation of several reads, can outlast any one timeout. The LDAP connection pool arms the
 watchdog with the request's deadline and the action "shut this socket down": whatever the
 directory does, the blocked read returns by then and the thread is free to answer 503.
+
+It is armed and called off several times per request, nearly always long before its time, so
+neither wakes the thread unless it must: arming does only when the new alarm is due before the
+thread would wake anyway, and calling off only drops the alarm (and any other called-off ones
+at the front of the queue, which keeps the queue about as long as the alarms still armed).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ class Watchdog:
         self._condition = threading.Condition()
         self._sequence = itertools.count()
         self._pid = 0
+        self._waking_at = float("inf")  # when the thread wakes by itself next (inf: not until told)
 
     @contextmanager
     def armed(self, when: float, action: Callable[[], None]) -> Iterator[None]:
@@ -43,15 +49,19 @@ class Watchdog:
         with self._condition:
             if self._pid != os.getpid():  # first use, or forked: the parent's thread is not ours
                 self._alarms = []
+                self._waking_at = float("inf")
                 self._pid = os.getpid()
                 threading.Thread(target=self._watch, name="deadline-watchdog", daemon=True).start()
             heapq.heappush(self._alarms, alarm)
-            self._condition.notify()
+            if when < self._waking_at:
+                self._condition.notify()
         return alarm
 
     def cancel(self, alarm: list) -> None:
         with self._condition:
             alarm[2] = None
+            while self._alarms and self._alarms[0][2] is None:
+                heapq.heappop(self._alarms)
 
     def _watch(self) -> None:
         while True:
@@ -59,9 +69,11 @@ class Watchdog:
                 while self._alarms and self._alarms[0][2] is None:
                     heapq.heappop(self._alarms)
                 if not self._alarms:
+                    self._waking_at = float("inf")
                     self._condition.wait()
                     continue
-                wait = self._alarms[0][0] - self.clock()
+                self._waking_at = self._alarms[0][0]
+                wait = self._waking_at - self.clock()
                 if wait > 0:
                     self._condition.wait(wait)
                     continue

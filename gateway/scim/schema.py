@@ -7,6 +7,7 @@ on it), so every lookup here goes through a lower-cased index and returns the ca
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
@@ -31,8 +32,11 @@ class Attribute:
     reference_types: tuple[str, ...] = ()
 
     def sub(self, name: str) -> Attribute | None:
-        lowered = name.lower()
-        return next((s for s in self.sub_attributes if s.name.lower() == lowered), None)
+        return self._subs.get(name.lower())
+
+    @cached_property
+    def _subs(self) -> dict[str, Attribute]:
+        return _index(self.sub_attributes)
 
     def to_json(self) -> dict:
         body = {
@@ -67,7 +71,7 @@ class Schema:
 
     def attribute(self, name: str) -> Attribute | None:
         lowered = name.lower()
-        found = next((a for a in self.attributes if a.name.lower() == lowered), None)
+        found = self._attributes.get(lowered)
         if found is not None:
             return found
         for prefix in self.open_prefixes:
@@ -75,6 +79,19 @@ class Schema:
                 # One spelling for every client: the prefix as the map writes it, the rest in lower case.
                 return Attribute(prefix + lowered[len(prefix) :])
         return None
+
+    @cached_property
+    def _attributes(self) -> dict[str, Attribute]:
+        return _index(self.attributes)
+
+
+def _index(attributes: tuple[Attribute, ...]) -> dict[str, Attribute]:
+    """Attributes by lower-cased name (the first of a name wins), built once per schema: a
+    response looks up every attribute it carries."""
+    index: dict[str, Attribute] = {}
+    for attribute in attributes:
+        index.setdefault(attribute.name.lower(), attribute)
+    return index
 
 
 def _typed_multi(name: str, *types: str, extra: tuple[Attribute, ...] = ()) -> Attribute:
@@ -233,6 +250,8 @@ COMMON = (
     ),
 )
 
+_COMMON = _index(COMMON)
+
 KNOWN_EXTENSIONS = {ENTERPRISE_USER.lower(): ENTERPRISE}
 
 
@@ -260,7 +279,6 @@ class ResourceType:
     def attribute(self, urn: str | None, name: str) -> Attribute | None:
         """Look an attribute up by (schema URN or None for the core schema, name)."""
         if urn is None or urn.lower() == self.core.id.lower():
-            common = next((a for a in COMMON if a.name.lower() == name.lower()), None)
-            return common or self.core.attribute(name)
+            return _COMMON.get(name.lower()) or self.core.attribute(name)
         extension = self.extension(urn)
         return extension.attribute(name) if extension else None

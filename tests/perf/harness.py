@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from tests.sandbox.slapd import Slapd
 
 REPO = Path(__file__).resolve().parents[2]
 TICK = os.sysconf("SC_CLK_TCK")
+GUNICORN_CONFIG = REPO / "deploy" / "gunicorn.conf.py"
 
 
 def cpu_seconds(pid: int) -> float:
@@ -83,13 +85,40 @@ def serve(folder: Path, slapd: Slapd, workers: int = 2, threads: int = 4, mappin
     port = free_port()
     log = folder / "gateway.log"
     command = [sys.executable, "-m", "gateway.cli", "serve", "--config", str(settings)]
-    command += ["--listen", f"127.0.0.1:{port}", "--gunicorn-config", str(REPO / "deploy" / "gunicorn.conf.py")]
-    with open(log, "wb") as output:
-        process = subprocess.Popen(command, cwd=REPO, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
-    gateway = Gateway(process, port, token, log)
-    try:
+    command += ["--listen", f"127.0.0.1:{port}", "--gunicorn-config", str(GUNICORN_CONFIG)]
+    with _running(command, log) as process:
+        gateway = Gateway(process, port, token, log)
         _wait_ready(gateway, workers)
         yield gateway
+
+
+@contextlib.contextmanager
+def serve_floor(folder: Path, bodies: dict[str, tuple[int, bytes, dict]], workers: int = 2, threads: int = 4):
+    """The floor app (floor_app.py) answering with `bodies`, under plain gunicorn with the
+    gateway's gunicorn settings (deploy/gunicorn.conf.py: worker class, keep-alive) and the
+    same workers and threads."""
+    folder.mkdir(parents=True, exist_ok=True)
+    canned = folder / "bodies.json"
+    canned.write_text(json.dumps({kind: [s, b.decode(), h] for kind, (s, b, h) in bodies.items()}))
+    port = free_port()
+    log = folder / "floor.log"
+    command = [sys.executable, "-m", "gunicorn", "--config", str(GUNICORN_CONFIG), "--bind", f"127.0.0.1:{port}"]
+    command += ["--workers", str(workers), "--threads", str(threads), "tests.perf.floor_app:create_app()"]
+    environment = {**os.environ, "FLOOR_BODIES": str(canned)}
+    with _running(command, log, environment) as process:
+        floor = Gateway(process, port, "", log)
+        _wait_ready(floor, workers)
+        yield floor
+
+
+@contextlib.contextmanager
+def _running(command: list[str], log: Path, environment: dict | None = None) -> Iterator[subprocess.Popen]:
+    with open(log, "wb") as output:
+        process = subprocess.Popen(
+            command, cwd=REPO, env=environment, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        yield process
     finally:
         stop(process, 30)
 
@@ -117,12 +146,15 @@ class Http:
         self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"}
         self.base = base
+        self.last: tuple[int, bytes, dict] = (0, b"", {})  # the last answer as sent: status, body, Location
 
     def send(self, method: str, path: str, body=None) -> tuple[int, dict | None]:
         data = None if body is None else json.dumps(body)
         self.connection.request(method, self.base + path, body=data, headers=self.headers)
         response = self.connection.getresponse()
         raw = response.read()
+        location = response.getheader("Location")
+        self.last = (response.status, raw, {"Location": location} if location else {})
         return response.status, (json.loads(raw) if raw else None)
 
     def patch(self, path: str, operations: list[dict]) -> tuple[int, dict | None]:

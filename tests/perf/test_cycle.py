@@ -11,15 +11,20 @@ attributes (title and department, as Entra's cycles mostly send), disable it, ad
 delete it. The gateway is `scim-gateway serve`
 (gunicorn, deploy/gunicorn.conf.py) on a throwaway slapd (fsync on, memberof/refint/ppolicy).
 In the same run the same work is done as the fewest direct ldap3 operations (one per request
-kind, no controls, the service account): the ceiling a gateway built on ldap3 could reach.
+kind, no controls, the service account): the ceiling a gateway built on ldap3 could reach. And
+the same clients drive the floor (floor_app.py): the same gunicorn (deploy/gunicorn.conf.py, its
+worker class, workers and threads) serving a Flask app that answers each request kind with the
+gateway's own answer, canned: what fraction of the ceiling a Flask + gunicorn gateway can reach
+at all on this machine.
 
-Printed: both rates, their ratio, p50/p99 per request kind for both, and the CPU the gateway's
-processes (and slapd) spent per request. The targets (issue 14): ratio >= 0.6, p99 < 25 ms for
+Printed: the rates, the ratios to the ceiling, p50/p99 per request kind for the gateway and the
+ceiling, and the CPU the gateway's processes (and slapd, and the floor's) spent per request. The targets (issue 14): ratio >= 0.6, p99 < 25 ms for
 every kind, on 2 cores. Client, gateway and slapd share the machine, as they would on 2 cores.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import statistics
 import time
@@ -29,7 +34,7 @@ from multiprocessing import get_context
 import ldap3
 import pytest
 
-from tests.perf.harness import Http, cpu_seconds, machine, percentile, serve
+from tests.perf.harness import Http, cpu_seconds, machine, percentile, serve, serve_floor
 from tests.sandbox.slapd import GROUPS_DN, PEOPLE_DN, SERVICE_DN, Slapd
 
 pytestmark = pytest.mark.perf
@@ -67,37 +72,47 @@ def _timed(samples: dict, kind: str, call, *args, **options):
     return result
 
 
-def gateway_share(port: int, token: str, prefix: str, numbers: list[int], groups: list[str]) -> dict[str, list[float]]:
-    """One client process: its users through the whole cycle, over one keep-alive connection."""
+def gateway_share(
+    port: int, token: str, prefix: str, numbers: list[int], groups: list[str], answers: dict | None = None
+) -> dict[str, list[float]]:
+    """One client process: its users through the whole cycle, over one keep-alive connection.
+    `answers`, when given, gets the last answer of each kind as sent (the floor's bodies)."""
     cpu_started = time.process_time()
     http = Http(port, token)
     samples: dict[str, list[float]] = {kind: [] for kind in KINDS}
+
+    def request(kind: str, call, *args) -> tuple[int, dict | None]:
+        answer = _timed(samples, kind, call, *args)
+        if answers is not None:
+            answers[kind] = http.last
+        return answer
+
     for number in numbers:
         name = f"{prefix}{number:06d}@example.com"
         lookup = f'/Users?filter=userName+eq+"{name}"'
-        status, body = _timed(samples, "lookup miss", http.send, "GET", lookup)
+        status, body = request("lookup miss", http.send, "GET", lookup)
         assert status == 200 and body["totalResults"] == 0, body
-        status, body = _timed(samples, "create", http.send, "POST", "/Users", _user(name, number))
+        status, body = request("create", http.send, "POST", "/Users", _user(name, number))
         assert status == 201, body
         id = body["id"]
-        status, body = _timed(samples, "lookup", http.send, "GET", lookup)
+        status, body = request("lookup", http.send, "GET", lookup)
         assert status == 200 and body["totalResults"] == 1, body
-        status, body = _timed(samples, "get by id", http.send, "GET", f"/Users/{id}")
+        status, body = request("get by id", http.send, "GET", f"/Users/{id}")
         assert status == 200, body
         replace = [
             {"op": "Replace", "path": f"{ENTERPRISE}:department", "value": f"Team {number % 10}"},
             {"op": "Replace", "path": "title", "value": "Manager"},
         ]
-        status, body = _timed(samples, "update", http.patch, f"/Users/{id}", replace)
+        status, body = request("update", http.patch, f"/Users/{id}", replace)
         assert status == 200, body
-        status, body = _timed(
-            samples, "disable", http.patch, f"/Users/{id}", [{"op": "Replace", "path": "active", "value": "False"}]
+        status, body = request(
+            "disable", http.patch, f"/Users/{id}", [{"op": "Replace", "path": "active", "value": "False"}]
         )
         assert status == 200, body
         member = [{"op": "Add", "path": "members", "value": [{"value": id}]}]
-        status, body = _timed(samples, "add to group", http.patch, f"/Groups/{groups[number % len(groups)]}", member)
+        status, body = request("add to group", http.patch, f"/Groups/{groups[number % len(groups)]}", member)
         assert status == 204, body
-        status, body = _timed(samples, "delete", http.send, "DELETE", f"/Users/{id}")
+        status, body = request("delete", http.send, "DELETE", f"/Users/{id}")
         assert status == 204, body
     http.close()
     samples["client cpu"] = [time.process_time() - cpu_started]
@@ -208,19 +223,22 @@ def test_cycle_rate_against_the_ldap3_ceiling(tmp_path):
     slapd.start()
     samples: dict[str, list[float]] = {kind: [] for kind in KINDS}
     ldap_samples: dict[str, list[float]] = {kind: [] for kind in KINDS}
-    rates, ceilings = [], []
-    gateway_cpu = slapd_cpu = ldap_slapd_cpu = 0.0
+    rates, ceilings, floors = [], [], []
+    gateway_cpu = slapd_cpu = ldap_slapd_cpu = floor_cpu = floor_client_cpu = 0.0
     requests = USERS * len(KINDS)
     try:
-        with serve(tmp_path / "gateway", slapd) as gateway:
+        with serve(tmp_path / "gateway", slapd) as gateway, contextlib.ExitStack() as later:
             warm = gateway.client()
             groups = []
             for number in range(GROUPS):
                 status, body = warm.send("POST", "/Groups", {"displayName": f"gw-group{number}", "members": []})
                 assert status == 201, body
                 groups.append(body["id"])
-            gateway_share(gateway.port, gateway.token, "warm", list(range(2 * CLIENTS)), groups)
+            answers: dict[str, tuple[int, bytes, dict]] = {}  # the floor answers with these
+            gateway_share(gateway.port, gateway.token, "warm", list(range(2 * CLIENTS)), groups, answers)
             warm.close()
+            floor = later.enter_context(serve_floor(tmp_path / "floor", answers))
+            gateway_share(floor.port, "", "warm", list(range(2 * CLIENTS)), groups)
             for round_ in range(ROUNDS):
                 cpu_before, slapd_before = gateway.cpu(), cpu_seconds(slapd.process.pid)
                 shares = [(gateway.port, gateway.token, f"gw{round_}-", s, groups) for s in _shares(CLIENTS)]
@@ -237,6 +255,13 @@ def test_cycle_rate_against_the_ldap3_ceiling(tmp_path):
                 ldap_slapd_cpu += cpu_seconds(slapd.process.pid) - slapd_before
                 ceilings.append(requests / wall)
                 _merge(ldap_samples, round_samples)
+
+                cpu_before = floor.cpu()
+                shares = [(floor.port, "", f"fl{round_}-", s, groups) for s in _shares(CLIENTS)]
+                wall, round_samples = _run(gateway_share, shares)
+                floor_cpu += floor.cpu() - cpu_before
+                floor_client_cpu += sum(round_samples["client cpu"])
+                floors.append(requests / wall)
             rss = gateway.worker_rss()
     finally:
         slapd.stop()
@@ -264,6 +289,16 @@ def test_cycle_rate_against_the_ldap3_ceiling(tmp_path):
         f"CPU per request, every process (clients, gateway, slapd): {ours_cpu * 1000:.2f} ms; ceiling's"
         f" (ldap3 clients, slapd): {theirs_cpu * 1000:.2f} ms. On a machine they have to themselves and"
         f" saturate, the ratio tends to {theirs_cpu / ours_cpu:.2f}"
+    )
+    floor_ratios = [rate / ceiling for rate, ceiling in zip(floors, ceilings, strict=True)]
+    print(
+        f"floor (the same gunicorn, canned answers: floor_app.py): {statistics.median(floors):7.0f} req/s,"
+        f" {statistics.median(floor_ratios):.2f} of the ceiling (rounds: {', '.join(f'{r:.2f}' for r in floor_ratios)});"
+        f" the gateway reaches {statistics.median(rates) / statistics.median(floors):.2f} of the floor"
+    )
+    print(
+        f"CPU per request of the floor: its processes {floor_cpu / all_requests * 1000:.2f} ms, with its clients"
+        f" {(floor_cpu + floor_client_cpu) / all_requests * 1000:.2f} ms"
     )
     print(f"{'request kind':<14} {'gateway p50':>12} {'p99 (ms)':>9} {'ldap3 p50':>10} {'p99 (ms)':>9}")
     for kind in KINDS:

@@ -115,6 +115,22 @@ def test_the_watchdog_wakes_a_read_that_would_block_forever_and_leaves_alone_wha
         right.close()
 
 
+def test_the_watchdog_fires_each_alarm_on_time_whatever_order_they_were_armed_in():
+    """Arming wakes the thread only for an alarm due before the one it waits for: a later
+    alarm must still fire when its time comes, an earlier one must not wait for the later."""
+    watchdog = Watchdog()
+    fired: list[str] = []
+    done = threading.Event()
+    now = time.monotonic()
+    watchdog.arm(now + 0.3, lambda: (fired.append("last"), done.set()))
+    watchdog.arm(now + 0.2, lambda: fired.append("second"))
+    called_off = watchdog.arm(now + 0.15, lambda: fired.append("called off"))
+    watchdog.arm(now + 0.1, lambda: fired.append("first"))
+    watchdog.cancel(called_off)
+    assert done.wait(5)
+    assert fired == ["first", "second", "last"]
+
+
 def test_a_request_out_of_time_before_the_call_is_refused_without_counting_against_the_backend():
     guarded, backend, _ = _guarded()
     with deadline.within(0), pytest.raises(deadline.OutOfTime):

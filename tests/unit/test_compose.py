@@ -83,7 +83,11 @@ def test_normalized_dns_compare_escapes_and_case_alike():
 def test_generalized_time_reads_as_iso_8601():
     assert iso_time("20261123125413Z") == "2026-11-23T12:54:13Z"
     assert iso_time("20261123125413.123456Z") == "2026-11-23T12:54:13Z"
+    assert iso_time("20261123125413.0Z") == "2026-11-23T12:54:13Z"  # AD's whenCreated
     assert iso_time("garbage") is None
+    assert iso_time("20261323125413Z") is None  # month 13
+    assert iso_time("20260230125413Z") is None  # 30 February
+    assert iso_time("2026112312Z") is None
 
 
 # Found by tests/fuzz: ldap3 strips whitespace from both ends of an assertion value, and its

@@ -185,12 +185,14 @@ def generalized_time(moment: datetime) -> str:
 
 
 def iso_time(generalized: str | None) -> str | None:
-    """'20261123125413Z' (or with .123Z) -> '2026-11-23T12:54:13Z'."""
+    """'20261123125413Z' (or with .123Z) -> '2026-11-23T12:54:13Z'; None if it is no such time."""
     if not generalized:
         return None
-    digits = generalized.rstrip("Z").split(".")[0]
-    try:
-        moment = datetime.strptime(digits[:14], "%Y%m%d%H%M%S")
+    digits = generalized.rstrip("Z").split(".")[0][:14]
+    if len(digits) != 14 or not digits.isdigit():
+        return None
+    try:  # ISO 8601's basic form; strptime costs several times as much (a lock, a locale check)
+        moment = datetime.fromisoformat(f"{digits[:8]}T{digits[8:]}")
     except ValueError:
         return None
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
