@@ -34,6 +34,7 @@ from multiprocessing import get_context
 import ldap3
 import pytest
 
+from gateway.backends.ldap.settings import DEFAULT_CLIENT
 from tests.perf.harness import Http, cpu_seconds, machine, percentile, serve, serve_floor
 from tests.sandbox.slapd import GROUPS_DN, PEOPLE_DN, SERVICE_DN, Slapd
 
@@ -271,7 +272,7 @@ def test_cycle_rate_against_the_ldap3_ceiling(tmp_path):
     print(f"\nmachine: {machine()}")
     print(
         f"{ROUNDS} rounds of {USERS} users x {len(KINDS)} requests, {CLIENTS} client processes,"
-        " gateway 2 workers x 4 threads"
+        f" gateway 2 workers x 4 threads, LDAP client {DEFAULT_CLIENT}"
     )
     print(
         f"gateway: {statistics.median(rates):7.0f} req/s   ldap3 ceiling: {statistics.median(ceilings):7.0f} ops/s"
