@@ -4,6 +4,7 @@ Run by hand (not part of the suite):
 
     .venv/bin/python -m pytest -m perf -s tests/perf/test_cycle.py
     PERF_USERS=300 PERF_ROUNDS=3 PERF_CLIENTS=4 .venv/bin/python -m pytest -m perf -s tests/perf/test_cycle.py
+    SCIM_GATEWAY_LDAP_CLIENT=python-ldap PERF_WORKERS=4 PERF_THREADS=2 .venv/bin/python -m pytest ...
 
 Several client processes each take a share of the users and walk each one through what Entra
 sends: look the user up (a miss), create it, look it up again, read it by id, update two
@@ -43,6 +44,8 @@ pytestmark = pytest.mark.perf
 USERS = int(os.environ.get("PERF_USERS", "300"))  # per round
 ROUNDS = int(os.environ.get("PERF_ROUNDS", "3"))
 CLIENTS = int(os.environ.get("PERF_CLIENTS", "4"))
+WORKERS = int(os.environ.get("PERF_WORKERS", "2"))  # the gateway's gunicorn workers x threads
+THREADS = int(os.environ.get("PERF_THREADS", "4"))
 GROUPS = 8
 KINDS = ("lookup miss", "create", "lookup", "get by id", "update", "disable", "add to group", "delete")
 PLACEHOLDER = "cn=no members,ou=Groups,dc=example,dc=com"
@@ -228,7 +231,7 @@ def test_cycle_rate_against_the_ldap3_ceiling(tmp_path):
     gateway_cpu = slapd_cpu = ldap_slapd_cpu = floor_cpu = floor_client_cpu = 0.0
     requests = USERS * len(KINDS)
     try:
-        with serve(tmp_path / "gateway", slapd) as gateway, contextlib.ExitStack() as later:
+        with serve(tmp_path / "gateway", slapd, WORKERS, THREADS) as gateway, contextlib.ExitStack() as later:
             warm = gateway.client()
             groups = []
             for number in range(GROUPS):
@@ -272,7 +275,7 @@ def test_cycle_rate_against_the_ldap3_ceiling(tmp_path):
     print(f"\nmachine: {machine()}")
     print(
         f"{ROUNDS} rounds of {USERS} users x {len(KINDS)} requests, {CLIENTS} client processes,"
-        f" gateway 2 workers x 4 threads, LDAP client {DEFAULT_CLIENT}"
+        f" gateway {WORKERS} workers x {THREADS} threads, LDAP client {DEFAULT_CLIENT}"
     )
     print(
         f"gateway: {statistics.median(rates):7.0f} req/s   ldap3 ceiling: {statistics.median(ceilings):7.0f} ops/s"
