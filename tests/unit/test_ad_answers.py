@@ -147,3 +147,44 @@ def test_no_page_is_larger_than_ads_max_page_size():
     target = AD_MAP.users.target
     assert Pager(None, target, "(objectClass=user)", AD).page_size <= 1000
     assert Pager(None, target, "(objectClass=user)", AD.overridden({"max_page_size": 200})).page_size == 200
+
+
+def test_the_python_ldap_client_reads_member_values_beyond_ads_range_limit_too():
+    """The same recorded AD answers through libldap.py: it asks for the next range until `*`, as
+    ldap3's auto_range does, and gathers all 5,000 values under `member`."""
+    import ldap
+
+    from gateway.backends.ldap.libldap import LibldapConnection
+
+    group = "CN=big,OU=Groups,DC=example,DC=com"
+    members = [f"CN=u{n},OU=People,DC=example,DC=com".encode() for n in range(5000)]
+
+    class RecordedAd:
+        """libldap's handle, answering as AD does: at most 1,500 values of `member` per read."""
+
+        def __init__(self):
+            self.asked: list[str] = []
+            self.answers: list[tuple] = []
+
+        def get_option(self, option):
+            return 0
+
+        def search_ext(self, base, scope, search_filter, attributes, *rest):
+            self.asked.append(attributes[0])
+            low = int(attributes[0].split("=")[1].split("-")[0]) if "range=" in attributes[0] else 0
+            high = low + 1499 if low + 1500 < len(members) else "*"
+            values = members[low : len(members) if high == "*" else high + 1]
+            entry = (group, {f"member;range={low}-{high}": values})
+            self.answers = [(ldap.RES_SEARCH_ENTRY, [entry], 1, []), (ldap.RES_SEARCH_RESULT, [], 1, [])]
+            return 1
+
+        def result3(self, message, every, timeout, controls):
+            return self.answers.pop(0)
+
+    connection = LibldapConnection("ldaps://dc.example.com", "CN=gateway", "secret", 5, 5)
+    connection._ldap, connection.closed = RecordedAd(), False
+    assert connection.search(group, "(objectClass=*)", "BASE", attributes=["member"])
+    asked = connection._ldap.asked
+    assert asked == ["member", "member;range=1500-*", "member;range=3000-*", "member;range=4500-*"]
+    entry = to_entry(store_spec(AD_MAP.groups), connection.response[0])
+    assert len(entry.attributes["member"]) == 5000 and connection.result["result"] == 0
