@@ -47,6 +47,14 @@ def _pem(path, certificate) -> None:
     path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
 
 
+def _canonical(host: str) -> str:
+    """The name libldap takes for this machine (getaddrinfo's canonical name), as it does."""
+    try:
+        return socket.getaddrinfo(host, None, flags=socket.AI_CANONNAME)[0][3] or host
+    except OSError:
+        return host
+
+
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory):
     """A CA, a server certificate for `localhost` (not 127.0.0.1), and a second CA nobody trusts."""
@@ -56,7 +64,7 @@ def pki(tmp_path_factory):
     _pem(folder / "ca.pem", ca)
     # libldap (the python-ldap client) checks a loopback connection to `localhost` against the
     # machine's own name, so the certificate carries that name too.
-    names = sorted({"localhost", socket.gethostname(), socket.getfqdn()})
+    names = sorted({"localhost", socket.gethostname(), socket.getfqdn(), _canonical(socket.gethostname())})
     _pem(folder / "server.pem", _certificate("localhost", server_key, ca.subject, ca_key, False, names))
     (folder / "server.key").write_bytes(
         server_key.private_bytes(
