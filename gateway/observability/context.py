@@ -37,6 +37,9 @@ class RequestContext:
     # Audit lines whose outcome was unknown (a write in doubt) and whose request may yet find it
     # done: (trail, line), settled by trail.settle() when the answer is a success.
     unsettled: list = field(default_factory=list)
+    # Writes a backend made on its own after the request's write (integrity.py: references to a
+    # renamed or deleted entry), for the audit trail: (kind, key, changes, refusal or None).
+    follow_ups: list = field(default_factory=list)
 
 
 _current: ContextVar[RequestContext | None] = ContextVar("scim_gateway_request", default=None)
@@ -71,3 +74,11 @@ def note(**fields: str | None) -> None:
     for key, value in fields.items():
         if value and not getattr(context, key):
             setattr(context, key, value)
+
+
+def follow_up(kind: str, key: str, changes: list[dict], refused: str | None = None) -> None:
+    """Note a write the backend made on its own for the request being served (none: dropped,
+    as outside a request nothing audits)."""
+    serving = current()
+    if serving is not None:
+        serving.follow_ups.append((kind, key, changes, refused))

@@ -70,8 +70,15 @@ def select(
         wanted = _folded(query)
         hits = [line for line in kept if wanted in {_folded(line.get(k)) for k in ("name", "id", "key", "old_key")}]
         ids = {_folded(line.get("id")) for line in hits if line.get("id")}
-        kept = [line for line in kept if line in hits or _folded(line.get("id")) in ids]
+        about = [line for line in kept if line in hits or _folded(line.get("id")) in ids]
+        requests = {line.get("request_id") for line in about if line.get("request_id")}
+        kept = [line for line in kept if line in about or _follows(line, requests)]
     return sorted(kept, key=lambda line: str(line.get("time", "")), reverse=True)
+
+
+def _follows(line: dict, requests: set) -> bool:
+    """A write the gateway made on its own (`integrity`) in one of these requests."""
+    return line.get("operation") == "integrity" and line.get("request_id") in requests
 
 
 def _within(line: dict, since: datetime | None, until: datetime | None) -> bool:
@@ -112,6 +119,8 @@ def describe(line: dict, names: dict[str, str] | None = None) -> str:
         where.append(f"{line['old_key']} {ARROW} {line.get('key')}")
     elif line.get("key"):
         where.append(str(line["key"]))
+    if line.get("cause"):
+        where.append(f"(references to {line['cause']})")
     if where:
         text.append("    " + "  ".join(where))
     who = " ".join(

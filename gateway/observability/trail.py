@@ -17,6 +17,11 @@ a PATCH or PUT), never at the cost of an extra read. A reference (a member, a ma
 the SCIM id it points at (an old value read from the directory: its DN). Attributes the map marks `sensitive` (and
 passwords) show `***` for every value.
 
+A write the gateway makes on its own after the request's (a directory without referential
+integrity: a renamed or deleted user's DN rewritten in the groups and managers that held it)
+gets a line of its own, `"operation": "integrity"`, keyed by the entry written and naming the
+`cause` (the key of the entry renamed or deleted).
+
 `AuditedBackend` wraps any backend, so both backends are audited in this one place. A line is
 written with one `write()` to a file opened for appending (or to stdout), before the answer is
 sent: a worker killed after that loses nothing. The file is reopened when it was moved or
@@ -143,6 +148,7 @@ class AuditedBackend:
         moved = before.locator and after.locator and before.locator != after.locator
         extra = {"old_key": before.locator} if moved else {}
         self._record(kind, "modify", described, update.id, after.locator or before.locator, name, None, extra)
+        self._follow_ups(after.locator or before.locator)
         return after
 
     def delete(self, kind: str, id: str) -> str:
@@ -152,7 +158,20 @@ class AuditedBackend:
             self._record(kind, "delete", [], id, getattr(error, "locator", None), None, error)
             raise
         self._record(kind, "delete", [], id, removed, None, None)
+        self._follow_ups(removed)
         return removed
+
+    def _follow_ups(self, cause: str | None) -> None:
+        """A line for each write the backend made on its own after this one (references to the
+        renamed or deleted entry, integrity.py), each naming the entry that caused it."""
+        serving = context.current()
+        if serving is None:
+            return
+        done, serving.follow_ups = serving.follow_ups, []
+        for kind, key, changes, refused in done:
+            error = BackendError(refused) if refused else None
+            extra = {"operation": "integrity", "cause": cause}
+            self._record(kind, "integrity", changes, None, key, None, error, extra, primary=False)
 
     # --- the line ------------------------------------------------------------------------------
 
@@ -166,6 +185,7 @@ class AuditedBackend:
         name: str | None,
         error: BaseException | None,
         extra: dict | None = None,
+        primary: bool = True,
     ) -> None:
         audited = self.kinds[kind]
         spec = self.backend.specs.get(kind)
@@ -190,7 +210,8 @@ class AuditedBackend:
         }
         line = {k: v for k, v in line.items() if v is not None}
         self.trail.write(line)
-        context.note(scim_id=id, name=name, locator=key)  # for the request's log line
+        if primary:
+            context.note(scim_id=id, name=name, locator=key)  # for the request's log line
         if serving is not None and getattr(error, "in_doubt", False):
             serving.unsettled.append((self.trail, line))
 

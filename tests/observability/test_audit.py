@@ -12,11 +12,11 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.backends.base import InvalidData, Unavailable, Update
-from gateway.observability import context
+from gateway.observability import context, history
 from gateway.observability.trail import AuditedBackend, AuditedKind, AuditTrail, settle
 from gateway.store import Change, Entry
 from tests.conftest import HR_MAP, OPENLDAP_MAP
-from tests.sandbox.slapd import GROUPS_DN, PEOPLE_DN
+from tests.sandbox.slapd import GROUPS_DN, PEOPLE_DN, Slapd
 
 TITLE_LINE = "    title: title                       # Entra: jobTitle\n"
 PLACEHOLDER = "cn=no members,ou=groups,dc=example,dc=com"  # the map's member of an empty group
@@ -102,6 +102,41 @@ def test_a_rename_records_the_old_and_new_dn_and_a_delete_its_dn(audited):
     assert renamed["key"] == "uid=ada.lovelace,ou=People,dc=example,dc=com"
     assert deleted["operation"] == "delete" and deleted["id"] == ada["id"]
     assert deleted["key"] == renamed["key"] and deleted["changes"] == []
+
+
+def test_the_gateways_own_reference_updates_have_lines_naming_their_cause(make_client, tmp_path):
+    """A directory without refint (389 DS's default): the gateway rewrites a renamed or deleted
+    user's DN in the groups that hold it, and each of those writes leaves its own line."""
+    plain = Slapd(tmp_path / "plain", integrity=False)
+    plain.start()
+    try:
+        text = OPENLDAP_MAP.read_text().replace("referential_integrity: directory", "referential_integrity: gateway")
+        trail = tmp_path / "audit.log"
+        client = make_client(text, server=plain, top_yaml=f"audit_log: {trail}\n")
+        ada = client.create_user("ada")["id"]
+        group = client.post("/Groups", {"displayName": "club", "members": [{"value": ada}]}).get_json()["id"]
+        client.patch(f"/Users/{ada}", [{"op": "replace", "path": "userName", "value": "ada.l"}])
+        client.delete(f"/Users/{ada}")
+    finally:
+        plain.stop()
+    old, new = f"uid=ada,{PEOPLE_DN}", f"uid=ada.l,{PEOPLE_DN}"
+    club = f"cn=club,{GROUPS_DN}"
+    lines = trail_lines(trail)
+    assert [line["operation"] for line in lines] == ["create", "create", "patch", "integrity", "delete", "integrity"]
+    renamed, moved, deleted, dropped = lines[2:]
+    assert (moved["key"], moved["cause"], moved["resource_type"], moved["outcome"]) == (club, new, "Group", "applied")
+    assert moved["changes"] == [
+        {"attribute": "member", "op": "delete", "values": [old]},
+        {"attribute": "member", "op": "add", "values": [new]},
+    ]
+    assert moved["request_id"] == renamed["request_id"] and "id" not in moved
+    assert (dropped["key"], dropped["cause"], dropped["request_id"]) == (club, new, deleted["request_id"])
+    assert dropped["changes"] == [{"attribute": "member", "op": "delete", "values": [new]}]
+    assert group and deleted["key"] == new  # the request's own line keeps the user's DN
+    shown = history.select(lines, "ada.l")  # the user's history holds what its requests did to the group
+    assert sorted(line["operation"] for line in shown) == ["create", "delete", "integrity", "integrity", "patch"]
+    assert all(line["resource_type"] == "Group" for line in shown if line["operation"] == "integrity")
+    assert f"(references to {new})" in history.describe(dropped)
 
 
 def test_sensitive_values_and_passwords_are_masked(make_client, tmp_path):

@@ -18,6 +18,7 @@ from gateway.backends.ldap.compose import all_filters, render_filter
 from gateway.backends.ldap.connection import ConnectionPool
 from gateway.backends.ldap.paging import Pager
 from gateway.backends.ldap.target import LdapSpec
+from gateway.observability import context
 from gateway.store import Match
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,11 @@ def _rewrite_references(
         if results.code(connection) == results.OBJECT_CLASS_VIOLATION and placeholder:
             operations.append((ldap3.MODIFY_ADD, [placeholder]))
             connection.modify(dn, {name: operations}, controls=[controls.permissive_modify()])
+        refused = None
         if results.code(connection) not in (0, results.NO_SUCH_ATTRIBUTE):
-            log.error(
-                "could not update %s of %s after %s moved: %s", name, dn, old_dn, connection.result.get("description")
-            )
+            refused = f"the directory refused it: {connection.result.get('description')}"
+            log.error("could not update %s of %s after %s moved: %s", name, dn, old_dn, refused)
+        changes = [{"attribute": attribute, "op": "delete", "values": [old_dn]}]
+        if new_dn is not None:
+            changes.append({"attribute": attribute, "op": "add", "values": [new_dn]})
+        context.follow_up(spec.kind, dn, changes, refused)  # its own audit line
