@@ -183,3 +183,19 @@ def machine() -> str:
     )
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     return f"{cpus} CPUs ({model}), load average {load}, Python {sys.version.split()[0]}"
+
+
+def direct_member_changes(connection, group_dn: str, batches: list[list[str]]) -> tuple[list[float], list[float]]:
+    """Each batch of member DNs added, then removed, straight with ldap3 on `connection` (then
+    unbound): seconds per add and per remove, what the directory itself costs."""
+    import ldap3
+
+    adds: list[float] = []
+    removes: list[float] = []
+    for batch in batches:
+        for operation, samples in ((ldap3.MODIFY_ADD, adds), (ldap3.MODIFY_DELETE, removes)):
+            started = time.perf_counter()
+            assert connection.modify(group_dn, {"member": [(operation, batch)]}), connection.result
+            samples.append(time.perf_counter() - started)
+    connection.unbind()
+    return adds, removes

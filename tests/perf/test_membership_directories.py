@@ -22,7 +22,7 @@ from gateway.web.app import create_app
 from tests.conftest import Client
 from tests.directories.conftest import MAPS, Server, write_settings
 from tests.directories.servers import DS389_ACI, GROUPS_DN, PEOPLE_DN, SUFFIX, Ds389, SambaDc
-from tests.perf.harness import machine
+from tests.perf.harness import direct_member_changes, machine
 from tests.perf.test_membership_scale import ROUNDS, SPARE, USERS, _median_ms, _p50_p99
 
 pytestmark = pytest.mark.perf
@@ -168,13 +168,7 @@ def test_membership_patch_and_group_read_on_each_directory(gateway, ldap_ops):
 def _raw_member_changes(admin: ldap3.Connection, directory: str, name: str) -> tuple[list[float], list[float]]:
     """The same modifies sent straight to the directory with ldap3: what the directory itself costs."""
     naming = "uid" if directory == "389ds" else "CN"
-    adds: list[float] = []
-    removes: list[float] = []
-    for round_ in range(ROUNDS):
-        ten = [f"{naming}=u{USERS + (round_ * 10 + i) % SPARE:05d},{PEOPLE_DN}" for i in range(10)]
-        for operation, samples in ((ldap3.MODIFY_ADD, adds), (ldap3.MODIFY_DELETE, removes)):
-            started = time.perf_counter()
-            assert admin.modify(f"cn={name},{GROUPS_DN}", {"member": [(operation, ten)]}), admin.result
-            samples.append(time.perf_counter() - started)
-    admin.unbind()
-    return adds, removes
+    batches = [
+        [f"{naming}=u{USERS + (round_ * 10 + i) % SPARE:05d},{PEOPLE_DN}" for i in range(10)] for round_ in range(ROUNDS)
+    ]
+    return direct_member_changes(admin, f"cn={name},{GROUPS_DN}", batches)

@@ -23,7 +23,7 @@ import time
 import ldap3
 import pytest
 
-from tests.perf.harness import machine, serve
+from tests.perf.harness import direct_member_changes, machine, serve
 from tests.sandbox.slapd import ADMIN_DN, GROUPS_DN, PEOPLE_DN, Slapd
 
 pytestmark = pytest.mark.perf
@@ -155,14 +155,11 @@ def _raw_member_changes(slapd: Slapd, users: int) -> tuple[float, float]:
     connection = ldap3.Connection(
         ldap3.Server("127.0.0.1", port=slapd.port, get_info=ldap3.NONE), ADMIN_DN, slapd.admin_password, auto_bind=True
     )
-    adds, removes = [], []
-    for round_ in range(ROUNDS):
-        ten = [f"uid=u{users + 100 + round_ * 10 + i:06d}@example.com,{PEOPLE_DN}" for i in range(10)]
-        for operation, samples in ((ldap3.MODIFY_ADD, adds), (ldap3.MODIFY_DELETE, removes)):
-            started = time.perf_counter()
-            assert connection.modify(f"cn=big,{GROUPS_DN}", {"member": [(operation, ten)]}), connection.result
-            samples.append(time.perf_counter() - started)
-    connection.unbind()
+    batches = [
+        [f"uid=u{users + 100 + round_ * 10 + i:06d}@example.com,{PEOPLE_DN}" for i in range(10)]
+        for round_ in range(ROUNDS)
+    ]
+    adds, removes = direct_member_changes(connection, f"cn=big,{GROUPS_DN}", batches)
     return statistics.median(adds) * 1000, statistics.median(removes) * 1000
 
 
