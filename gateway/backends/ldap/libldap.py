@@ -36,10 +36,9 @@ from ldap3.utils.ciDict import CaseInsensitiveDict
 
 from gateway.backends.ldap import ber
 from gateway.backends.ldap.measured import Measured
+from gateway.backends.ldap.paging import PAGED_RESULTS
+from gateway.backends.ldap.results import POST_READ
 
-POST_READ = "1.3.6.1.1.13.2"
-PAGED_RESULTS = "1.2.840.113556.1.4.319"
-SIZE_LIMIT_EXCEEDED = 4
 SCOPES = {"BASE": ldap.SCOPE_BASE, "LEVEL": ldap.SCOPE_ONELEVEL, "SUBTREE": ldap.SCOPE_SUBTREE}
 MODIFY = {"MODIFY_ADD": ldap.MOD_ADD, "MODIFY_DELETE": ldap.MOD_DELETE, "MODIFY_REPLACE": ldap.MOD_REPLACE}
 MODIFY["MODIFY_INCREMENT"] = ldap.MOD_INCREMENT
