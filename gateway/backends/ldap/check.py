@@ -182,13 +182,12 @@ def _indexes(connection: ldap3.Connection, name: str, target: LdapTarget) -> Fin
     what = f"{name}: indexes"
     if target.indexes is None:
         return passed(what, "the map claims none (mapping check warns about unindexed lookups)")
-    connection.search("cn=config", f"(olcSuffix={_suffix_of(target.base)})", ldap3.SUBTREE, attributes=["olcDbIndex"])
-    found = [r for r in connection.response or [] if r.get("type") == "searchResEntry"]
+    found = _config(connection, f"(olcSuffix={_suffix_of(target.base)})", ldap3.SUBTREE, ["olcDbIndex"])
     if not found:
         return Finding(
             what,
             None,
-            "cannot read cn=config as the service account",
+            "cannot read cn=config as the service account (or not OpenLDAP)",
             f"compare ldap.indexes ({', '.join(target.indexes)}) with olcDbIndex yourself",
         )
     indexed = set()
@@ -202,6 +201,16 @@ def _indexes(connection: ldap3.Connection, name: str, target: LdapTarget) -> Fin
     return passed(what, ", ".join(target.indexes))
 
 
+def _config(connection: ldap3.Connection, search_filter: str, scope: str, attributes: list[str]) -> list[dict]:
+    """Entries of OpenLDAP's cn=config; none where it cannot be read or does not exist (389 DS
+    and AD, whose schema, which this connection checks names against, has no olc* attributes)."""
+    try:
+        connection.search("cn=config", search_filter, scope, attributes=attributes)
+    except ldap_errors.LDAPAttributeError:
+        return []
+    return [r for r in connection.response or [] if r.get("type") == "searchResEntry"]
+
+
 def _index_hashes(
     connection: ldap3.Connection, server: ldap3.Server, specs: dict[str, StoreSpec[Any]]
 ) -> list[Finding]:
@@ -212,8 +221,7 @@ def _index_hashes(
     indexed = _indexed_references(server, specs)
     if not indexed:
         return []
-    connection.search("cn=config", "(objectClass=olcGlobal)", ldap3.BASE, attributes=["olcIndexHash64"])
-    found = [r for r in connection.response or [] if r.get("type") == "searchResEntry"]
+    found = _config(connection, "(objectClass=olcGlobal)", ldap3.BASE, ["olcIndexHash64"])
     if not found:
         return []  # not OpenLDAP, or cn=config is closed to the service account (the indexes line says so)
     what = "index hashes"
