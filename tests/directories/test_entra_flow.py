@@ -81,3 +81,16 @@ def test_a_group_renamed_behind_the_gateways_back_still_takes_members(server, di
     add = [{"op": "Add", "path": "members", "value": [{"value": user}]}]
     assert directory_client.patch(f"/Groups/{group}", add).status_code == 204
     assert [m["value"] for m in directory_client.get(f"/Groups/{group}").get_json()["members"]] == [user]
+
+
+def test_a_renamed_member_stays_in_its_groups_on_each_directory(server, directory_client):
+    """Found by hand on 389 DS: the gateway's own rewrite of a renamed member (no refint there)
+    carried the permissive-modify control, which 389 refuses, so the group lost the member."""
+    user = directory_client.create_user("mover@contoso.com")["id"]
+    group = directory_client.post("/Groups", {"displayName": "Movers"}).get_json()["id"]
+    add = [{"op": "Add", "path": "members", "value": [{"value": user}]}]
+    assert directory_client.patch(f"/Groups/{group}", add).status_code == 204
+    rename = [{"op": "Replace", "path": "userName", "value": "moved@contoso.com"}]
+    assert directory_client.patch(f"/Users/{user}", rename).status_code == 200
+    members = [m["value"] for m in directory_client.get(f"/Groups/{group}").get_json().get("members", [])]
+    assert members == [user]

@@ -40,15 +40,28 @@ class Referrers:
         self._rewrite(pool, kind, dn, None)
 
     def _rewrite(self, pool: ConnectionPool, kind: str, old_dn: str, new_dn: str | None) -> None:
+        permissive = pool.capabilities.permissive_modify  # 389 DS refuses the control (critical)
         for spec, attribute in self.by_kind.get(kind, []):
             pool.run(
-                partial(_rewrite_references, spec=spec, attribute=attribute, old_dn=old_dn, new_dn=new_dn),
+                partial(
+                    _rewrite_references,
+                    spec=spec,
+                    attribute=attribute,
+                    old_dn=old_dn,
+                    new_dn=new_dn,
+                    permissive=permissive,
+                ),
                 idempotent=True,
             )
 
 
 def _rewrite_references(
-    connection: ldap3.Connection, spec: LdapSpec, attribute: str, old_dn: str, new_dn: str | None
+    connection: ldap3.Connection,
+    spec: LdapSpec,
+    attribute: str,
+    old_dn: str,
+    new_dn: str | None,
+    permissive: bool = True,
 ) -> None:
     """In every entry of `spec` whose `attribute` holds old_dn: replace it by new_dn (or drop it)."""
     target = spec.target
@@ -60,12 +73,13 @@ def _rewrite_references(
         operations = [(ldap3.MODIFY_DELETE, [old_dn])]
         if new_dn is not None:
             operations.append((ldap3.MODIFY_ADD, [new_dn]))
-        connection.modify(dn, {name: operations}, controls=[controls.permissive_modify()])
+        sent = [controls.permissive_modify()] if permissive else None
+        connection.modify(dn, {name: operations}, controls=sent)
         if results.code(connection) == results.OBJECT_CLASS_VIOLATION and placeholder:
             operations.append((ldap3.MODIFY_ADD, [placeholder]))
-            connection.modify(dn, {name: operations}, controls=[controls.permissive_modify()])
+            connection.modify(dn, {name: operations}, controls=sent)
         refused = None
-        if results.code(connection) not in (0, results.NO_SUCH_ATTRIBUTE):
+        if results.code(connection) not in (0, results.NO_SUCH_ATTRIBUTE, *results.VALUE_PRESENT):
             refused = f"the directory refused it: {connection.result.get('description')}"
             log.error("could not update %s of %s after %s moved: %s", name, dn, old_dn, refused)
         changes = [{"attribute": attribute, "op": "delete", "values": [old_dn]}]
