@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from gateway.backends.base import BackendError
 from gateway.privatefiles import readable_by, service_user
@@ -25,29 +26,55 @@ READY_WAIT = 4.0  # /readyz answers within this, whatever the backends do
 READY_CACHE = 5.0  # seconds a probe's answer is reused
 
 
+Status = Literal["ok", "warn", "fail", "unknown"]
+MARKS: dict[Status, str] = {"ok": "ok  ", "warn": "warn", "fail": "FAIL", "unknown": "??  "}
+
+
 @dataclass(frozen=True)
 class Finding:
-    """One check: passed (True), failed (False) or could not be told (None), with how to fix it."""
+    """One check, with how to fix it. Its status: ok; warn (works, at a cost the fix removes);
+    fail (breaks provisioning: `check` exits 1); unknown (could not be told)."""
 
     name: str
-    ok: bool | None
+    status: Status
     detail: str = ""
     fix: str = ""
 
     def line(self) -> str:
-        mark = {True: "ok  ", False: "FAIL", None: "??  "}[self.ok]
-        text = f"  {mark} {self.name}" + (f": {self.detail}" if self.detail else "")
-        if self.ok is not True and self.fix:
+        text = f"  {MARKS[self.status]} {self.name}" + (f": {self.detail}" if self.detail else "")
+        if self.status != "ok" and self.fix:
             text += f"\n         fix: {self.fix}"
         return text
 
 
 def passed(name: str, detail: str = "") -> Finding:
-    return Finding(name, True, detail)
+    return Finding(name, "ok", detail)
+
+
+def warned(name: str, detail: str, fix: str = "") -> Finding:
+    return Finding(name, "warn", detail, fix)
 
 
 def failed(name: str, detail: str, fix: str) -> Finding:
-    return Finding(name, False, detail, fix)
+    return Finding(name, "fail", detail, fix)
+
+
+def untold(name: str, detail: str, fix: str = "") -> Finding:
+    return Finding(name, "unknown", detail, fix)
+
+
+def summary(findings: list[Finding]) -> str:
+    """The last line of `check`: it says failed exactly when `check` exits 1."""
+    counts = {status: sum(1 for f in findings if f.status == status) for status in MARKS}
+    if counts["fail"] == 0 and counts["warn"] == 0 and counts["unknown"] == 0:
+        return f"all {counts['ok']} checks passed"
+    rest = [f"{counts['ok']} ok"]
+    if counts["warn"]:
+        rest.append(f"{counts['warn']} warning(s)")
+    if counts["unknown"]:
+        rest.append(f"{counts['unknown']} could not be told")
+    head = f"{counts['fail']} check(s) failed" if counts["fail"] else "no check failed"
+    return f"{head}: {', '.join(rest)}"
 
 
 # --- files -------------------------------------------------------------------------------------
@@ -100,29 +127,30 @@ def file_findings(files: Iterable[tuple[str, Path]], user: str | None) -> list[F
 
 
 def run_check(config: Path, user: str | None, out: Callable[[str], None] = print) -> int:
-    """Every check of every tenant, printed; 0 only when all pass."""
+    """Every check of every tenant, printed; 0 unless one failed (warnings and "could not be
+    told" leave it 0: the gateway works, the line says at what cost or what to look at)."""
     from gateway.backends.registry import backend_kind
     from gateway.reload import load_configuration
     from gateway.service import store_spec
 
     configuration = load_configuration(config)  # a ConfigError here is printed by the CLI, file:line
     raw_tenants = (load(configuration.settings.source) or {}).get("tenants") or []
-    failures = 0
+    every: list[Finding] = []
     for tenant, raw in zip(configuration.settings.tenants, raw_tenants, strict=True):
         out(f"tenant {tenant.name} ({tenant.base_path}):")
         findings = file_findings(files_named(raw, configuration.settings.source.parent), user)
         mapping = configuration.mappings[tenant.name]
         kind = backend_kind(mapping.backend)
         if kind.check is None:
-            findings.append(Finding(f"{kind.what}", None, f"the {kind.name} backend has no online checks"))
+            findings.append(untold(f"{kind.what}", f"the {kind.name} backend has no online checks"))
         else:
             specs = {name: store_spec(resource_map) for name, resource_map in mapping.resource_maps.items()}
             findings.extend(kind.check(tenant.backends[kind.name], specs))
         for finding in findings:
             out(finding.line())
-        failures += sum(1 for finding in findings if finding.ok is False)
-    out("all checks passed" if not failures else f"{failures} check(s) failed")
-    return 0 if not failures else 1
+        every.extend(findings)
+    out(summary(every))
+    return 1 if any(finding.status == "fail" for finding in every) else 0
 
 
 # --- readiness ---------------------------------------------------------------------------------

@@ -254,8 +254,8 @@ class BackendKind(Generic[S, B]):
     default_modified: str | None = None
     preview: Callable[[dict[str, StoreSpec[Any]]], PreviewBackend] | None = None  # None: no dry run
     # Hooks for operations: the online checks of a tenant's settings and map sections against the
-    # live system (`scim-gateway check`, backends/<kind>/check.py: each passed, failed with a fix,
-    # or could not be told), and a readiness probe of a running backend within a timeout in
+    # live system (`scim-gateway check`, backends/<kind>/check.py: each passed, warned or failed
+    # with a fix, or could not be told), and a readiness probe of a running backend within a timeout in
     # seconds (`/readyz`; raises a BackendError when it is not ready). None: the kind has none yet.
     check: Callable[[S, dict[str, StoreSpec[Any]]], list[Finding]] | None = None
     probe: Callable[[B, float], None] | None = None

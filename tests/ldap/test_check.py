@@ -23,7 +23,7 @@ def test_check_passes_on_a_directory_set_up_for_the_map(slapd, tmp_path, capsys)
     report = capsys.readouterr().out
     assert "ok   bind to ldap://" in report and "users: base ou=People,dc=example,dc=com: exists" in report
     assert "users: schema" in report and "controls" in report and "size limit" in report
-    assert report.rstrip().endswith("all checks passed")
+    assert report.rstrip().splitlines()[-1].startswith("no check failed: "), report  # ??: cn=config is closed
 
 
 def test_check_binds_with_the_python_ldap_client_too_when_it_serves(slapd, tmp_path, capsys):
@@ -46,7 +46,7 @@ def test_check_fails_with_a_fix_for_each_problem(slapd, tmp_path, capsys):
     assert "fix: create it" in report
     assert "no object class noSuchClass" in report
     assert "FAIL tokens_file" in report and "scim-gateway token create" in report
-    assert report.rstrip().endswith("check(s) failed")
+    assert report.rstrip().splitlines()[-1].startswith("4 check(s) failed: "), report
 
 
 def test_check_says_which_bind_fails(slapd, tmp_path, capsys):
@@ -138,7 +138,7 @@ def test_check_says_whether_listings_cost_a_page(slapd, tmp_path, capsys):
         capsys.readouterr()
         assert main(["check", "--config", str(settings)]) == 0  # said, not failed: listings still work
         report = capsys.readouterr().out
-        assert "??   listings: the directory lists no server-side sorting and VLV" in report
+        assert "warn listings: the directory lists no server-side sorting and VLV" in report
         assert "fix: see the README's 'Large directories'" in report
     finally:
         plain.stop()
@@ -153,7 +153,7 @@ def _let_the_service_account_read_the_index_hash(directory: Slapd) -> None:
 
 
 @pytest.mark.parametrize(
-    ("hash64", "line"), [(True, "ok   index hashes: 64-bit"), (False, "??   index hashes: 32-bit")]
+    ("hash64", "line"), [(True, "ok   index hashes: 64-bit"), (False, "warn index hashes: 32-bit")]
 )
 def test_check_names_the_index_hash_setting_that_makes_member_removals_grow(tmp_path, capsys, hash64, line):
     directory = Slapd(tmp_path / "slapd", hash64=hash64)

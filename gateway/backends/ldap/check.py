@@ -21,7 +21,7 @@ from gateway.backends.ldap.capabilities import Capabilities
 from gateway.backends.ldap.connection import ConnectionPool
 from gateway.backends.ldap.settings import LdapSettings
 from gateway.backends.ldap.target import LdapTarget
-from gateway.checks import Finding, failed, passed
+from gateway.checks import Finding, failed, passed, untold, warned
 
 PAGED_RESULTS = "1.2.840.113556.1.4.319"
 POST_READ = "1.3.6.1.1.13.2"
@@ -105,12 +105,10 @@ def _listings(connection: ldap3.Connection, specs: dict[str, StoreSpec[Any]], ca
     try:
         found = vlv.problems(connection, searches)  # its sorted lists go when the check's pool closes
     except BackendError as error:  # e.g. a missing base, which its own line reports
-        return Finding("listings", None, f"could not be told: {error}", "fix the failures above first")
+        return untold("listings", f"could not be told: {error}", "fix the failures above first")
     if not found:
         return passed("listings", "the directory sorts and positions pages (VLV): a page costs a page at any size")
-    return Finding(
-        "listings", None, "; ".join(found), "see the README's 'Large directories' (OpenLDAP: the sssvlv overlay)"
-    )
+    return warned("listings", "; ".join(found), "see the README's 'Large directories' (OpenLDAP: the sssvlv overlay)")
 
 
 def _base(connection: ldap3.Connection, name: str, target: LdapTarget) -> Finding:
@@ -129,7 +127,7 @@ def _base(connection: ldap3.Connection, name: str, target: LdapTarget) -> Findin
 def _schema(server: ldap3.Server, specs: dict[str, StoreSpec[Any]]) -> list[Finding]:
     schema = server.schema
     if schema is None:
-        return [Finding("schema", None, "the directory did not let the service account read its schema")]
+        return [untold("schema", "the directory did not let the service account read its schema")]
     findings = []
     for name, spec in specs.items():
         target = spec.target
@@ -171,7 +169,7 @@ def _schema_fix(names: list[str]) -> str:
 def _controls(server: ldap3.Server) -> list[Finding]:
     info = server.info
     if info is None:
-        return [Finding("controls", None, "the directory did not let the service account read its root DSE")]
+        return [untold("controls", "the directory did not let the service account read its root DSE")]
     supported = {oid for oid, *_ in info.supported_controls or []}
     missing = [text for oid, text in CONTROLS.items() if oid not in supported]
     if missing:
@@ -185,9 +183,8 @@ def _indexes(connection: ldap3.Connection, name: str, target: LdapTarget) -> Fin
         return passed(what, "the map claims none (mapping check warns about unindexed lookups)")
     found = _config(connection, f"(olcSuffix={_suffix_of(target.base)})", ldap3.SUBTREE, ["olcDbIndex"])
     if not found:
-        return Finding(
+        return untold(
             what,
-            None,
             "cannot read cn=config as the service account (or not OpenLDAP)",
             f"compare ldap.indexes ({', '.join(target.indexes)}) with olcDbIndex yourself",
         )
@@ -230,9 +227,8 @@ def _index_hashes(
     if str(held[0] if isinstance(held, list) and held else held).upper() == "TRUE":
         return [passed(what, f"64-bit: removing {', '.join(indexed)} values re-indexes only those values")]
     return [
-        Finding(
+        warned(
             what,
-            None,
             f"32-bit (olcIndexHash64 is not TRUE): each removal of {', '.join(indexed)} values re-indexes"
             " every value left, a cost that grows with the group",
             "olcIndexHash64: TRUE on cn=config, then slapindex with slapd stopped (README: Directories > OpenLDAP)",
