@@ -22,7 +22,7 @@ def test_check_passes_on_a_directory_set_up_for_the_map(slapd, tmp_path, capsys)
     assert main(["check", "--config", str(settings)]) == 0, capsys.readouterr().out
     report = capsys.readouterr().out
     assert "ok   bind to ldap://" in report and "users: base ou=People,dc=example,dc=com: exists" in report
-    assert "users: schema" in report and "controls" in report and "size limit" in report
+    assert "users: schema" in report and "control: post-read" in report and "size limit" in report
     assert report.rstrip().splitlines()[-1].startswith("no check failed: "), report  # ??: cn=config is closed
 
 
@@ -46,7 +46,7 @@ def test_check_fails_with_a_fix_for_each_problem(slapd, tmp_path, capsys):
     assert "fix: create it" in report
     assert "no object class noSuchClass" in report
     assert "FAIL tokens_file" in report and "scim-gateway token create" in report
-    assert report.rstrip().splitlines()[-1].startswith("4 check(s) failed: "), report
+    assert report.rstrip().splitlines()[-1].startswith("3 check(s) failed: "), report
 
 
 def test_check_says_which_bind_fails(slapd, tmp_path, capsys):
@@ -169,3 +169,19 @@ def test_check_names_the_index_hash_setting_that_makes_member_removals_grow(tmp_
         assert ("fix: olcIndexHash64: TRUE on cn=config, then slapindex" in report) == (not hash64)
     finally:
         directory.stop()
+
+
+def test_check_warns_when_the_tenants_capabilities_turn_off_a_control_the_directory_offers(slapd, tmp_path, capsys):
+    settings = write_settings(tmp_path, slapd, OPENLDAP_MAP, tenant_yaml="      capabilities: {post_read: false}\n")
+    main(["token", "create", "--config", str(settings)])
+    capsys.readouterr()
+    assert main(["check", "--config", str(settings)]) == 0  # said, not failed: the read after the write works
+    report = capsys.readouterr().out
+    assert (
+        "warn control: post-read (RFC 4527): offered, but ldap: capabilities: {post_read: false} in the tenant's"
+        " settings turns it off: each POST and PATCH is followed by a read of the entry: one more round trip each"
+    ) in report, report
+    assert (
+        "fix: take post_read out of the tenant's ldap: capabilities: unless the directory fails the control" in report
+    )
+    assert "ok   control: assertion (RFC 4528): offered" in report

@@ -11,6 +11,8 @@ fallback that costs a round trip instead of correctness:
                                    is done, never a uniqueness error
     matched values (RFC 3876)      else a plain read of the attribute
 
+(FALLBACKS says the same for `scim-gateway check`, which prints one line per capability.)
+
 What the directories say about themselves (measured 2026-12 on slapd 2.5, 389 DS 2.3.1, Samba 4.17):
 - OpenLDAP lists assertion, post-read and matched values; it honours permissive modify
   without listing it (its root DSE has the object class OpenLDAProotDSE).
@@ -75,6 +77,47 @@ class Capabilities:
 
     def overridden(self, overrides: dict) -> Capabilities:
         return replace(self, **overrides) if overrides else self
+
+
+@dataclass(frozen=True)
+class Fallback:
+    """One capability as `scim-gateway check` reports it: what it saves, and what the backend
+    does without it (with the cost), in an operator's words."""
+
+    capability: str  # the Capabilities field
+    control: str
+    saves: str
+    instead: str
+
+
+FALLBACKS = (
+    Fallback(
+        "assertion",
+        "assertion (RFC 4528)",
+        "a PATCH or DELETE to a DN this worker remembers is guarded by the entry's id, no search first",
+        "before each PATCH or DELETE the gateway searches the entry by its id: one more round trip each",
+    ),
+    Fallback(
+        "post_read",
+        "post-read (RFC 4527)",
+        "a POST or PATCH returns the entry as written",
+        "each POST and PATCH is followed by a read of the entry: one more round trip each",
+    ),
+    Fallback(
+        "permissive_modify",
+        "permissive modify (1.2.840.113556.1.4.1413)",
+        "adding a member already there, or removing one already gone, succeeds in its one modify",
+        "adding a member already there, or removing one already gone, is refused; the gateway reads those"
+        " values and sends the modify again without them: one or two more round trips, only then",
+    ),
+    Fallback(
+        "matched_values",
+        "matched values (RFC 3876)",
+        "when a member change is refused as already done, the read that tells which values asks for those only",
+        "when a member change is refused as already done, the gateway reads the whole attribute (every member"
+        " of the group) to tell which values: more to read on a big group, only then",
+    ),
+)
 
 
 # Conservative: what every LDAPv3 directory in section 6 accepts. Used when the root DSE

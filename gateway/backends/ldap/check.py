@@ -2,8 +2,12 @@
 
 The checks use their own connection, with the schema and the root DSE read (the serving pool
 never reads them): bind, every base DN, the map's object classes and attributes in the
-directory's schema, the controls the backend sends, the equality indexes the map claims (when
-the service account may read cn=config), and whether paged searches hit a size limit.
+directory's schema, the path each write takes (capabilities.py: the controls the backend
+sends, or what it does instead and what that costs), the equality indexes the map claims
+(when the service account may read cn=config), and whether paged searches hit a size limit.
+
+Only what breaks provisioning fails (exit 1). What the backend works around passes, saying
+what it does instead; what works at a cost someone can remove is a warning with the fix.
 """
 
 from __future__ import annotations
@@ -15,21 +19,16 @@ import ldap3
 from ldap3.core import exceptions as ldap_errors
 
 from gateway.backends.base import BackendError, StoreSpec, Unavailable
-from gateway.backends.ldap import controls, vlv
+from gateway.backends.ldap import capabilities, vlv
 from gateway.backends.ldap.backend import LdapBackend
-from gateway.backends.ldap.capabilities import Capabilities
+from gateway.backends.ldap.capabilities import FALLBACKS, Capabilities, Fallback
 from gateway.backends.ldap.connection import ConnectionPool
+from gateway.backends.ldap.paging import PAGED_RESULTS
+from gateway.backends.ldap.results import NO_SUCH_OBJECT
 from gateway.backends.ldap.settings import LdapSettings
 from gateway.backends.ldap.target import LdapTarget
 from gateway.checks import Finding, failed, passed, untold, warned
 
-PAGED_RESULTS = "1.2.840.113556.1.4.319"
-POST_READ = "1.3.6.1.1.13.2"
-CONTROLS = {
-    PAGED_RESULTS: "paged results (RFC 2696), for GET /Users",
-    POST_READ: "post-read (RFC 4527), for every write",
-    controls.ASSERTION: "assertion (RFC 4528), for writes by remembered DN",
-}
 SIZE_PROBE = 5000  # entries read, in pages, to see whether a size limit cuts paged searches short
 BIND_FIX = (
     "check ldap.url (host, port, ldap:// or ldaps://), bind_dn and the password file, and that the"
@@ -62,14 +61,16 @@ def check(settings: LdapSettings, specs: dict[str, StoreSpec[Any]]) -> list[Find
     targets = {name: spec.target for name, spec in specs.items() if isinstance(spec.target, LdapTarget)}
 
     def every_check(connection: ldap3.Connection) -> list[Finding]:
+        found = pool.capabilities  # what the backend derives: the root DSE, then ldap.capabilities
+        directory = found.directory
         findings = [passed(bind)]
         findings += [_base(connection, name, target) for name, target in targets.items()]
-        findings += _schema(pool.server, specs)
-        findings += _controls(pool.server)
+        findings += _schema(pool.server, directory, specs)
+        findings += _controls(pool.server, settings, capabilities.read(connection), found)
         findings += [_indexes(connection, name, target) for name, target in targets.items()]
         findings += _index_hashes(connection, pool.server, specs)
-        findings += [_size_limit(connection, settings, name, target) for name, target in targets.items()]
-        findings.append(_listings(connection, specs, pool.capabilities))
+        findings += [_size_limit(connection, settings, found, name, target) for name, target in targets.items()]
+        findings.append(_listings(connection, specs, found))
         return findings
 
     try:
@@ -98,10 +99,10 @@ def _serving_client(settings: LdapSettings, bind: str) -> list[Finding]:
     return [passed(what)]
 
 
-def _listings(connection: ldap3.Connection, specs: dict[str, StoreSpec[Any]], capabilities: Capabilities) -> Finding:
+def _listings(connection: ldap3.Connection, specs: dict[str, StoreSpec[Any]], used: Capabilities) -> Finding:
     """Pages and totals that cost a page need the directory to sort and position (vlv.py).
     Without that listings still work, reading every DN below the base: said, not failed."""
-    searches = [vlv.listing(spec, None, capabilities) for spec in specs.values() if isinstance(spec.target, LdapTarget)]
+    searches = [vlv.listing(spec, None, used) for spec in specs.values() if isinstance(spec.target, LdapTarget)]
     try:
         found = vlv.problems(connection, searches)  # its sorted lists go when the check's pool closes
     except BackendError as error:  # e.g. a missing base, which its own line reports
@@ -124,7 +125,7 @@ def _base(connection: ldap3.Connection, name: str, target: LdapTarget) -> Findin
     )
 
 
-def _schema(server: ldap3.Server, specs: dict[str, StoreSpec[Any]]) -> list[Finding]:
+def _schema(server: ldap3.Server, directory: str, specs: dict[str, StoreSpec[Any]]) -> list[Finding]:
     schema = server.schema
     if schema is None:
         return [untold("schema", "the directory did not let the service account read its schema")]
@@ -149,12 +150,13 @@ def _schema(server: ldap3.Server, specs: dict[str, StoreSpec[Any]]) -> list[Find
             parts.append(f"no object class {', '.join(missing_classes)}")
         if missing:
             parts.append(f"no attribute {', '.join(missing)}")
-        findings.append(failed(what, "; ".join(parts), _schema_fix(missing_classes + missing)))
+        findings.append(failed(what, "; ".join(parts), _schema_fix(directory, missing_classes + missing)))
     return findings
 
 
-def _schema_fix(names: list[str]) -> str:
-    lowered = {n.lower() for n in names}
+def _schema_fix(directory: str, names: list[str]) -> str:
+    """What to load: the OpenLDAP map's own schema and overlays (deploy/ldap); elsewhere, the map."""
+    lowered = {n.lower() for n in names} if directory == "openldap" else set()
     hints = []
     if lowered & {"scimgatewayperson", "scimexternalid", "scimgatewaygroup"}:
         hints.append("load deploy/ldap/scim-gateway.ldif (ldapadd -Y EXTERNAL -H ldapi:/// -f ...)")
@@ -162,19 +164,71 @@ def _schema_fix(names: list[str]) -> str:
         hints.append("load the ppolicy overlay and schema (pwdAccountLockedTime)")
     if "memberof" in lowered:
         hints.append("load the memberof overlay (it defines memberOf)")
-    hints.append("or point the map at attributes and classes the directory has")
+    hints.append(f"{'or ' if hints else ''}point the map at attributes and classes the directory has")
     return "; ".join(hints)
 
 
-def _controls(server: ldap3.Server) -> list[Finding]:
-    info = server.info
-    if info is None:
-        return [untold("controls", "the directory did not let the service account read its root DSE")]
-    supported = {oid for oid, *_ in info.supported_controls or []}
-    missing = [text for oid, text in CONTROLS.items() if oid not in supported]
-    if missing:
-        return [failed("controls", f"not offered: {'; '.join(missing)}", "enable them (OpenLDAP offers all three)")]
-    return [passed("controls", "paged results, post-read, assertion")]
+def _controls(server: ldap3.Server, settings: LdapSettings, derived: Capabilities, used: Capabilities) -> list[Finding]:
+    """The path each write takes, as the backend takes it (`used`: the root DSE as capabilities.py
+    reads it, then the tenant's ldap.capabilities); `derived`: the root DSE's alone, to tell
+    what an override changed."""
+    overrides = settings.capabilities or {}
+    findings = [_directory(used)]
+    if server.info is None:
+        findings.append(
+            untold(
+                "controls",
+                "the service account may not read the root DSE: every write takes its fallback",
+                "let it read the root DSE, or say what the directory honours in the tenant's ldap: capabilities:",
+            )
+        )
+    elif PAGED_RESULTS not in {oid for oid, *_ in server.info.supported_controls or []}:
+        findings.append(
+            warned(
+                "control: paged results (RFC 2696)",
+                "not offered: lookups and writes work, but a listing (GET /Users without an eq filter) comes back"
+                " whole, not as the page asked for, and stops at the directory's size limit",
+                "enable the simple paged results control (1.2.840.113556.1.4.319) on the directory",
+            )
+        )
+    else:
+        findings.append(passed("control: paged results (RFC 2696)", "offered: listings are read in pages"))
+    for fallback in FALLBACKS:
+        if fallback.capability == "matched_values" and used.permissive_modify:
+            continue  # only the permissive modify fallback reads values
+        findings.append(_control(fallback, used, derived, overrides))
+    return findings
+
+
+def _directory(used: Capabilities) -> Finding:
+    if used.directory == "unknown":
+        return passed(
+            "directory",
+            f"{used.vendor or 'no vendorName'}: not one the gateway knows by its root DSE (OpenLDAP, 389 DS,"
+            " Active Directory); it sends the controls the root DSE lists, and no other",
+        )
+    return passed("directory", f"{used.directory} ({used.vendor or 'no vendorName'}), as its root DSE says")
+
+
+def _control(fallback: Fallback, used: Capabilities, derived: Capabilities, overrides: dict) -> Finding:
+    name = f"control: {fallback.control}"
+    key = fallback.capability
+    on, offered = getattr(used, key), getattr(derived, key)
+    setting = f"ldap: capabilities: {{{key}: {'true' if on else 'false'}}} in the tenant's settings"
+    if on and key in overrides and not offered:
+        return passed(name, f"sent, as {setting} says (the root DSE does not list it): {fallback.saves}")
+    if on:
+        return passed(name, f"offered: {fallback.saves}")
+    if key in overrides and offered:
+        return warned(
+            name,
+            f"offered, but {setting} turns it off: {fallback.instead}",
+            f"take {key} out of the tenant's ldap: capabilities: unless the directory fails the control",
+        )
+    detail = f"not offered by {used.directory}: {fallback.instead}"
+    if used.directory == "unknown":
+        detail += f" (if it honours the control without listing it: ldap: capabilities: {{{key}: true}})"
+    return passed(name, detail)
 
 
 def _indexes(connection: ldap3.Connection, name: str, target: LdapTarget) -> Finding:
@@ -257,12 +311,14 @@ def _suffix_of(base: str) -> str:
     return ldap3.utils.conv.escape_filter_chars(",".join(parts) or base)
 
 
-def _size_limit(connection: ldap3.Connection, settings: LdapSettings, name: str, target: LdapTarget) -> Finding:
+def _size_limit(
+    connection: ldap3.Connection, settings: LdapSettings, used: Capabilities, name: str, target: LdapTarget
+) -> Finding:
     what = f"{name}: size limit"
-    read, cookie = 0, None
+    read, cookie, page = 0, None, min(500, used.max_page_size)
     while read < SIZE_PROBE:
         connection.search(
-            target.base, target.scope_filter, ldap3.SUBTREE, attributes=["1.1"], paged_size=500, paged_cookie=cookie
+            target.base, target.scope_filter, ldap3.SUBTREE, attributes=["1.1"], paged_size=page, paged_cookie=cookie
         )
         code = (connection.result or {}).get("result", 0)
         read += sum(1 for r in connection.response or [] if r.get("type") == "searchResEntry")
@@ -270,13 +326,26 @@ def _size_limit(connection: ldap3.Connection, settings: LdapSettings, name: str,
             return failed(
                 what,
                 f"a paged search stopped after {read} entries ({connection.result.get('description')})",
-                f'olcLimits: dn.exact="{settings.bind_dn}" size.prtotal=unlimited (on the database of {target.base})',
+                _no_limit(used.directory, settings.bind_dn, target.base),
             )
+        if code == NO_SUCH_OBJECT:
+            return untold(what, "could not be told: the base is missing", "fix the base first (its line above)")
         if code != 0:
             return failed(what, f"a paged search failed ({connection.result.get('description')})", BIND_FIX)
         cookie = (
             (((connection.result or {}).get("controls") or {}).get(PAGED_RESULTS) or {}).get("value", {}).get("cookie")
         )
         if not cookie:
-            break
+            return passed(what, f"read all {read} entries below the base in pages without reaching a limit")
     return passed(what, f"read {read} entries in pages without reaching a limit")
+
+
+def _no_limit(directory: str, bind_dn: str, base: str) -> str:
+    """The setting that lifts the service account's limit on paged searches, where it lives."""
+    if directory == "389ds":
+        return f"nsLookThroughLimit, nsPagedSizeLimit and nsSizeLimit: -1 on {bind_dn} (README: 389 Directory Server)"
+    if directory == "active-directory":
+        return "raise MaxPageSize and MaxResultSetSize in the domain's LDAP query policy (ntdsutil, ldap policies)"
+    if directory == "openldap":
+        return f'olcLimits: dn.exact="{bind_dn}" size.prtotal=unlimited (on the database of {base})'
+    return f"lift the directory's size limit on paged searches for {bind_dn}"
