@@ -285,8 +285,9 @@ class SambaDc:
         return self.root / "dc" / "etc" / "smb.conf"
 
     def _seed(self) -> None:
-        """OU=People, OU=Groups and the gateway's account, delegated full control of both OUs
-        (README "Active Directory"), written offline into the new domain's database."""
+        """OU=People, OU=Groups and the gateway's account, delegated full control of both OUs, and
+        the indexes the map claims (README "Active Directory"), written offline into the new
+        domain's database."""
         local = ["-H", f"tdb://{self.root / 'dc' / 'private' / 'sam.ldb'}", "-s", str(self.conf)]
         _run(["samba-tool", "ou", "add", "OU=People", *local], "samba-tool ou add People")
         _run(["samba-tool", "ou", "add", "OU=Groups", *local], "samba-tool ou add Groups")
@@ -300,6 +301,22 @@ class SambaDc:
             _run(
                 ["samba-tool", "dsacl", "set", f"--objectdn={ou}", f"--sddl=(A;CI;GA;;;{sid})", *local],
                 f"samba-tool dsacl set on {ou}",
+            )
+        # The equality indexes the map claims and AD lacks (README "Active Directory"): searchFlags
+        # bit 1 (fATTINDEX) on the attributeSchema, keeping Employee-Type's fCOPY.
+        for attribute, flags in (("Employee-Type", "fATTINDEX,fCOPY"), ("Admin-Description", "fATTINDEX")):
+            _run(
+                [
+                    "samba-tool",
+                    "schema",
+                    "attribute",
+                    "modify",
+                    attribute,
+                    f"--searchflags={flags}",
+                    "--option=dsdb:schema update allowed=true",
+                    *local,
+                ],
+                f"samba-tool schema attribute modify {attribute}",
             )
 
     def admin(self) -> ldap3.Connection:

@@ -5,6 +5,10 @@ backend works around, says what the gateway does instead rather than failing."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import ldap3
+
 from gateway.cli import main
 from tests.directories.conftest import MAPS, Server, write_settings
 from tests.directories.servers import PEOPLE_DN
@@ -63,6 +67,45 @@ def test_check_says_what_the_gateway_does_instead_of_each_control_a_directory_la
     for control in OFFERED[server.name]:
         assert any(line.startswith(f"  ok   control: {control} (") and "): offered: " in line for line in lines), report
     assert report.count("not offered") == len(INSTEAD[server.name]), report
+
+
+def _let_the_service_account_read_the_indexes(server: Server, request) -> Callable[[], None]:
+    """The access the README gives for this check (AD's schema needs none); returns its undo."""
+    if server.name == "active-directory":
+        return lambda: None
+    if server.name == "openldap":
+        slapd = request.getfixturevalue("slapd")
+        admin = ldap3.Connection(slapd.url, "cn=admin,cn=config", slapd.admin_password, auto_bind=True)
+        where, attribute = "olcDatabase={0}config,cn=config", "olcAccess"
+        rule = (
+            '{0}to dn.subtree="cn=config" attrs=entry,objectClass,olcSuffix,olcDbIndex,olcIndexHash64'
+            f' by dn.exact="{server.bind_dn}" read'
+        )
+    else:
+        admin = server.admin
+        where, attribute = "cn=index,cn=userroot,cn=ldbm database,cn=plugins,cn=config", "aci"
+        rule = (
+            '(targetattr="cn||nsIndexType")(version 3.0; acl "scim-gateway check"; allow (read, search, compare)'
+            f' userdn="ldap:///{server.bind_dn}";)'
+        )
+    assert admin.modify(where, {attribute: [(ldap3.MODIFY_ADD, [rule])]}), admin.result
+
+    def undo() -> None:
+        assert admin.modify(where, {attribute: [(ldap3.MODIFY_DELETE, [rule])]}), admin.result
+        if admin is not server.admin:
+            admin.unbind()
+
+    return undo
+
+
+def test_check_compares_the_maps_indexes_with_the_directorys_own(server, tmp_path, capsys, request):
+    undo = _let_the_service_account_read_the_indexes(server, request)
+    try:
+        status, report = _check(server, tmp_path, capsys)
+    finally:
+        undo()
+    assert status == 0 and "ok   users: indexes: " in report and "ok   groups: indexes: " in report, report
+    assert report.rstrip().splitlines()[-1].endswith(" checks passed"), report
 
 
 def test_check_on_389_names_the_account_limits_a_paged_search_meets(ds389, tmp_path, capsys):

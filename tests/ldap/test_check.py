@@ -31,7 +31,9 @@ def test_check_binds_with_the_python_ldap_client_too_when_it_serves(slapd, tmp_p
     assert main(["token", "create", "--config", str(settings)]) == 0
     capsys.readouterr()
     assert main(["check", "--config", str(settings)]) == 0, capsys.readouterr().out
-    assert f"ok   bind to {slapd.url} as cn=gateway,dc=example,dc=com with client python-ldap" in capsys.readouterr().out
+    assert (
+        f"ok   bind to {slapd.url} as cn=gateway,dc=example,dc=com with client python-ldap" in capsys.readouterr().out
+    )
 
 
 def test_check_fails_with_a_fix_for_each_problem(slapd, tmp_path, capsys):
@@ -144,10 +146,13 @@ def test_check_says_whether_listings_cost_a_page(slapd, tmp_path, capsys):
         plain.stop()
 
 
-def _let_the_service_account_read_the_index_hash(directory: Slapd) -> None:
-    """The access README.md (Directories > OpenLDAP) gives for this check."""
+def _let_the_service_account_read_the_indexes(directory: Slapd) -> None:
+    """The access README.md (Directories > OpenLDAP) gives for these checks."""
     admin = ldap3.Connection(directory.url, "cn=admin,cn=config", directory.admin_password, auto_bind=True)
-    rule = f'{{0}}to dn.base="cn=config" attrs=entry,objectClass,olcIndexHash64 by dn.exact="{SERVICE_DN}" read'
+    rule = (
+        '{0}to dn.subtree="cn=config" attrs=entry,objectClass,olcSuffix,olcDbIndex,olcIndexHash64'
+        f' by dn.exact="{SERVICE_DN}" read'
+    )
     assert admin.modify("olcDatabase={0}config,cn=config", {"olcAccess": [(ldap3.MODIFY_ADD, [rule])]}), admin.result
     admin.unbind()
 
@@ -159,7 +164,7 @@ def test_check_names_the_index_hash_setting_that_makes_member_removals_grow(tmp_
     directory = Slapd(tmp_path / "slapd", hash64=hash64)
     directory.start()
     try:
-        _let_the_service_account_read_the_index_hash(directory)
+        _let_the_service_account_read_the_indexes(directory)
         settings = write_settings(tmp_path, directory, OPENLDAP_MAP)
         main(["token", "create", "--config", str(settings)])
         capsys.readouterr()
@@ -167,6 +172,39 @@ def test_check_names_the_index_hash_setting_that_makes_member_removals_grow(tmp_
         report = capsys.readouterr().out
         assert line in report, report
         assert ("fix: olcIndexHash64: TRUE on cn=config, then slapindex" in report) == (not hash64)
+    finally:
+        directory.stop()
+
+
+def test_check_compares_the_maps_indexes_with_olcdbindex_where_the_account_may_read_it(tmp_path, capsys):
+    directory = Slapd(tmp_path / "slapd")
+    directory.start()
+    try:
+        settings = write_settings(tmp_path, directory, OPENLDAP_MAP)
+        main(["token", "create", "--config", str(settings)])
+        capsys.readouterr()
+        main(["check", "--config", str(settings)])
+        closed = capsys.readouterr().out
+        assert "??   users: indexes: the service account may not read cn=config" in closed, closed
+        assert "or let the service account read them (README: Directories > OpenLDAP)" in closed
+        _let_the_service_account_read_the_indexes(directory)
+        claiming_more = tmp_path / "more.yaml"
+        claiming_more.write_text(OPENLDAP_MAP.read_text().replace("employeeNumber]", "employeeNumber, title]"))
+        other = tmp_path / "other"
+        other.mkdir()
+        for mapping, folder in ((OPENLDAP_MAP, tmp_path), (claiming_more, other)):
+            settings = write_settings(folder, directory, mapping)
+            main(["token", "create", "--config", str(settings)])
+            capsys.readouterr()
+            assert main(["check", "--config", str(settings)]) == 0  # said, not failed: lookups still work
+            report = capsys.readouterr().out
+            if mapping == OPENLDAP_MAP:
+                assert "ok   users: indexes: objectClass, uid" in report, report
+                assert report.rstrip().endswith("checks passed"), report
+            else:
+                assert "warn users: indexes: not indexed for equality: title" in report, report
+                assert "fix: olcDbIndex: title eq on the database of dc=example,dc=com" in report
+                assert report.rstrip().splitlines()[-1].startswith("no check failed: ")
     finally:
         directory.stop()
 

@@ -4,7 +4,7 @@ The checks use their own connection, with the schema and the root DSE read (the 
 never reads them): bind, every base DN, the map's object classes and attributes in the
 directory's schema, the path each write takes (capabilities.py: the controls the backend
 sends, or what it does instead and what that costs), the equality indexes the map claims
-(when the service account may read cn=config), and whether paged searches hit a size limit.
+(indexes.py), and whether paged searches hit a size limit.
 
 Only what breaks provisioning fails (exit 1). What the backend works around passes, saying
 what it does instead; what works at a cost someone can remove is a warning with the fix.
@@ -19,7 +19,7 @@ import ldap3
 from ldap3.core import exceptions as ldap_errors
 
 from gateway.backends.base import BackendError, StoreSpec, Unavailable
-from gateway.backends.ldap import capabilities, vlv
+from gateway.backends.ldap import capabilities, indexes, vlv
 from gateway.backends.ldap.backend import LdapBackend
 from gateway.backends.ldap.capabilities import FALLBACKS, Capabilities, Fallback
 from gateway.backends.ldap.connection import ConnectionPool
@@ -67,8 +67,8 @@ def check(settings: LdapSettings, specs: dict[str, StoreSpec[Any]]) -> list[Find
         findings += [_base(connection, name, target) for name, target in targets.items()]
         findings += _schema(pool.server, directory, specs)
         findings += _controls(pool.server, settings, capabilities.read(connection), found)
-        findings += [_indexes(connection, name, target) for name, target in targets.items()]
-        findings += _index_hashes(connection, pool.server, specs)
+        findings += [indexes.finding(connection, pool.server, directory, name, t) for name, t in targets.items()]
+        findings += indexes.hashes(connection, pool.server, directory, specs)
         findings += [_size_limit(connection, settings, found, name, target) for name, target in targets.items()]
         findings.append(_listings(connection, specs, found))
         return findings
@@ -229,86 +229,6 @@ def _control(fallback: Fallback, used: Capabilities, derived: Capabilities, over
     if used.directory == "unknown":
         detail += f" (if it honours the control without listing it: ldap: capabilities: {{{key}: true}})"
     return passed(name, detail)
-
-
-def _indexes(connection: ldap3.Connection, name: str, target: LdapTarget) -> Finding:
-    what = f"{name}: indexes"
-    if target.indexes is None:
-        return passed(what, "the map claims none (mapping check warns about unindexed lookups)")
-    found = _config(connection, f"(olcSuffix={_suffix_of(target.base)})", ldap3.SUBTREE, ["olcDbIndex"])
-    if not found:
-        return untold(
-            what,
-            "cannot read cn=config as the service account (or not OpenLDAP)",
-            f"compare ldap.indexes ({', '.join(target.indexes)}) with olcDbIndex yourself",
-        )
-    indexed = set()
-    for line in found[0]["attributes"].get("olcDbIndex", []):
-        attributes, _, kinds = line.partition(" ")
-        if "eq" in kinds.split(",") or not kinds:
-            indexed |= {a.strip().lower() for a in attributes.split(",")}
-    missing = [a for a in target.indexes if a.lower() not in indexed]
-    if missing:
-        return failed(what, f"not indexed for equality: {', '.join(missing)}", f"olcDbIndex: {','.join(missing)} eq")
-    return passed(what, ", ".join(target.indexes))
-
-
-def _config(connection: ldap3.Connection, search_filter: str, scope: str, attributes: list[str]) -> list[dict]:
-    """Entries of OpenLDAP's cn=config; none where it cannot be read or does not exist (389 DS
-    and AD, whose schema, which this connection checks names against, has no olc* attributes)."""
-    try:
-        connection.search("cn=config", search_filter, scope, attributes=attributes)
-    except ldap_errors.LDAPAttributeError:
-        return []
-    return [r for r in connection.response or [] if r.get("type") == "searchResEntry"]
-
-
-def _index_hashes(
-    connection: ldap3.Connection, server: ldap3.Server, specs: dict[str, StoreSpec[Any]]
-) -> list[Finding]:
-    """OpenLDAP hashes index keys in 32 bits unless olcIndexHash64 says 64; with 32, deleting a
-    value of an indexed attribute re-indexes every value left (back-mdb, ITS#8678), so removing
-    10 members from a 50,000-member group costs slapd 34 ms of CPU instead of 10 (tests/perf).
-    Said only where it matters (an indexed multi-valued reference such as member) and can be read."""
-    indexed = _indexed_references(server, specs)
-    if not indexed:
-        return []
-    found = _config(connection, "(objectClass=olcGlobal)", ldap3.BASE, ["olcIndexHash64"])
-    if not found:
-        return []  # not OpenLDAP, or cn=config is closed to the service account (the indexes line says so)
-    what = "index hashes"
-    held = found[0]["attributes"].get("olcIndexHash64")
-    if str(held[0] if isinstance(held, list) and held else held).upper() == "TRUE":
-        return [passed(what, f"64-bit: removing {', '.join(indexed)} values re-indexes only those values")]
-    return [
-        warned(
-            what,
-            f"32-bit (olcIndexHash64 is not TRUE): each removal of {', '.join(indexed)} values re-indexes"
-            " every value left, a cost that grows with the group",
-            "olcIndexHash64: TRUE on cn=config, then slapindex with slapd stopped (README: Directories > OpenLDAP)",
-        )
-    ]
-
-
-def _indexed_references(server: ldap3.Server, specs: dict[str, StoreSpec[Any]]) -> list[str]:
-    """The multi-valued reference attributes (member, ...) the maps say are indexed."""
-    types = server.schema.attribute_types if server.schema else {}
-    found = set()
-    for spec in specs.values():
-        if not isinstance(spec.target, LdapTarget) or not spec.target.indexes:
-            continue
-        indexes = {a.lower() for a in spec.target.indexes}
-        for key in spec.references:
-            name = spec.name(key)
-            if name.lower() in indexes and not (name in types and types[name].single_value):
-                found.add(name)
-    return sorted(found)
-
-
-def _suffix_of(base: str) -> str:
-    """The dc= part of a base DN: the database suffix, most likely."""
-    parts = [p for p in base.split(",") if p.strip().lower().startswith("dc=")]
-    return ldap3.utils.conv.escape_filter_chars(",".join(parts) or base)
 
 
 def _size_limit(
