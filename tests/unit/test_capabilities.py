@@ -10,6 +10,7 @@ import pytest
 
 from gateway.backends.base import StoreSpec
 from gateway.backends.ldap.capabilities import Capabilities, from_root_dse
+from gateway.backends.ldap.check import control_findings
 from gateway.backends.ldap.compose import guid_text, render_filter
 from gateway.backends.ldap.results import to_entry
 from gateway.backends.ldap.target import LdapTarget
@@ -39,6 +40,7 @@ DS389_ROOT_DSE = {
         "1.2.840.113556.1.4.319",
     ],
 }
+PAGED = "1.2.840.113556.1.4.319"
 SAMBA_ROOT_DSE = {
     "supportedCapabilities": ["1.2.840.113556.1.4.800", "1.2.840.113556.1.4.1670"],
     "vendorName": ["Samba Team (https://www.samba.org)"],
@@ -80,6 +82,43 @@ def test_active_directory_reads_after_writes_and_pages_with_one_attribute_list()
 def test_settings_override_what_the_root_dse_says():
     assert from_root_dse(DS389_ROOT_DSE).overridden({"post_read": False}).post_read is False
     assert "assertion" in Capabilities.overridable() and "directory" not in Capabilities.overridable()
+
+
+def _check_lines(root_dse: dict | None, overrides: dict | None = None) -> list[str]:
+    """What `scim-gateway check` prints about the controls for a root DSE (None: not readable)."""
+    derived = from_root_dse(root_dse or {})
+    listed = set(root_dse.get("supportedControl", [])) if root_dse is not None else None
+    findings = control_findings(listed, overrides or {}, derived, derived.overridden(overrides or {}))
+    assert all(finding.status != "fail" for finding in findings)  # each has a fallback
+    return [finding.line() for finding in findings]
+
+
+def test_check_tells_an_unknown_directory_how_to_take_a_control_it_honours_without_listing_it():
+    lines = _check_lines({"vendorName": ["Example DS"], "supportedControl": [PAGED]})
+    assert "  ok   directory: Example DS: not one the gateway knows by its root DSE" in lines[0]
+    assert (
+        "  ok   control: assertion (RFC 4528): not listed by the directory: before each PATCH or DELETE the gateway"
+        " searches the entry by its id: one more round trip each (if it honours the control without listing it:"
+        " ldap: capabilities: {assertion: true} in the tenant's settings)"
+    ) in lines
+
+
+def test_check_says_a_control_the_settings_turn_on_is_sent():
+    lines = _check_lines({"vendorName": ["Example DS"], "supportedControl": [PAGED]}, {"assertion": True})
+    assert any(
+        line.startswith(
+            "  ok   control: assertion (RFC 4528): sent, as ldap: capabilities: {assertion: true} in the tenant's"
+            " settings says (the root DSE does not list it)"
+        )
+        for line in lines
+    ), lines
+
+
+def test_check_warns_without_paged_results_and_cannot_tell_without_a_root_dse():
+    lines = _check_lines({"vendorName": ["Example DS"], "supportedControl": []})
+    assert any(line.startswith("  warn control: paged results (RFC 2696): not offered: ") for line in lines), lines
+    unread = _check_lines(None)
+    assert any(line.startswith("  ??   controls: the service account may not read the root DSE") for line in unread)
 
 
 # objectGUID as recorded from Samba: the bytes, and the string AD's tools print for them.

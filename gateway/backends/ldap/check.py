@@ -66,7 +66,9 @@ def check(settings: LdapSettings, specs: dict[str, StoreSpec[Any]]) -> list[Find
         findings = [passed(bind)]
         findings += [_base(connection, name, target) for name, target in targets.items()]
         findings += _schema(pool.server, directory, specs)
-        findings += _controls(pool.server, settings, capabilities.read(connection), found)
+        info = pool.server.info
+        listed = {oid for oid, *_ in info.supported_controls or []} if info else None
+        findings += control_findings(listed, settings.capabilities or {}, capabilities.read(connection), found)
         findings += [indexes.finding(connection, pool.server, directory, name, t) for name, t in targets.items()]
         findings += indexes.hashes(connection, pool.server, directory, specs)
         findings += [_size_limit(connection, settings, found, name, target) for name, target in targets.items()]
@@ -168,13 +170,14 @@ def _schema_fix(directory: str, names: list[str]) -> str:
     return "; ".join(hints)
 
 
-def _controls(server: ldap3.Server, settings: LdapSettings, derived: Capabilities, used: Capabilities) -> list[Finding]:
+def control_findings(
+    listed: set[str] | None, overrides: dict, derived: Capabilities, used: Capabilities
+) -> list[Finding]:
     """The path each write takes, as the backend takes it (`used`: the root DSE as capabilities.py
-    reads it, then the tenant's ldap.capabilities); `derived`: the root DSE's alone, to tell
-    what an override changed."""
-    overrides = settings.capabilities or {}
+    reads it, then the tenant's ldap: capabilities: `overrides`); `derived`: the root DSE's alone,
+    to tell what an override changed; `listed`: its supportedControl (None: it could not be read)."""
     findings = [_directory(used)]
-    if server.info is None:
+    if listed is None:
         findings.append(
             untold(
                 "controls",
@@ -182,7 +185,7 @@ def _controls(server: ldap3.Server, settings: LdapSettings, derived: Capabilitie
                 "let it read the root DSE, or say what the directory honours in the tenant's ldap: capabilities:",
             )
         )
-    elif PAGED_RESULTS not in {oid for oid, *_ in server.info.supported_controls or []}:
+    elif PAGED_RESULTS not in listed:
         findings.append(
             warned(
                 "control: paged results (RFC 2696)",
@@ -225,10 +228,13 @@ def _control(fallback: Fallback, used: Capabilities, derived: Capabilities, over
             f"offered, but {setting} turns it off: {fallback.instead}",
             f"take {key} out of the tenant's ldap: capabilities: unless the directory fails the control",
         )
-    detail = f"not offered by {used.directory}: {fallback.instead}"
     if used.directory == "unknown":
-        detail += f" (if it honours the control without listing it: ldap: capabilities: {{{key}: true}})"
-    return passed(name, detail)
+        return passed(
+            name,
+            f"not listed by the directory: {fallback.instead} (if it honours the control without listing it:"
+            f" ldap: capabilities: {{{key}: true}} in the tenant's settings)",
+        )
+    return passed(name, f"not offered by {used.directory}: {fallback.instead}")
 
 
 def _size_limit(
