@@ -1,10 +1,11 @@
 """One thread per process that runs an action at a given time unless it was called off first.
 
 A socket read has a timeout, but a directory that trickles a byte now and then, or an
-operation of several reads, can outlast any one timeout. The LDAP connection pool arms the
-watchdog with the request's deadline and the action "shut this socket down" (`shut_down`):
-whatever the directory does, the blocked read returns by then and the thread is free to answer
-503. (The gunicorn worker does the same to a client that trickles its request.)
+operation of several reads, can outlast any one timeout. The LDAP connection pool and the REST
+transport (rest/cutoff.py) arm the watchdog with the request's deadline and the action "shut
+this socket down" (`shut_down`): whatever the directory or the API does, the blocked read
+returns by then and the thread is free to answer 503. (The gunicorn worker does the same to a
+client that trickles its request.)
 
 It is armed and called off several times per request, nearly always long before its time, so
 neither wakes the thread unless it must: arming does only when the new alarm is due before the
