@@ -94,3 +94,41 @@ def test_a_renamed_member_stays_in_its_groups_on_each_directory(server, director
     assert directory_client.patch(f"/Users/{user}", rename).status_code == 200
     members = [m["value"] for m in directory_client.get(f"/Groups/{group}").get_json().get("members", [])]
     assert members == [user]
+
+
+def test_a_listing_after_this_workers_writes_holds_each_entry_once_on_each_directory(server, directory_client):
+    """OpenLDAP and AD keep a sorted list (a snapshot); the gateway adds its own new entries as
+    the list's tail and counts its deletes out. 389 DS sorts afresh each time. Entries created
+    in the same second may come in any order (389 and AD order ties as they like)."""
+
+    def walk() -> tuple[int, list[str]]:
+        seen, start, total = [], 1, None
+        while total is None or start <= total:
+            page = directory_client.get(f"/Users?startIndex={start}&count=2").get_json()
+            total, start = page["totalResults"], start + 2
+            seen += [r["id"] for r in page["Resources"]]
+        return total, seen
+
+    ids = [directory_client.create_user(f"lister{i}@contoso.com")["id"] for i in range(4)]
+    total, seen = walk()
+    assert (total, sorted(seen)) == (4, sorted(ids))
+    newcomers = [directory_client.create_user(f"newcomer{i}@contoso.com")["id"] for i in range(3)]
+    total, seen = walk()
+    assert (total, sorted(seen)) == (7, sorted(ids + newcomers))
+    assert directory_client.delete(f"/Users/{ids[1]}").status_code == 204
+    assert directory_client.delete(f"/Users/{newcomers[0]}").status_code == 204
+    assert directory_client.get("/Users?count=0").get_json()["totalResults"] == 5
+    total, seen = walk()
+    assert (total, sorted(seen)) == (5, sorted([ids[0], *ids[2:], *newcomers[1:]]))
+
+
+def test_entries_listed_keep_their_order_when_more_are_added_on_each_directory(server, directory_client):
+    """389 DS swapped entries created in the same second after an unrelated add, so a page walk
+    saw one twice and missed another; the id as second sort key keeps them in place."""
+    ids = [directory_client.create_user(f"early{i:02d}@contoso.com")["id"] for i in range(12)]
+    before = [r["id"] for r in directory_client.get("/Users?count=50").get_json()["Resources"]]
+    assert sorted(before) == sorted(ids)
+    for i in range(3):
+        directory_client.create_user(f"late{i}@contoso.com")
+        after = [r["id"] for r in directory_client.get("/Users?count=50").get_json()["Resources"]]
+        assert [id for id in after if id in ids] == before

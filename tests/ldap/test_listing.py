@@ -79,10 +79,57 @@ def test_the_next_page_reads_the_kept_list_and_a_write_drops_it(client, ldap_ops
     page = client.get("/Users?startIndex=3&count=2").get_json()
     assert [r["id"] for r in page["Resources"]] == ids[2:4]
     assert (ldap_ops["search"], ldap_ops["bind"]) == (1, 0)  # no new connection: the kept list
+    filtered = '/Users?filter=displayName+sw+"User"&count=0'
+    assert client.get(filtered).get_json()["totalResults"] == 5
+    client.patch(f"/Users/{ids[0]}", [{"op": "replace", "path": "displayName", "value": "Renamed"}])
+    ldap_ops.reset()
+    assert client.get(filtered).get_json()["totalResults"] == 4  # a filtered list: sorted afresh
+    assert ldap_ops["bind"] == 1
+
+
+def test_this_workers_new_entries_follow_the_kept_list_without_sorting_again(client, ldap_ops):
+    ids = _users(client, 5)
+    assert client.get("/Users?count=2").get_json()["totalResults"] == 5
+    newcomers = [client.create_user(f"newcomer{i}")["id"] for i in range(3)]
+    ldap_ops.reset()
+    assert client.get("/Users?count=0").get_json()["totalResults"] == 8
+    assert (ldap_ops["search"], ldap_ops["bind"]) == (1, 0)
+    page = client.get("/Users?startIndex=5&count=3").get_json()
+    assert (page["totalResults"], [r["id"] for r in page["Resources"]]) == (8, [ids[4], *newcomers[:2]])
+    assert [r["id"] for r in client.get("/Users?startIndex=8&count=5").get_json()["Resources"]] == newcomers[2:]
+    assert ldap_ops["bind"] == 0  # the window from the kept list, the new entries by id
+    everyone = client.get("/Users?count=50").get_json()["Resources"]
+    assert [r["id"] for r in everyone] == [*ids, *newcomers]  # as a fresh sort has them
+    assert everyone[-1]["userName"] == "newcomer2"  # read with the attributes asked for
+
+
+def test_this_workers_deletes_are_counted_out_and_a_page_after_one_sorts_afresh(client, ldap_ops):
+    ids = _users(client, 5)
+    assert client.get("/Users?count=2").get_json()["totalResults"] == 5
     newcomer = client.create_user("newcomer")["id"]
-    page = client.get("/Users?startIndex=5&count=5").get_json()
-    assert page["totalResults"] == 6
-    assert [r["id"] for r in page["Resources"]] == [ids[4], newcomer]
+    client.delete(f"/Users/{newcomer}")  # one of the kept list's own tail: simply gone from it
+    client.delete(f"/Users/{ids[1]}")  # one of the sorted list: a gap
+    ldap_ops.reset()
+    assert client.get("/Users?count=0").get_json()["totalResults"] == 4
+    assert ldap_ops["bind"] == 0
+    page = client.get("/Users?startIndex=2&count=2").get_json()
+    assert (page["totalResults"], [r["id"] for r in page["Resources"]]) == (4, ids[2:4])
+    assert ldap_ops["bind"] == 1  # sorted afresh: positions after the gap moved
+
+
+def test_a_list_sorted_while_the_write_ran_is_dropped_not_extended():
+    """A sort that ended after the write began may hold the new entry already: never kept as a
+    tail too (it would be listed twice)."""
+    now = [100.0]
+    closed = []
+    views = vlv.Views(lambda: object(), closed.append, clock=lambda: now[0])
+    search = vlv.Search("users", "ou=People", "sub", "(objectClass=*)", "createTimestamp", False, True)
+    view, _ = views._take(search, gaps_allowed=True)
+    view.context, view.sorted, view.count = b"1", 100.0, 5
+    views.created("users", "early", since=101.0)  # began after the sort: extends it
+    assert view.tail == ["early"] and not closed
+    views.created("users", "late", since=99.0)  # began before the sort ended: dropped
+    assert closed == [view.connection] and search not in views._views
 
 
 def test_a_lookup_stays_one_plain_search(client, searches):
@@ -96,7 +143,7 @@ def test_a_lookup_stays_one_plain_search(client, searches):
 def test_a_directory_that_will_not_sort_is_listed_by_paged_search(client, monkeypatch, searches, caplog):
     ids = _users(client, 4)
     original = vlv.sort_control
-    monkeypatch.setattr(vlv, "sort_control", lambda attribute: original("uid"))
+    monkeypatch.setattr(vlv, "sort_control", lambda *attributes: original("uid"))
     caplog.set_level(logging.WARNING)
     page = client.get("/Users?startIndex=2&count=2").get_json()
     assert [r["id"] for r in page["Resources"]] == ids[1:3]

@@ -91,29 +91,57 @@ def _measure(tmp_path, users: int) -> dict[str, float]:
             figures["GET by id"], _ = _median_ms(lambda: _ok(http, "GET", f"/Users/{id}"))
             rss_before = max(gateway.worker_rss())
 
-            def cold(path: str) -> tuple[float, dict]:
-                """Requests each after a user came and went: the directory sorts afresh (no kept list)."""
+            listed = users + SPARE  # what a total must say
+            newcomers: list[str] = []
+            doomed = iter(range(users + SPARE - 3 * 6, users + SPARE))  # spare users no other figure uses
+
+            def created() -> None:
+                nonlocal listed
+                newcomers.append(f"passing{len(newcomers)}@example.com")
+                _ok(http, "POST", "/Users", {"userName": newcomers[-1]}, status=201)
+                listed += 1
+
+            def deleted() -> None:
+                nonlocal listed
+                name = f"u{next(doomed):06d}@example.com"
+                id = _ok(http, "GET", f'/Users?filter=userName+eq+"{name}"&attributes=id')["Resources"][0]["id"]
+                _ok(http, "DELETE", f"/Users/{id}", status=204)
+                listed -= 1
+
+            def after(write, path: str) -> tuple[float, dict]:
+                """Requests each right after this worker wrote: a create is kept track of (the
+                kept list's tail), a delete counted out of totals but a page sorts afresh."""
                 samples, body = [], {}
                 for _ in range(3):
-                    gone = _ok(http, "POST", "/Users", {"userName": "passing@example.com"}, status=201)["id"]
-                    _ok(http, "DELETE", f"/Users/{gone}", status=204)
+                    write()
                     ms, body = _median_ms(lambda: _ok(http, "GET", path), 1)
                     samples.append(ms)
                 return statistics.median(samples), body
 
-            ms, body = cold("/Users?count=0")
-            assert body["totalResults"] == users + SPARE
+            _ok(http, "GET", "/Users?count=0")  # the first listing of this worker: a fresh sort
+            ms, body = after(created, "/Users?count=0")
+            assert body["totalResults"] == listed
             figures["total (count=0), after a create"] = ms
+            ms, body = after(deleted, "/Users?count=0")
+            assert body["totalResults"] == listed
+            figures["total (count=0), after a delete"] = ms
             figures["total (count=0), kept list"], _ = _median_ms(lambda: _ok(http, "GET", "/Users?count=0"))
-            figures["first page (count=100), after a create"], _ = cold("/Users?count=100")
-            ms, body = cold(f"/Users?startIndex={middle}&count=100")
+            figures["first page (count=100), after a create"], _ = after(created, "/Users?count=100")
+            figures["first page (count=100), after a delete (sorts)"], _ = after(deleted, "/Users?count=100")
+            ms, body = after(created, f"/Users?startIndex={middle}&count=100")
             assert len(body["Resources"]) == 100
             figures["middle page, after a create"] = ms
+            ms, body = after(deleted, f"/Users?startIndex={middle}&count=100")
+            assert len(body["Resources"]) == 100
+            figures["middle page, after a delete (sorts)"] = ms
             figures["middle page, kept list"], _ = _median_ms(
                 lambda: _ok(http, "GET", f"/Users?startIndex={middle}&count=100")
             )
-            figures["filtered total (displayName sw), after a create"], _ = cold(
-                '/Users?filter=displayName+sw+"User+1"&count=0'
+            ms, body = after(created, f"/Users?startIndex={listed - 49}&count=100")
+            assert body["Resources"][-1]["userName"] == newcomers[-1]
+            figures["last page, after a create (its tail)"] = ms
+            figures["filtered total (displayName sw), after a create (sorts)"], _ = after(
+                created, '/Users?filter=displayName+sw+"User+1"&count=0'
             )
             walk, next_cursor = [], ""
             for _ in range(ROUNDS):
@@ -127,7 +155,7 @@ def _measure(tmp_path, users: int) -> dict[str, float]:
                 _ok(http, "GET", f'/Users?filter=userName+eq+"u{users + i:06d}@example.com"&attributes=id')[
                     "Resources"
                 ][0]["id"]
-                for i in range(SPARE)
+                for i in range(ROUNDS * 10)
             ]
             adds, removes = [], []
             for round_ in range(ROUNDS):
@@ -166,6 +194,6 @@ def _raw_member_changes(slapd: Slapd, users: int) -> tuple[float, float]:
 def test_requests_cost_the_same_at_1k_and_100k_users(tmp_path):
     results = {size: _measure(tmp_path, size) for size in SIZES}
     print(f"\nmachine: {machine()}; gateway: 1 worker x 2 threads, one request at a time; median ms")
-    print(f"{'request':<36}" + "".join(f"{size:>12,}" for size in SIZES))
+    print(f"{'request':<56}" + "".join(f"{size:>12,}" for size in SIZES))
     for key in results[SIZES[0]]:
-        print(f"{key:<36}" + "".join(f"{results[size][key]:>12.1f}" for size in SIZES))
+        print(f"{key:<56}" + "".join(f"{results[size][key]:>12.1f}" for size in SIZES))

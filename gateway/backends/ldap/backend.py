@@ -91,13 +91,14 @@ class LdapBackend:
                 window = found[start - 1 : start - 1 + count]
                 return self._remembered(kind, Page(len(found), [results.to_entry(spec, raw) for raw in window]))
         elif self._sorts():
-            search = vlv.listing(spec, search_filter)
+            search = vlv.listing(spec, search_filter, self.pool.capabilities)
             try:
                 window = self.views.window(search, start, count, wanted)
             except vlv.Refused:
                 pass
             else:
-                page = Page(window.total, [results.to_entry(spec, raw) for raw in window.entries])
+                found = window.entries + self._by_ids(spec, window.tail, wanted)
+                page = Page(window.total, [results.to_entry(spec, raw) for raw in found])
                 return self._remembered(kind, page)
 
         def run(connection: ldap3.Connection) -> Page:
@@ -127,7 +128,7 @@ class LdapBackend:
         connection = self.pool.open()
         try:
             specs = self.specs.values()
-            return vlv.problems(connection, [vlv.listing(spec) for spec in specs])
+            return vlv.problems(connection, [vlv.listing(spec, None, self.pool.capabilities) for spec in specs])
         finally:
             self.pool.drop(connection)
 
@@ -175,12 +176,13 @@ class LdapBackend:
                 }
             return results.to_entry(spec, {"dn": dn, "attributes": after})
 
+        since = self.views.clock()  # before the write: a list sorted after may hold the entry already
         try:
             created = self.pool.run(run, idempotent=False)
         except BackendError as error:
             error.locator = error.locator or dn  # for the audit trail and the request log
             raise
-        self.views.forget()  # after the write: a list sorted in between would miss it
+        self.views.created(kind, created.id, since)
         return self._remember(kind, created)
 
     def modify(self, kind: str, update: Update, attributes: list[str] | None) -> Entry:
@@ -251,6 +253,7 @@ class LdapBackend:
     def delete(self, kind: str, id: str) -> str:
         spec = self.specs[kind]
         guard = controls.assertion(render_filter(Match(spec.id_attribute, "eq", id)))
+        since = self.views.clock()
         for attempt in (1, 2):
             dn = self._locate(kind, id, fresh=attempt == 2 or not self.pool.capabilities.assertion)
 
@@ -261,7 +264,7 @@ class LdapBackend:
                 return results.code(connection)
 
             if self.pool.run(run, idempotent=False) == 0:
-                self.views.forget()
+                self.views.deleted(kind, id, since)
                 self._forget(kind, id)
                 self.referrers.deleted(self.pool, kind, dn)
                 return dn
@@ -354,28 +357,41 @@ class LdapBackend:
                 resolved[ref] = Ref(kind, hit[1] if hit else None, dn)
         return resolved
 
+    def _by_ids(self, spec: LdapSpec, ids: list[str], attributes: list[str]) -> list[dict]:
+        """The entries with these ids, in their order (one that is gone is left out)."""
+        found = {
+            (results.id_of(spec, raw) or "").lower(): raw
+            for raw in self._any_of(spec, ids, spec.id_attribute, attributes)
+        }
+        return [found[id.lower()] for id in ids if id.lower() in found]
+
     def _lookup(self, spec: LdapSpec, keys: list[str], attribute: str) -> dict[str, tuple[str, str]]:
         """{key: (dn, id)} for entries whose `attribute` is one of `keys` (ids lower-cased, DNs normalized)."""
-        target = spec.target
-        by_dn = attribute == target.dn_attribute
+        by_dn = attribute == spec.target.dn_attribute
         result: dict[str, tuple[str, str]] = {}
+        for raw in self._any_of(spec, keys, attribute, [spec.id_attribute]):
+            id_value = results.id_of(spec, raw) or ""
+            result[_dn_key(raw["dn"]) if by_dn else id_value.lower()] = (raw["dn"], id_value)
+        return result
+
+    def _any_of(self, spec: LdapSpec, keys: list[str], attribute: str, attributes: list[str]) -> list[dict]:
+        """The entries whose `attribute` is one of `keys`: one search per refs_per_search keys."""
+        target = spec.target
         unique_keys = list(dict.fromkeys(keys))
         per_search = self.pool.capabilities.refs_per_search
+        found: list[dict] = []
         for start in range(0, len(unique_keys), per_search):
             chunk = unique_keys[start : start + per_search]
             query = AnyOf(tuple(Match(attribute, "eq", key) for key in chunk))
             search_filter = all_filters(target.scope_filter, render_filter(query))
 
             def run(connection: ldap3.Connection, search_filter=search_filter) -> list[dict]:
-                connection.search(target.base, search_filter, scope(target), attributes=[spec.id_attribute])
+                connection.search(target.base, search_filter, scope(target), attributes=attributes)
                 results.check(connection, base=target.base)
                 return results.entries(connection)
 
-            for raw in self.pool.run(run, idempotent=True):
-                id_value = results.id_of(spec, raw) or ""
-                key = _dn_key(raw["dn"]) if by_dn else id_value.lower()
-                result[key] = (raw["dn"], id_value)
-        return result
+            found += self.pool.run(run, idempotent=True)
+        return found
 
     def _locators(self, refs: list[Ref], missing_ok: bool = False) -> dict[Ref, str]:
         wanted = [r for r in refs if r.id and not r.locator]

@@ -17,6 +17,7 @@ from ldap3.core import exceptions as ldap_errors
 from gateway.backends.base import BackendError, StoreSpec, Unavailable
 from gateway.backends.ldap import controls, vlv
 from gateway.backends.ldap.backend import LdapBackend
+from gateway.backends.ldap.capabilities import Capabilities
 from gateway.backends.ldap.connection import ConnectionPool
 from gateway.backends.ldap.settings import LdapSettings
 from gateway.backends.ldap.target import LdapTarget
@@ -68,7 +69,7 @@ def check(settings: LdapSettings, specs: dict[str, StoreSpec[Any]]) -> list[Find
         findings += [_indexes(connection, name, target) for name, target in targets.items()]
         findings += _index_hashes(connection, pool.server, specs)
         findings += [_size_limit(connection, settings, name, target) for name, target in targets.items()]
-        findings.append(_listings(connection, specs))
+        findings.append(_listings(connection, specs, pool.capabilities))
         return findings
 
     try:
@@ -97,10 +98,10 @@ def _serving_client(settings: LdapSettings, bind: str) -> list[Finding]:
     return [passed(what)]
 
 
-def _listings(connection: ldap3.Connection, specs: dict[str, StoreSpec[Any]]) -> Finding:
+def _listings(connection: ldap3.Connection, specs: dict[str, StoreSpec[Any]], capabilities: Capabilities) -> Finding:
     """Pages and totals that cost a page need the directory to sort and position (vlv.py).
     Without that listings still work, reading every DN below the base: said, not failed."""
-    searches = [vlv.listing(spec) for spec in specs.values() if isinstance(spec.target, LdapTarget)]
+    searches = [vlv.listing(spec, None, capabilities) for spec in specs.values() if isinstance(spec.target, LdapTarget)]
     try:
         found = vlv.problems(connection, searches)  # its sorted lists go when the check's pool closes
     except BackendError as error:  # e.g. a missing base, which its own line reports

@@ -11,9 +11,22 @@ OpenLDAP builds the sorted list of a VLV search in memory and keeps it on the co
 list's context ID lets the next request read another window of the same list without sorting
 again (a fresh sort of 100,000 entries costs slapd about a quarter of a second; a window of a
 kept list, a few milliseconds). sssvlv frees a list only when its connection closes, so each
-list this worker keeps lives on a connection of its own (`Views`), for `keep_seconds` at most,
-and is dropped as soon as this worker writes what could change it. A listing is thus a
-snapshot for at most `keep_seconds` of writes made by other workers or other tools.
+list this worker keeps lives on a connection of its own (`Views`), for `keep_seconds` at most.
+AD (Samba measured) keeps its lists too; 389 DS answers no context ID and sorts afresh each time.
+
+A kept list is a snapshot: entries added since are not in it, entries deleted since leave a
+gap (the window skips them) and its count stays. This worker's own writes are kept track of
+instead of sorting again (a provisioning cycle writes all the time):
+- a new entry sorts last in a list sorted by creation, so it is kept as the list's tail (its
+  entries are read by id when a page reaches them) and counted;
+- a deleted entry is counted out of the total; a page after it sorts afresh (the gap would
+  shift every later position);
+- any other change that could move an entry into or out of a filtered list, or rename one,
+  drops the list.
+This holds only for lists whose sort ended before the write began (else the entry may already
+be in it): any other list is dropped. A listing is thus exact for this worker's own writes and
+a snapshot, at most `keep_seconds` old, of what other workers and tools did (a total may be off
+by those changes until then).
 """
 
 from __future__ import annotations
@@ -36,7 +49,7 @@ from pyasn1.error import PyAsn1Error
 from pyasn1.type import namedtype, tag, univ
 
 from gateway.backends.ldap import results
-from gateway.backends.ldap.capabilities import SORT, VLV
+from gateway.backends.ldap.capabilities import SORT, UNKNOWN, VLV, Capabilities
 from gateway.backends.ldap.compose import all_filters
 from gateway.backends.ldap.controls import kept
 from gateway.backends.ldap.target import LdapSpec
@@ -48,6 +61,7 @@ BUSY = 51
 VLV_ERROR = 76
 KEEP_SECONDS = 30.0
 KEPT_VIEWS = 2  # per worker; OpenLDAP's sssvlv allows olcSssVlvMax sorted lists at once, in all
+KEPT_TAIL = 1000  # new entries kept as a list's tail; past that a fresh sort costs less
 OUT_OF_RANGE = 61  # the VLV result when the offset is past the end of the list
 
 # ldap3 2.9 knows no result code 76 (virtualListViewError, the draft's) and fails decoding a
@@ -102,11 +116,13 @@ class _VlvResponse(univ.Sequence):
     )
 
 
-def sort_control(attribute: str):
+def sort_control(*attributes: str):
+    """Sort by the first attribute, equal values by the next."""
     keys = _SortKeyList()
-    key = _SortKey()
-    key["attributeType"] = attribute
-    keys.setComponentByPosition(0, key)
+    for position, attribute in enumerate(attributes):
+        key = _SortKey()
+        key["attributeType"] = attribute
+        keys.setComponentByPosition(position, key)
     return kept(build_control(SORT, True, keys))
 
 
@@ -162,6 +178,7 @@ class Refused(Exception):
 class Window:
     total: int
     entries: list[dict]
+    tail: list[str] = field(default_factory=list)  # ids of new entries that follow `entries`, in order
 
 
 @dataclass(frozen=True)
@@ -172,16 +189,27 @@ class Search:
     filter: str
     sort_key: str
     filtered: bool = True  # False: every entry of the kind (the list a changed value cannot change)
+    by_creation: bool = False  # sorted by the creation time: a new entry sorts last
+    tie_break: str | None = None  # the second sort key, for equal values of the first
+
+    @property
+    def sort_keys(self) -> tuple[str, ...]:
+        return (self.sort_key, self.tie_break) if self.tie_break else (self.sort_key,)
 
 
-def listing(spec: LdapSpec, search_filter: str | None = None) -> Search:
+def listing(spec: LdapSpec, search_filter: str | None = None, capabilities: Capabilities = UNKNOWN) -> Search:
     """A listing of `spec`'s entries (matching `search_filter`; default: all of them), sorted by
-    creation (by id where the map names no `created:` attribute)."""
+    creation (by id where the map names no `created:` attribute), equal creation times by id
+    where the directory would order them differently from one sort to the next."""
     target = spec.target
     every = all_filters(target.scope_filter)
     search_filter = search_filter or every
-    sort_key = spec.created_attribute or spec.id_attribute
-    return Search(spec.kind, target.base, target.scope, search_filter, sort_key, search_filter != every)
+    created = spec.created_attribute
+    sort_key = created or spec.id_attribute
+    tie_break = spec.id_attribute if created and capabilities.unstable_sort else None
+    return Search(
+        spec.kind, target.base, target.scope, search_filter, sort_key, search_filter != every, bool(created), tie_break
+    )
 
 
 @dataclass
@@ -190,6 +218,16 @@ class _View:
     opened: float
     context: bytes | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    sorted: float | None = None  # when the directory's first answer (its sort) came back
+    count: int | None = None  # the sorted list's own count, as the directory gave it
+    tail: list[str] = field(default_factory=list)  # ids this worker created since, in order
+    removed: int = 0  # entries of the list this worker deleted since
+
+    def extends(self, search: Search, since: float) -> bool:
+        """Can this worker's write begun at `since` be kept track of rather than sorted again?
+        Only on a list the directory keeps (a context ID), sorted before the write began, of
+        every entry of its kind."""
+        return bool(self.context) and self.sorted is not None and self.sorted < since and not search.filtered
 
 
 class Views:
@@ -220,7 +258,7 @@ class Views:
     def window(self, search: Search, start: int, count: int, attributes: list[str]) -> Window:
         """Entries start..start+count-1 of the sorted search, and how many there are in all."""
         for attempt in (1, 2):
-            view, kept = self._take(search)
+            view, kept = self._take(search, gaps_allowed=count == 0)
             try:
                 with view.lock, self._bound(view.connection):
                     return self._read(view, search, start, count, attributes)
@@ -234,14 +272,16 @@ class Views:
                 raise
         raise AssertionError("unreachable")
 
-    def _take(self, search: Search) -> tuple[_View, bool]:
-        """The kept view of this search (True), or a new one on a new connection (False)."""
+    def _take(self, search: Search, gaps_allowed: bool) -> tuple[_View, bool]:
+        """The kept view of this search (True), or a new one on a new connection (False). A view
+        with entries this worker deleted is kept for totals only (`gaps_allowed`)."""
         with self._lock:
             if os.getpid() != self._pid:  # forked: the parent's connections are not ours
                 self._views.clear()
                 self._pid = os.getpid()
             view = self._views.get(search)
-            if view is not None and self.clock() - view.opened <= self.keep_seconds:
+            fresh = view is not None and self.clock() - view.opened <= self.keep_seconds
+            if view is not None and fresh and (gaps_allowed or not view.removed):
                 self._views.move_to_end(search)
                 return view, True
             stale = [self._views.pop(search)] if view is not None else []
@@ -255,9 +295,61 @@ class Views:
         return view, False
 
     def _read(self, view: _View, search: Search, start: int, count: int, attributes: list[str]) -> Window:
-        window, context = read_window(view.connection, search, start, count, attributes, view.context)
-        view.context = context or view.context
-        return window
+        with self._lock:
+            tail, removed = list(view.tail), view.removed
+        if view.context and view.count is not None and start > view.count:
+            entries = []  # in the tail, or past the end: the sorted list has nothing there
+        else:
+            window, context = read_window(view.connection, search, start, count, attributes, view.context)
+            if view.sorted is None:
+                view.sorted, view.count = self.clock(), window.total
+            view.context = context or view.context
+            if not view.context:
+                return window  # sorted afresh each time (389 DS): nothing to add or take away
+            entries = window.entries
+        assert view.count is not None
+        before = max(start - 1 - view.count, 0)  # tail entries before the window
+        wanted = max(start + count - 1 - view.count, 0) - before
+        return Window(view.count + len(tail) - removed, entries, tail[before : before + wanted])
+
+    def created(self, kind: str, id: str, since: float) -> None:
+        """This worker created entry `id` of `kind` in a write begun at `since`: the lists of
+        its kind it extends keep it as their tail, the others are dropped."""
+
+        def add_to_tail(view: _View) -> bool:
+            view.tail.append(id)
+            return bool(id) and len(view.tail) <= KEPT_TAIL
+
+        self._changed(kind, since, add_to_tail)
+
+    def deleted(self, kind: str, id: str, since: float) -> None:
+        """This worker deleted entry `id` of `kind` in a write begun at `since`."""
+
+        def count_out(view: _View) -> bool:
+            folded = [t.lower() for t in view.tail]
+            if id.lower() in folded:
+                del view.tail[folded.index(id.lower())]
+            else:
+                view.removed += 1
+            return True
+
+        self._changed(kind, since, count_out)
+
+    def _changed(self, kind: str, since: float, keep: Callable[[_View], bool]) -> None:
+        """Lists of `kind` that `extends` a write are kept if `keep` (which notes the write)
+        says so, its other lists dropped; of other kinds, the filtered ones (a membership may
+        have changed with it)."""
+        with self._lock:
+            stale = []
+            for search, view in self._views.items():
+                if search.kind == kind:
+                    if not (view.extends(search, since) and keep(view)):
+                        stale.append(search)
+                elif search.filtered:
+                    stale.append(search)
+            views = [self._views.pop(search) for search in stale]
+        for view in views:
+            self._close_quietly(view)
 
     def forget(self, filtered_only: bool = False) -> None:
         """This worker changed entries: its kept lists are out of date (a user's change may
@@ -308,7 +400,7 @@ def read_window(
         search.filter,
         ldap3.LEVEL if search.scope == "one" else ldap3.SUBTREE,
         attributes=attributes if count > 0 else ["1.1"],
-        controls=[sort_control(search.sort_key), vlv_control(start, max(count - 1, 0), context)],
+        controls=[sort_control(*search.sort_keys), vlv_control(start, max(count - 1, 0), context)],
     )
     answer = vlv_answer(connection)
     code = results.code(connection)
@@ -340,7 +432,7 @@ def problems(connection: ldap3.Connection, searches: list[Search]) -> list[str]:
             read_window(connection, search, 1, 0, [])
         except Refused as refusal:
             found.append(
-                f"{search.kind}: the directory will not sort by {search.sort_key} ({refusal}), so listings read"
+                f"{search.kind}: the directory will not sort by {', '.join(search.sort_keys)} ({refusal}), so listings read"
                 " every DN below the base; the map's `created:` attribute needs an ordering rule"
             )
     return found
