@@ -86,6 +86,18 @@ class Sender(Protocol):
     def close(self) -> None: ...
 
 
+class _Session(requests.Session):
+    """A session whose own CA file (the tenant's `ca_file`) is what TLS is checked against.
+    requests lets REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE replace it (they win over a session's
+    `verify`); set system-wide, they made every call to an API with a private CA fail."""
+
+    def merge_environment_settings(self, url, proxies, stream, verify, cert):
+        settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        if isinstance(self.verify, str):
+            settings["verify"] = self.verify
+        return settings
+
+
 class Transport:
     def __init__(self, settings: RestSettings):
         self.settings = settings
@@ -110,7 +122,7 @@ class Transport:
             return self._session
 
     def _new_session(self) -> requests.Session:
-        session = requests.Session()
+        session = _Session()
         session.verify = self.settings.ca_file or True
         session.headers.update({"Accept": "application/json", "User-Agent": "scim-gateway"})
         adapter = WatchedAdapter(pool_connections=2, pool_maxsize=16, max_retries=0)
