@@ -100,7 +100,9 @@ def _until_used(admin: ldap3.Connection, listing, timeout: float = 300.0) -> Non
 
 
 def _apply(ds: Ds389, commands: list[str]) -> None:
-    admin = f"-D 'cn=Directory Manager' -w '{ds.admin_password}'"
+    password = ds.root / "admin.password"  # dsconf takes a -w value that starts with '-' for an option
+    password.write_text(ds.admin_password)
+    admin = f"-D 'cn=Directory Manager' -y {password}"
     for command in commands:
         command = command.replace("dsconf INSTANCE", f"dsconf {admin} {ds.url}")
         command = command.replace("-H ldap://HOST -D 'cn=Directory Manager' -W", f"-x -H {ds.url} {admin}")

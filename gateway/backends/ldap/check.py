@@ -142,7 +142,10 @@ def _ds389_index(connection: ldap3.Connection, search: vlv.Search, account: str)
     if refusal:
         return Finding(what, None, f"389 DS will not sort it ({refusal}): every page reads every DN", _steps(steps))
     if found:
-        detail = f"the VLV index {found.dn} is not built yet: 389 DS sorts every entry for every page and total"
+        detail = (
+            f"the VLV index {found.dn} is not built yet: 389 DS sorts every entry for every page and total"
+            " (389 builds none over an empty subtree; after a reindex it may take a few seconds)"
+        )
         return Finding(what, None, detail, _steps(steps[2:3]))
     detail = (
         "no VLV index: 389 DS sorts every entry below the base for every page and every total"
