@@ -143,7 +143,7 @@ def test_a_lookup_stays_one_plain_search(client, searches):
 def test_a_directory_that_will_not_sort_is_listed_by_paged_search(client, monkeypatch, searches, caplog):
     ids = _users(client, 4)
     original = vlv.sort_control
-    monkeypatch.setattr(vlv, "sort_control", lambda attribute: original("uid"))
+    monkeypatch.setattr(vlv, "sort_control", lambda *attributes: original("uid"))
     caplog.set_level(logging.WARNING)
     page = client.get("/Users?startIndex=2&count=2").get_json()
     assert [r["id"] for r in page["Resources"]] == ids[1:3]

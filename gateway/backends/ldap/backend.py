@@ -91,7 +91,7 @@ class LdapBackend:
                 window = found[start - 1 : start - 1 + count]
                 return self._remembered(kind, Page(len(found), [results.to_entry(spec, raw) for raw in window]))
         elif self._sorts():
-            search = vlv.listing(spec, search_filter)
+            search = vlv.listing(spec, search_filter, self.pool.capabilities)
             try:
                 window = self.views.window(search, start, count, wanted)
             except vlv.Refused:
@@ -128,7 +128,7 @@ class LdapBackend:
         connection = self.pool.open()
         try:
             specs = self.specs.values()
-            return vlv.problems(connection, [vlv.listing(spec) for spec in specs])
+            return vlv.problems(connection, [vlv.listing(spec, None, self.pool.capabilities) for spec in specs])
         finally:
             self.pool.drop(connection)
 

@@ -15,7 +15,11 @@ What the directories say about themselves (measured 2026-12 on slapd 2.5, 389 DS
 - OpenLDAP lists assertion, post-read and matched values; it honours permissive modify
   without listing it (its root DSE has the object class OpenLDAProotDSE).
 - 389 DS lists post-read and paged results; assertion, permissive modify and matched values
-  are refused when critical, so they are never sent.
+  are refused when critical, so they are never sent. Its server-side sort orders equal values
+  differently from one sort to the next (entries created in the same second swapped places
+  after an unrelated add), so a page walk could see one entry twice and miss another: listings
+  sort equal creation times by id as well (a second sort key; AD takes only one, OpenLDAP
+  orders them by entry id already).
 - Active Directory (supportedCapabilities 1.2.840.113556.1.4.800; Samba says the same) lists
   permissive modify but does not list post-read (Samba ignores it), pages at most MaxPageSize
   (1,000) entries and wants the same attribute list on every page of one paged search, and
@@ -61,6 +65,7 @@ class Capabilities:
     # 7 s and 12 s in ORs of 50 (2 cores, ldap3 client). slapd is not slowed down by 500.
     refs_per_search: int = 500
     same_attributes_every_page: bool = False  # AD: one paged search, one attribute list
+    unstable_sort: bool = False  # 389 DS: equal sort values come in any order (vlv.listing)
 
     NUMBERS = ("max_page_size", "refs_per_search")
 
@@ -104,7 +109,7 @@ def from_root_dse(attributes: dict) -> Capabilities:
         # slapd honours permissive modify as a critical control without listing it.
         return Capabilities("openldap", vendor or "OpenLDAP", **{**listed, "permissive_modify": True})
     if "389" in vendor or "fedora" in vendor.lower():
-        return Capabilities("389ds", vendor, **listed, refs_per_search=50)
+        return Capabilities("389ds", vendor, **listed, refs_per_search=50, unstable_sort=True)
     return Capabilities("unknown", vendor, **listed)
 
 

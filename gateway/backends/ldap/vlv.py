@@ -49,7 +49,7 @@ from pyasn1.error import PyAsn1Error
 from pyasn1.type import namedtype, tag, univ
 
 from gateway.backends.ldap import results
-from gateway.backends.ldap.capabilities import SORT, VLV
+from gateway.backends.ldap.capabilities import SORT, UNKNOWN, VLV, Capabilities
 from gateway.backends.ldap.compose import all_filters
 from gateway.backends.ldap.controls import kept
 from gateway.backends.ldap.target import LdapSpec
@@ -116,11 +116,13 @@ class _VlvResponse(univ.Sequence):
     )
 
 
-def sort_control(attribute: str):
+def sort_control(*attributes: str):
+    """Sort by the first attribute, equal values by the next."""
     keys = _SortKeyList()
-    key = _SortKey()
-    key["attributeType"] = attribute
-    keys.setComponentByPosition(0, key)
+    for position, attribute in enumerate(attributes):
+        key = _SortKey()
+        key["attributeType"] = attribute
+        keys.setComponentByPosition(position, key)
     return kept(build_control(SORT, True, keys))
 
 
@@ -188,17 +190,26 @@ class Search:
     sort_key: str
     filtered: bool = True  # False: every entry of the kind (the list a changed value cannot change)
     by_creation: bool = False  # sorted by the creation time: a new entry sorts last
+    tie_break: str | None = None  # the second sort key, for equal values of the first
+
+    @property
+    def sort_keys(self) -> tuple[str, ...]:
+        return (self.sort_key, self.tie_break) if self.tie_break else (self.sort_key,)
 
 
-def listing(spec: LdapSpec, search_filter: str | None = None) -> Search:
+def listing(spec: LdapSpec, search_filter: str | None = None, capabilities: Capabilities = UNKNOWN) -> Search:
     """A listing of `spec`'s entries (matching `search_filter`; default: all of them), sorted by
-    creation (by id where the map names no `created:` attribute)."""
+    creation (by id where the map names no `created:` attribute), equal creation times by id
+    where the directory would order them differently from one sort to the next."""
     target = spec.target
     every = all_filters(target.scope_filter)
     search_filter = search_filter or every
-    sort_key = spec.created_attribute or spec.id_attribute
-    filtered = search_filter != every
-    return Search(spec.kind, target.base, target.scope, search_filter, sort_key, filtered, bool(spec.created_attribute))
+    created = spec.created_attribute
+    sort_key = created or spec.id_attribute
+    tie_break = spec.id_attribute if created and capabilities.unstable_sort else None
+    return Search(
+        spec.kind, target.base, target.scope, search_filter, sort_key, search_filter != every, bool(created), tie_break
+    )
 
 
 @dataclass
@@ -389,7 +400,7 @@ def read_window(
         search.filter,
         ldap3.LEVEL if search.scope == "one" else ldap3.SUBTREE,
         attributes=attributes if count > 0 else ["1.1"],
-        controls=[sort_control(search.sort_key), vlv_control(start, max(count - 1, 0), context)],
+        controls=[sort_control(*search.sort_keys), vlv_control(start, max(count - 1, 0), context)],
     )
     answer = vlv_answer(connection)
     code = results.code(connection)
@@ -398,7 +409,11 @@ def read_window(
     if answer is None or code not in (0, VLV_ERROR) or (code == VLV_ERROR and answer.result != OUT_OF_RANGE):
         detail = (connection.result or {}).get("description") or code
         if code != BUSY:
-            log.warning("the directory would not sort %s (%s); listing them by paged search", search.kind, detail)
+            log.warning(
+                "the directory would not sort %s (%s); listing them by paged search (scim-gateway check says why)",
+                search.kind,
+                detail,
+            )
         raise Refused(str(detail))
     if code == VLV_ERROR or count == 0:  # VLV_ERROR here: start is past the end of the list
         return Window(answer.content_count, []), answer.context
@@ -421,7 +436,7 @@ def problems(connection: ldap3.Connection, searches: list[Search]) -> list[str]:
             read_window(connection, search, 1, 0, [])
         except Refused as refusal:
             found.append(
-                f"{search.kind}: the directory will not sort by {search.sort_key} ({refusal}), so listings read"
+                f"{search.kind}: the directory will not sort by {', '.join(search.sort_keys)} ({refusal}), so listings read"
                 " every DN below the base; the map's `created:` attribute needs an ordering rule"
             )
     return found
