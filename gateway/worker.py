@@ -18,7 +18,6 @@ exposed by mistake, or a proxy that does not buffer, from being stalled by a few
 from __future__ import annotations
 
 import selectors
-import socket
 import time
 from contextvars import ContextVar
 from functools import partial
@@ -27,7 +26,7 @@ from gunicorn.workers.gthread import TConn
 from gunicorn.workers.gthread import ThreadWorker as GunicornThreadWorker
 
 from gateway import deadline
-from gateway.backends.watchdog import WATCHDOG
+from gateway.backends.watchdog import WATCHDOG, shut_down
 
 SILENT_TIMEOUT = 10.0  # seconds a new connection may stay silent
 READ_TIMEOUT = 10.0  # seconds from a request's first bytes to having read all of it
@@ -77,7 +76,7 @@ class ThreadWorker(GunicornThreadWorker):
         # The read clock runs from the first bytes; a request that waited for a thread gets at
         # least READ_AFTER_WAIT more (a real client's request is in the socket buffer by then).
         until = max(arrived + READ_TIMEOUT, time.monotonic() + READ_AFTER_WAIT)
-        alarm = WATCHDOG.arm(until, partial(_shut_down, conn.sock))
+        alarm = WATCHDOG.arm(until, partial(shut_down, conn.sock))
         arrival = deadline.ARRIVED.set(arrived)
         reading = _reading.set(alarm)
         try:
@@ -86,10 +85,3 @@ class ThreadWorker(GunicornThreadWorker):
             WATCHDOG.cancel(alarm)
             _reading.reset(reading)
             deadline.ARRIVED.reset(arrival)
-
-
-def _shut_down(sock: socket.socket) -> None:
-    try:
-        sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -380,3 +381,12 @@ def gateway_log(capsys):
         if handler not in root.handlers:
             root.addHandler(handler)
     root.setLevel(level)
+
+
+def settled(read, expected, attempts=100):
+    """slapd's refint overlay rewrites references in a background thread: wait until it has."""
+    for _ in range(attempts):
+        if read() == expected:
+            return True
+        time.sleep(0.02)
+    return False

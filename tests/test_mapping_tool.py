@@ -138,6 +138,35 @@ def test_preview_of_a_patch_starts_from_the_current_user_and_shows_the_move(tmp_
 
 
 @pytest.mark.parametrize(
+    ("current", "modify"),
+    [
+        # read with a number: delete exactly that one, add the new one (refused if it changed meanwhile)
+        (
+            {"userName": "jdoe@contoso.com", "active": True},
+            ["delete: userAccountControl", "userAccountControl: 512", "-", "add: userAccountControl"],
+        ),
+        ({"userName": "jdoe@contoso.com"}, ["replace: userAccountControl"]),  # read without one: as for a new entry
+    ],
+)
+def test_preview_of_a_disable_on_ad_shows_the_bit_flag_write_guarded_by_the_number_read(
+    current, modify, tmp_path, capsys, monkeypatch
+):
+    path = tmp_path / "ann.json"
+    path.write_text(json.dumps(current))
+    patch = {"schemas": [PATCH_OP], "Operations": [{"op": "Replace", "path": "active", "value": "False"}]}
+    argv = ["mapping", "preview", str(REPO / "mappings" / "active-directory.yaml"), "--current", str(path)]
+    code, out, err = _run(argv, capsys, json.dumps(patch), monkeypatch)
+    assert code == 0, err
+    assert out.strip().splitlines() == [
+        "dn: CN=jdoe@contoso.com,OU=People,DC=example,DC=com",
+        "changetype: modify",
+        *modify,
+        "userAccountControl: 514",
+        "-",
+    ]
+
+
+@pytest.mark.parametrize(
     ("body", "refusal"),
     [
         ({"displayName": "no name"}, "400 invalidValue: userName is required"),

@@ -1,9 +1,11 @@
 """One thread per process that runs an action at a given time unless it was called off first.
 
 A socket read has a timeout, but a directory that trickles a byte now and then, or an
-operation of several reads, can outlast any one timeout. The LDAP connection pool arms the
-watchdog with the request's deadline and the action "shut this socket down": whatever the
-directory does, the blocked read returns by then and the thread is free to answer 503.
+operation of several reads, can outlast any one timeout. The LDAP connection pool and the REST
+transport (rest/cutoff.py) arm the watchdog with the request's deadline and the action "shut
+this socket down" (`shut_down`): whatever the directory or the API does, the blocked read
+returns by then and the thread is free to answer 503. (The gunicorn worker does the same to a
+client that trickles its request.)
 
 It is armed and called off several times per request, nearly always long before its time, so
 neither wakes the thread unless it must: arming does only when the new alarm is due before the
@@ -17,10 +19,12 @@ import heapq
 import itertools
 import logging
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Protocol
 
 log = logging.getLogger(__name__)
 
@@ -85,3 +89,18 @@ class Watchdog:
 
 
 WATCHDOG = Watchdog()
+
+
+class Shuttable(Protocol):
+    """A socket, or what stands for one (libldap.py's handle on its descriptor)."""
+
+    def shutdown(self, how: int, /) -> None: ...
+
+
+def shut_down(sock: Shuttable) -> None:
+    """The gateway's one alarm action: a thread blocked reading `sock` returns at once, empty
+    (and one about to read finds it so). Never raises: the socket may be closed already."""
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass

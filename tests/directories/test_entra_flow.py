@@ -10,9 +10,9 @@ import threading
 
 import pytest
 
+from tests.conftest import settled
 from tests.directories.servers import GROUPS_DN
 from tests.entra.test_entra_wire import CASES, _assert_subset, _fill, _given, _replay
-from tests.ldap.test_groups import _settled
 
 # What a shipped map does not store, and says so (a comment, and a `mapping check` warning):
 # left out of the answers expected from that directory.
@@ -93,11 +93,8 @@ def test_a_renamed_member_stays_in_its_groups_on_each_directory(server, director
     assert directory_client.patch(f"/Groups/{group}", add).status_code == 204
     rename = [{"op": "Replace", "path": "userName", "value": "moved@contoso.com"}]
     assert directory_client.patch(f"/Users/{user}", rename).status_code == 200
-
-    def members() -> list[str]:
-        return [m["value"] for m in directory_client.get(f"/Groups/{group}").get_json().get("members", [])]
-
-    assert _settled(members, [user]), members()  # OpenLDAP's refint rewrites member after answering
+    members = lambda: [m["value"] for m in directory_client.get(f"/Groups/{group}").get_json().get("members", [])]  # noqa: E731
+    assert settled(members, [user])  # OpenLDAP's refint rewrites the member in a background thread
 
 
 def test_a_listing_after_this_workers_writes_holds_each_entry_once_on_each_directory(server, directory_client):

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
-from tests.conftest import OPENLDAP_MAP, watch_ldap
+from tests.conftest import OPENLDAP_MAP, settled, watch_ldap
 from tests.sandbox.slapd import GROUPS_DN, PEOPLE_DN, Slapd
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -102,23 +100,14 @@ def test_put_applies_the_difference_of_members(client, directory):
     )
 
 
-def _settled(read, expected, attempts=100):
-    """slapd's refint overlay rewrites references in a background thread: wait until it has."""
-    for _ in range(attempts):
-        if read() == expected:
-            return True
-        time.sleep(0.02)
-    return False
-
-
 def test_user_rename_keeps_group_membership_and_manager_links(client, directory):
     boss = client.create_user("chief")["id"]
     worker = client.create_user("worker", **{ENTERPRISE: {"manager": boss}})["id"]
     group = _group(client, "team", boss, worker)
     assert client.patch(f"/Users/{boss}", [{"op": "replace", "path": "userName", "value": "chief2"}]).status_code == 200
-    assert _settled(lambda: directory.entry("worker")["manager"], [f"uid=chief2,{PEOPLE_DN}"])
+    assert settled(lambda: directory.entry("worker")["manager"], [f"uid=chief2,{PEOPLE_DN}"])
     team = lambda: f"uid=chief2,{PEOPLE_DN}" in directory.entry("team", base=GROUPS_DN, attribute="cn")["member"]  # noqa: E731
-    assert _settled(team, True)
+    assert settled(team, True)
     assert _members(client, group) == sorted([boss, worker])
     assert client.get(f"/Users/{worker}").get_json()[ENTERPRISE]["manager"] == {"value": boss}
     assert f"uid=chief2,{PEOPLE_DN}" in directory.entry("team", base=GROUPS_DN, attribute="cn")["member"]
@@ -129,7 +118,7 @@ def test_deleting_a_user_removes_it_from_its_groups(client, directory):
     stays, goes = client.create_user("stays")["id"], client.create_user("goes")["id"]
     group = _group(client, "club", stays, goes)
     assert client.delete(f"/Users/{goes}").status_code == 204
-    assert _settled(lambda: len(directory.entry("club", base=GROUPS_DN, attribute="cn")["member"]), 2)
+    assert settled(lambda: len(directory.entry("club", base=GROUPS_DN, attribute="cn")["member"]), 2)
     assert _members(client, group) == [stays]
     assert f"uid=goes,{PEOPLE_DN}" not in directory.entry("club", base=GROUPS_DN, attribute="cn")["member"]
 

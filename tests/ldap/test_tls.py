@@ -4,75 +4,23 @@ needs an explicit opt-in."""
 
 from __future__ import annotations
 
-import datetime
 import logging
-import socket
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from gateway.backends.base import Unavailable
 from gateway.backends.ldap.connection import ConnectionPool
 from gateway.backends.ldap.settings import LdapSettings
 from gateway.settings import load_settings
 from gateway.yamlfile import ConfigError
+from tests.sandbox.pki import make_pki
 from tests.sandbox.slapd import SERVICE_DN, Slapd, TlsFiles
-
-
-def _certificate(subject: str, key, issuer_name, issuer_key, ca: bool, names: list[str]) -> x509.Certificate:
-    now = datetime.datetime.now(datetime.UTC)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
-        .issuer_name(issuer_name or x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-    )
-    if names:
-        builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
-    if ca:
-        builder = builder.add_extension(
-            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
-        )
-    return builder.sign(issuer_key or key, hashes.SHA256())
-
-
-def _pem(path, certificate) -> None:
-    path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-
-
-def _canonical(host: str) -> str:
-    """The name libldap takes for this machine (getaddrinfo's canonical name), as it does."""
-    try:
-        return socket.getaddrinfo(host, None, flags=socket.AI_CANONNAME)[0][3] or host
-    except OSError:
-        return host
 
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory):
     """A CA, a server certificate for `localhost` (not 127.0.0.1), and a second CA nobody trusts."""
-    folder = tmp_path_factory.mktemp("pki")
-    ca_key, server_key, stranger_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
-    ca = _certificate("test CA", ca_key, None, None, True, [])
-    _pem(folder / "ca.pem", ca)
-    # libldap (the python-ldap client) checks a loopback connection to `localhost` against the
-    # machine's own name, so the certificate carries that name too.
-    names = sorted({"localhost", socket.gethostname(), socket.getfqdn(), _canonical(socket.gethostname())})
-    _pem(folder / "server.pem", _certificate("localhost", server_key, ca.subject, ca_key, False, names))
-    (folder / "server.key").write_bytes(
-        server_key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    _pem(folder / "stranger.pem", _certificate("stranger CA", stranger_key, None, None, True, []))
-    return folder
+    return make_pki(tmp_path_factory.mktemp("pki"))
 
 
 @pytest.fixture(scope="module")

@@ -116,3 +116,22 @@ def test_parse_time_reads_dates_and_zones():
     assert history.parse_time("2026-12-02").isoformat() == "2026-12-02T00:00:00+00:00"
     assert history.parse_time("2026-12-02 10:00:00+01:00").isoformat() == "2026-12-02T10:00:00+01:00"
     assert history.parse_time("2026-12-02T10:00Z").isoformat() == "2026-12-02T10:00:00+00:00"
+
+
+def test_piped_into_head_it_ends_quietly(trail):
+    """`scim-gateway history USER | head -2`: the reader stops early; found by hand, a traceback."""
+    settings, _ = trail
+    audit = settings.parent.parent / "audit.log"
+    line = next(json.loads(text) for text in audit.read_text().splitlines() if '"patch"' in text)
+    with audit.open("a") as trail_file:  # far more than a pipe holds, so the writer meets the closed end
+        for second in range(3000):
+            trail_file.write(
+                json.dumps({**line, "time": f"2026-01-01T00:{second // 60 % 60:02d}:{second % 60:02d}Z"}) + "\n"
+            )
+    command = f"{sys.executable} -m gateway.cli history --config {settings} ada | head -2"
+    done = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", command], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert len(done.stdout.splitlines()) == 2
+    assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr
+    assert done.returncode in (0, 141)

@@ -14,6 +14,7 @@ from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from gateway import deadline
 from gateway.backends.base import AlreadyExists, BackendError, InvalidData, NotFound, Throttled, Unavailable
+from gateway.backends.rest import cutoff
 from gateway.backends.rest.settings import ApiAuthSettings, RestSettings
 from gateway.backends.rest.transport import Transport, retry_after
 
@@ -122,6 +123,26 @@ def test_an_answer_cut_off_mid_body_is_a_lost_connection_not_a_500(requests_mock
         _transport(fake_time).request("POST", "/employees", body={"login": "a"}, idempotent=False)
     assert requests_mock.call_count == 3  # the POST went once
     assert raised.value.in_doubt
+
+
+@pytest.mark.parametrize(
+    "method, idempotent, in_doubt", [("GET", True, False), ("PUT", True, True), ("POST", False, True)]
+)
+def test_an_answer_cut_off_at_the_deadline_is_not_sent_again_and_a_cut_write_is_in_doubt(
+    requests_mock, fake_time, method, idempotent, in_doubt
+):
+    """The real watchdog and a trickling API: tests/faults/test_api_faults.py. Here, its verdict."""
+
+    def trickled_until_the_deadline(request, context):
+        fake_time.now += 5
+        cutoff._in_flight.get().cut()  # what the watchdog does at the deadline
+        raise requests.exceptions.ChunkedEncodingError("Connection broken: IncompleteRead")
+
+    requests_mock.register_uri(method, f"{BASE}/employees/7", text=trickled_until_the_deadline)
+    with deadline.within(5), pytest.raises(Unavailable) as raised:
+        _transport(fake_time).request(method, "/employees/7", body={}, idempotent=idempotent)
+    assert raised.value.in_doubt is in_doubt and requests_mock.call_count == 1
+    assert in_doubt or isinstance(raised.value, deadline.OutOfTime)
 
 
 def test_every_call_gets_only_the_time_left_of_the_request_and_no_retry_past_it(requests_mock, fake_time):

@@ -210,7 +210,8 @@ class LdapBackend:
     def _modify_at(
         self, spec: LdapSpec, update: Update, dn: str, attributes: list[str] | None, locators: dict[Ref, str]
     ) -> Entry:
-        # the entry as read: a bit flag change (userAccountControl) keeps the bits it does not own
+        # the entry as read: a bit flag change (userAccountControl) keeps the bits it does not own,
+        # and is refused and read again if another writer changed the number since (modification.py)
         plan = plan_modify(spec, dn, list(update.changes), update.after, locators, update.before.attributes)
         new_dn, renamed, modification, group_changes = plan.new_dn, plan.renamed, plan.modification, plan.group_changes
 

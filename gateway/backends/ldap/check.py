@@ -19,7 +19,7 @@ import ldap3
 from ldap3.core import exceptions as ldap_errors
 
 from gateway.backends.base import BackendError, StoreSpec, Unavailable
-from gateway.backends.ldap import capabilities, indexes, vlv
+from gateway.backends.ldap import capabilities, indexes, vlv, vlv_index
 from gateway.backends.ldap.backend import LdapBackend
 from gateway.backends.ldap.capabilities import FALLBACKS, Capabilities, Fallback
 from gateway.backends.ldap.connection import ConnectionPool
@@ -72,7 +72,7 @@ def check(settings: LdapSettings, specs: dict[str, StoreSpec[Any]]) -> list[Find
         findings += [indexes.finding(connection, pool.server, directory, name, t) for name, t in targets.items()]
         findings += indexes.hashes(connection, pool.server, directory, specs)
         findings += [_size_limit(connection, settings, found, name, target) for name, target in targets.items()]
-        findings.append(_listings(connection, specs, found))
+        findings += _listings(connection, specs, found, settings.bind_dn)
         return findings
 
     try:
@@ -101,17 +101,60 @@ def _serving_client(settings: LdapSettings, bind: str) -> list[Finding]:
     return [passed(what)]
 
 
-def _listings(connection: ldap3.Connection, specs: dict[str, StoreSpec[Any]], used: Capabilities) -> Finding:
+def _listings(
+    connection: ldap3.Connection, specs: dict[str, StoreSpec[Any]], used: Capabilities, account: str
+) -> list[Finding]:
     """Pages and totals that cost a page need the directory to sort and position (vlv.py).
     Without that listings still work, reading every DN below the base: said, not failed."""
     searches = [vlv.listing(spec, None, used) for spec in specs.values() if isinstance(spec.target, LdapTarget)]
     try:
+        if used.directory == "389ds" and used.sorting:
+            return [_ds389_index(connection, search, account) for search in searches]
         found = vlv.problems(connection, searches)  # its sorted lists go when the check's pool closes
     except BackendError as error:  # e.g. a missing base, which its own line reports
-        return untold("listings", f"could not be told: {error}", "fix the failures above first")
+        return [untold("listings", f"could not be told: {error}", "fix the failures above first")]
     if not found:
-        return passed("listings", "the directory sorts and positions pages (VLV): a page costs a page at any size")
-    return warned("listings", "; ".join(found), "see the README's 'Large directories' (OpenLDAP: the sssvlv overlay)")
+        return [passed("listings", "the directory sorts and positions pages (VLV): a page costs a page at any size")]
+    return [warned("listings", "; ".join(found), "see the README's 'Large directories' (OpenLDAP: the sssvlv overlay)")]
+
+
+def _ds389_index(connection: ldap3.Connection, search: vlv.Search, account: str) -> Finding:
+    """389 DS sorts every entry for every page unless a VLV index matches the listing and the
+    account may use it (vlv_index.py)."""
+    what = f"{search.kind}: listings"
+    index = vlv_index.needed(search)
+    steps = vlv_index.commands(index, account)
+    found = vlv_index.find(connection, index)
+    try:
+        vlv.read_window(connection, search, 1, 0, [])
+        refusal = ""
+    except vlv.Refused as error:
+        refusal = str(error)
+    if found and found.built and not refusal:
+        return passed(what, f"389 DS answers pages and totals from its VLV index {found.dn}")
+    if "insufficientAccessRights" in refusal:
+        detail = (
+            "389 DS has a VLV index for this listing that the service account may not use"
+            " (insufficientAccessRights), so every page and total reads every DN below the base"
+        )
+        return warned(what, detail, _steps(steps[3:]))
+    if refusal:
+        return warned(what, f"389 DS will not sort it ({refusal}): every page reads every DN", _steps(steps))
+    if found:
+        detail = (
+            f"the VLV index {found.dn} is not built yet: 389 DS sorts every entry for every page and total"
+            " (389 builds none over an empty subtree; after a reindex it may take a few seconds)"
+        )
+        return warned(what, detail, _steps(steps[2:3]))
+    detail = (
+        "no VLV index: 389 DS sorts every entry below the base for every page and every total"
+        " (about a second per 20,000 entries)"
+    )
+    return warned(what, detail, _steps(steps))
+
+
+def _steps(commands: list[str]) -> str:
+    return ("\n" + " " * 14).join(commands)
 
 
 def _base(connection: ldap3.Connection, name: str, target: LdapTarget) -> Finding:

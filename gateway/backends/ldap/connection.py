@@ -17,7 +17,6 @@ import logging
 import math
 import os
 import select
-import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -33,7 +32,7 @@ from gateway.backends.ldap import capabilities
 from gateway.backends.ldap.measured import MeasuredConnection
 from gateway.backends.ldap.settings import LdapSettings
 from gateway.backends.ldap.tls import VerifiedTls
-from gateway.backends.watchdog import WATCHDOG
+from gateway.backends.watchdog import WATCHDOG, shut_down
 from gateway.observability import metrics
 
 log = logging.getLogger(__name__)
@@ -253,10 +252,7 @@ def _shut_down(connection: ldap3.Connection) -> None:
     """Wake a thread blocked reading this connection: its read returns at once, empty."""
     sock = getattr(connection, "socket", None)
     if sock is not None:
-        try:
-            sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
+        shut_down(sock)
 
 
 def _discard(connection: ldap3.Connection) -> None:

@@ -11,6 +11,26 @@ Multi-valued attributes (members) change value by value, never by rewriting the 
   absent ones;
 - an attribute that must never be empty (groupOfNames' member) always keeps its placeholder
   value; a group created elsewhere without it gets it added when its last member goes.
+
+A bit flag (AD's userAccountControl, where 0x2 is `active`) is one number that others write
+too: an admin or a tool sets 0x10000 "password never expires" or 0x40000 "smartcard required"
+between the gateway's read and its write. A replace would undo that. So when the entry was read
+with a value, the new number is written as one modify that deletes exactly the value read and
+adds the new one:
+
+    was  replace: userAccountControl / 514                   (whatever the entry held by then)
+    now  delete: userAccountControl / 512, add: ... / 514    (only if it still holds the 512 read)
+
+If the value changed meanwhile, the directory refuses the whole modify and writes nothing
+(noSuchAttribute, measured on slapd 2.5, 389 DS 2.3 and Samba 4.17; AD fails a delete of a
+value the attribute lacks, MS-ADTS 3.1.1.3.4.1.8). Then the attribute is read again; if it did
+change, the number is computed anew from it and the modify sent again, up to FLAG_ATTEMPTS
+modifies, then `Contended` (503 with Retry-After, nothing written). If it did not, the refusal
+was about another value and the fixes above apply. No assertion control is needed (AD has none).
+Permissive modify is never sent with such a modify: it makes that delete succeed (same section;
+on Samba the raced write then answered success, and the gateway's bit was lost). A new entry,
+or one read without the attribute (or that lost it meanwhile), gets a replace as before. The
+race-free path costs what the replace cost: one modify.
 """
 
 from __future__ import annotations
@@ -19,7 +39,7 @@ from collections.abc import Sequence
 
 import ldap3
 
-from gateway.backends.base import UnknownReference
+from gateway.backends.base import Contended, UnknownReference
 from gateway.backends.ldap import controls, results
 from gateway.backends.ldap.capabilities import UNKNOWN, Capabilities
 from gateway.backends.ldap.compose import normalized_dn
@@ -27,6 +47,8 @@ from gateway.backends.ldap.target import LdapSpec
 from gateway.store import Change, Flags, Record, Ref
 
 OPS = {"replace": ldap3.MODIFY_REPLACE, "add": ldap3.MODIFY_ADD, "delete": ldap3.MODIFY_DELETE}
+FIXES = 4  # modifies sent again without values already there or absent, or with the placeholder
+FLAG_ATTEMPTS = 5  # a bit flag's number changed by someone else since it was read: read again this often
 
 
 class Modification:
@@ -35,11 +57,23 @@ class Modification:
         self.target = spec.target
         self.locators = locators
         self.current = current or {}
-        self.changes = [Change(c.attribute, c.op, tuple(self.ldap_values(c.values, c.attribute))) for c in changes]
+        # bit flag changes to an attribute that was read: guarded by deleting the value read
+        self.flags = {c.attribute: c for c in changes if c.op == "replace" and _has_flags(c) and self._held(c)}
+        self.changes = [written for c in changes for written in self._written(c)]
         self.changes = [c for c in self.changes if c.values or c.op == "replace"]
 
     def __bool__(self) -> bool:
         return bool(self.changes)
+
+    def _written(self, change: Change) -> list[Change]:
+        values = tuple(self.ldap_values(change.values, change.attribute))
+        if change.attribute in self.flags:
+            return [Change(change.attribute, "delete", self._held(change)), Change(change.attribute, "add", values)]
+        return [Change(change.attribute, change.op, values)]
+
+    def _held(self, change: Change) -> tuple[str, ...]:
+        """The values the entry held when it was read, as the directory spelled them."""
+        return tuple(str(v) for v in self.current.get(change.attribute) or [])
 
     def ldap_values(self, values, attribute: str | None = None) -> list[str]:
         texts = []
@@ -90,15 +124,26 @@ class Modification:
     def apply(
         self, connection: ldap3.Connection, dn: str, request_controls: list, capabilities: Capabilities = UNKNOWN
     ) -> None:
-        """Send the modify; retry without values already there or absent, or with the placeholder."""
-        if capabilities.permissive_modify and any(c.op in ("add", "delete") for c in self.changes):
+        """Send the modify; retry without values already there or absent, or with the placeholder;
+        a bit flag's number changed since it was read: read again and computed anew."""
+        permissive = capabilities.permissive_modify and not self.flags  # it would hide a raced flag
+        if permissive and any(c.op in ("add", "delete") for c in self.changes):
             request_controls = [*request_controls, controls.permissive_modify()]
         extra: list[Change] = []
-        for _ in range(4):
+        races = 0
+        for _ in range(FIXES + FLAG_ATTEMPTS):
             connection.modify(dn, self.as_ldap(extra), controls=request_controls)
             code = results.code(connection)
             if code in (results.NO_SUCH_OBJECT, results.ASSERTION_FAILED):
                 raise results.StaleLocator()
+            if code in results.VALUE_ABSENT and self.flags and self._raced(connection, dn):
+                races += 1
+                if races < FLAG_ATTEMPTS:
+                    continue
+                names = ", ".join(self.spec.name(a) for a in self.flags)
+                raise Contended(
+                    f"{names} kept being changed by another writer while the gateway wrote it ({races} tries)"
+                )
             if code in results.VALUE_ABSENT and self._drop(connection, dn, "delete", capabilities):
                 if not self.changes:
                     return
@@ -113,16 +158,33 @@ class Modification:
             break
         results.check(connection)
 
+    def _raced(self, connection: ldap3.Connection, dn: str) -> bool:
+        """Did a guarded bit flag's value change since it was read? If so, its changes are made
+        again from the value the entry holds now (one read of those attributes)."""
+        connection.search(dn, "(objectClass=*)", ldap3.BASE, attributes=[self.spec.name(a) for a in self.flags])
+        results.check(connection)
+        found = results.entries(connection)
+        held = {k.lower(): v for k, v in (found[0]["attributes"] if found else {}).items()}
+        now: Record = {a: [_text(v) for v in _listed(held.get(self.spec.name(a).lower()))] for a in self.flags}
+        if all(tuple(now[a]) == self._held(change) for a, change in self.flags.items()):
+            return False  # the refusal was about another value: the usual fixes deal with it
+        self.current = {**self.current, **now}
+        planned = list(self.flags.values())
+        self.flags = {a: c for a, c in self.flags.items() if now[a]}  # gone meanwhile: a replace, as for a new entry
+        self.changes = [c for c in self.changes if c.attribute not in now]
+        self.changes += [written for c in planned for written in self._written(c)]
+        return True
+
     def _emptied(self) -> list[str]:
         return [c.attribute for c in self.changes if c.op == "delete" and c.attribute in self.target.placeholders]
 
     def _drop(self, connection: ldap3.Connection, dn: str, op: str, capabilities: Capabilities) -> bool:
         """Remove values an `op` change cannot make (deleting what is absent, adding what is
-        there: both already done); True if anything was dropped."""
+        there: both already done); True if anything was dropped. A bit flag's guard stays (_raced)."""
         dropped = False
         kept: list[Change] = []
         for change in self.changes:
-            if change.op != op:
+            if change.op != op or change.attribute in self.flags:
                 kept.append(change)
                 continue
             present = self._present(connection, dn, change, capabilities)
@@ -160,6 +222,18 @@ class Modification:
             except Exception:  # not a DN after all: compare as text
                 return value.lower()
         return value.lower()
+
+
+def _has_flags(change: Change) -> bool:
+    return any(isinstance(v, Flags) for v in change.values)
+
+
+def _listed(values) -> list:
+    return values if isinstance(values, list) else [] if values is None else [values]
+
+
+def _text(value) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 def _integer(text) -> int | None:

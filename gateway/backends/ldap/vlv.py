@@ -409,7 +409,11 @@ def read_window(
     if answer is None or code not in (0, VLV_ERROR) or (code == VLV_ERROR and answer.result != OUT_OF_RANGE):
         detail = (connection.result or {}).get("description") or code
         if code != BUSY:
-            log.warning("the directory would not sort %s (%s); listing them by paged search", search.kind, detail)
+            log.warning(
+                "the directory would not sort %s (%s); listing them by paged search (scim-gateway check says why)",
+                search.kind,
+                detail,
+            )
         raise Refused(str(detail))
     if code == VLV_ERROR or count == 0:  # VLV_ERROR here: start is past the end of the list
         return Window(answer.content_count, []), answer.context

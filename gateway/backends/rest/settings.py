@@ -6,7 +6,7 @@
         type: api_key                   # api_key | basic | oauth2 | none
         header: X-Api-Key
         key_file: /etc/scim-gateway/hr.key        # or key_env: HR_API_KEY
-      ca_file: /etc/scim-gateway/hr-ca.pem        # TLS is always verified; this adds a private CA
+      ca_file: /etc/scim-gateway/hr-ca.pem        # TLS is always verified: against this CA file (default: the system's)
       timeout: 4                        # seconds for each call (shorter than retry_budget)
       retry_budget: 10                  # seconds one request may spend retrying the API
       retry_after: 30                   # what Entra is told when the API is down

@@ -4,6 +4,11 @@ and the API's answers turned into backend errors.
 - The session is created on first use in each process (after gunicorn forks, never before) and
   keeps its connections open; TLS is always verified, against a private CA if one is configured.
 - Every call has a timeout, cut to what is left of the request's deadline (gateway/deadline.py).
+  That timeout bounds each socket read, not the answer: an API that trickles its headers or its
+  body a piece at a time would hold the thread for ever. So the deadline's watchdog shuts the
+  call's socket down when the deadline comes (cutoff.py); a call cut off is never sent again
+  (there is no time left), a read cut off is 503, and a write (any call but a GET) cut off may
+  have been done, so it is in doubt as below.
   A call that may safely be sent again (GET, PUT, DELETE) is retried with backoff on timeouts,
   dropped connections and 5xx answers, within a time budget longer than one call's timeout (so
   a call that timed out is retried) and never past the deadline. A POST is sent again only
@@ -32,12 +37,12 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
 from urllib3.exceptions import NewConnectionError
 
 from gateway import deadline
 from gateway.backends.base import AlreadyExists, BackendError, InvalidData, NotFound, Throttled, Unavailable
 from gateway.backends.rest.auth import ClientCredentials, NoAuth, make_auth
+from gateway.backends.rest.cutoff import CutOff, WatchedAdapter, at_deadline
 from gateway.backends.rest.settings import RestSettings
 from gateway.observability import metrics
 
@@ -81,6 +86,18 @@ class Sender(Protocol):
     def close(self) -> None: ...
 
 
+class _Session(requests.Session):
+    """A session whose own CA file (the tenant's `ca_file`) is what TLS is checked against.
+    requests lets REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE replace it (they win over a session's
+    `verify`); set system-wide, they made every call to an API with a private CA fail."""
+
+    def merge_environment_settings(self, url, proxies, stream, verify, cert):
+        settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        if isinstance(self.verify, str):
+            settings["verify"] = self.verify
+        return settings
+
+
 class Transport:
     def __init__(self, settings: RestSettings):
         self.settings = settings
@@ -105,10 +122,10 @@ class Transport:
             return self._session
 
     def _new_session(self) -> requests.Session:
-        session = requests.Session()
+        session = _Session()
         session.verify = self.settings.ca_file or True
         session.headers.update({"Accept": "application/json", "User-Agent": "scim-gateway"})
-        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=16, max_retries=0)
+        adapter = WatchedAdapter(pool_connections=2, pool_maxsize=16, max_retries=0)
         session.mount("https://", adapter)
         session.mount("http://", adapter)
         return session
@@ -177,8 +194,10 @@ class Transport:
                     continue
                 raise self._unreachable(error, method, path, maybe_done) from None
             except deadline.OutOfTime as error:
-                if maybe_done:
+                if maybe_done or (isinstance(error, CutOff) and method != "GET"):
                     raise _in_doubt(error, method, path) from None
+                if isinstance(error, CutOff):
+                    log.warning("API %s %s: still answering at the request's deadline; cut off", method, path)
                 raise
             status = response.status_code
             if status == 401 and isinstance(self.auth, ClientCredentials) and not token_renewed:
@@ -227,16 +246,17 @@ class Transport:
         timeout = deadline.bounded(self.settings.timeout, "the API")
         started = time.perf_counter()
         self.sent += 1
-        response = self.session.request(
-            method,
-            self.settings.base_url + path,
-            params=params,
-            json=None if body is NO_BODY else body,
-            headers=headers,
-            auth=self.auth,
-            timeout=(timeout, timeout),
-            allow_redirects=False,  # a redirect would carry the API key to wherever it points
-        )
+        with at_deadline():  # the timeout bounds each read; this, the whole answer (cutoff.py)
+            response = self.session.request(
+                method,
+                self.settings.base_url + path,
+                params=params,
+                json=None if body is NO_BODY else body,
+                headers=headers,
+                auth=self.auth,
+                timeout=(timeout, timeout),
+                allow_redirects=False,  # a redirect would carry the API key to wherever it points
+            )
         log.debug(
             "API %s %s -> %s (%.0f ms)", method, path, response.status_code, (time.perf_counter() - started) * 1000
         )

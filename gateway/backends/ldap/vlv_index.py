@@ -1,0 +1,114 @@
+"""389 DS's VLV indexes ("browsing indexes"): what makes a listing cost a page there.
+
+389 DS keeps no sorted list between requests (vlv.py): without an index it sorts every entry
+below the base for every page and every total, about a second at 20,000 users (measured on
+389 DS 2.3, 2 cores). With a VLV index whose search (base, scope, filter) and sort are exactly
+the listing's, a total costs about 1 ms and a page of 100 about 9 ms at that size, and the
+index follows every add and delete, so a listing is never stale.
+
+Two things make 389 use it, both set up by the directory's admin (`commands`):
+- the index: a vlvSearch entry (base, scope, filter) and a vlvIndex entry under it (the sort
+  keys), built once by a reindex task and kept up to date by 389 after that;
+- an ACI on the vlvSearch entry that lets the gateway's account read it. Without it, 389
+  refuses the sorted search with insufficientAccessRights once the index exists, and the
+  gateway falls back to reading every DN (slower than no index at all).
+The same ACI lets the account read the index's entries under cn=config, which is how
+`scim-gateway check` finds them (`find`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ldap3
+
+from gateway.backends.ldap import results
+from gateway.backends.ldap.compose import normalized_dn
+from gateway.backends.ldap.vlv import Search
+
+CONFIG = "cn=ldbm database,cn=plugins,cn=config"
+BACKEND = "userroot"  # dscreate's default backend name; `dsconf INSTANCE backend suffix list` shows yours
+
+
+@dataclass(frozen=True)
+class Index:
+    """The VLV index a listing needs."""
+
+    name: str  # of the vlvSearch entry; the vlvIndex entry is NAME-by-creation
+    base: str
+    scope: str  # 389's vlvScope: 1 one level, 2 subtree
+    filter: str
+    sort: str  # vlvSort: the sort keys, space-separated
+
+    @property
+    def search_dn(self) -> str:
+        return f"cn={self.name},cn={BACKEND},{CONFIG}"
+
+
+@dataclass(frozen=True)
+class Found:
+    dn: str  # of the vlvIndex entry
+    built: bool  # vlvEnabled: the reindex task has run
+
+
+def needed(search: Search) -> Index:
+    return Index(
+        f"scim-{search.kind}",
+        search.base,
+        "1" if search.scope == "one" else "2",
+        search.filter,
+        " ".join(search.sort_keys),
+    )
+
+
+def find(connection: ldap3.Connection, index: Index) -> Found | None:
+    """The directory's VLV index for this listing, if the account may read it (the ACI that
+    lets it use the index lets it read it)."""
+    connection.search(CONFIG, "(objectClass=vlvSearch)", ldap3.SUBTREE, attributes=["vlvBase", "vlvScope", "vlvFilter"])
+    if results.code(connection) != 0:
+        return None  # cn=config hidden from the account: no index it could use
+    for entry in results.entries(connection):
+        values = {
+            k.lower(): [str(v) for v in (v if isinstance(v, list) else [v])] for k, v in entry["attributes"].items()
+        }
+        if not _same_search(values, index):
+            continue
+        connection.search(entry["dn"], "(objectClass=vlvIndex)", ldap3.LEVEL, attributes=["vlvSort", "vlvEnabled"])
+        for child in results.entries(connection) if results.code(connection) == 0 else []:
+            attributes = {k.lower(): v for k, v in child["attributes"].items()}
+            sort = _first(attributes.get("vlvsort"))
+            if sort.lower().split() == index.sort.lower().split():
+                return Found(child["dn"], _first(attributes.get("vlvenabled")) == "1")
+    return None
+
+
+def _same_search(values: dict[str, list[str]], index: Index) -> bool:
+    base, scope, search_filter = (values.get(k, [""])[0] for k in ("vlvbase", "vlvscope", "vlvfilter"))
+    return (
+        normalized_dn(base) == normalized_dn(index.base)
+        and scope == index.scope
+        and search_filter.replace(" ", "").lower() == index.filter.replace(" ", "").lower()
+    )
+
+
+def _first(value) -> str:
+    if isinstance(value, list):
+        value = value[0] if value else ""
+    return str(value if value is not None else "")
+
+
+def commands(index: Index, account_dn: str) -> list[str]:
+    """What the directory's admin runs to make the index and let the account use it."""
+    aci = (
+        f'(targetattr="*")(version 3.0; acl "scim-gateway listings"; allow (read,search,compare)'
+        f' userdn="ldap:///{account_dn}";)'
+    )
+    return [
+        f"dsconf INSTANCE backend vlv-index add-search --name {index.name} --search-base '{index.base}'"
+        f" --search-scope {index.scope} --search-filter '{index.filter}' {BACKEND}",
+        f"dsconf INSTANCE backend vlv-index add-index --parent-name {index.name} --index-name {index.name}-by-creation"
+        f" --sort '{index.sort}' {BACKEND}",
+        f"dsconf INSTANCE backend vlv-index reindex --parent-name {index.name} {BACKEND}",
+        f"printf 'dn: %s\\nchangetype: modify\\nadd: aci\\naci: %s\\n' '{index.search_dn}' '{aci}'"
+        " | ldapmodify -H ldap://HOST -D 'cn=Directory Manager' -W",
+    ]
