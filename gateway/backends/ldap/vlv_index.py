@@ -3,7 +3,7 @@
 389 DS keeps no sorted list between requests (vlv.py): without an index it sorts every entry
 below the base for every page and every total, about a second at 20,000 users (measured on
 389 DS 2.3, 2 cores). With a VLV index whose search (base, scope, filter) and sort are exactly
-the listing's, a total costs about 1 ms and a page of 100 about 9 ms at that size, and the
+the listing's, a total costs 1-2 ms and a page of 100 4-9 ms at that size, and the
 index follows every add and delete, so a listing is never stale.
 
 Two things make 389 use it, both set up by the directory's admin (`commands`):
