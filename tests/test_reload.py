@@ -47,7 +47,8 @@ def gateway(slapd, directory, tmp_path):
     assert TITLE_LINE in OPENLDAP_MAP.read_text()
     mapping = tmp_path / "map.yaml"
     mapping.write_text(OPENLDAP_MAP.read_text().replace(TITLE_LINE, ""))
-    settings = write_settings(tmp_path, slapd, mapping)
+    # no rate limit: the test asks as fast as it can, and a 429 is not what it is about
+    settings = write_settings(tmp_path, slapd, mapping, tenant_yaml="    limits: {rate: null}\n")
     token = CredentialFile(tmp_path / "tokens.yaml").add("entra")
     port = free_port()
     log = tmp_path / "gateway.log"
