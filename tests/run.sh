@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./deploy/install-deps.sh --test
 .venv/bin/ruff check --quiet gateway tests deploy
+.venv/bin/ruff format --check --quiet gateway tests deploy
 .venv/bin/mypy
 .venv/bin/python -m pytest -q "$@"
 # The LDAP tests again on the optional python-ldap client (gateway/backends/ldap/libldap.py): the

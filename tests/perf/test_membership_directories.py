@@ -169,6 +169,7 @@ def _raw_member_changes(admin: ldap3.Connection, directory: str, name: str) -> t
     """The same modifies sent straight to the directory with ldap3: what the directory itself costs."""
     naming = "uid" if directory == "389ds" else "CN"
     batches = [
-        [f"{naming}=u{USERS + (round_ * 10 + i) % SPARE:05d},{PEOPLE_DN}" for i in range(10)] for round_ in range(ROUNDS)
+        [f"{naming}=u{USERS + (round_ * 10 + i) % SPARE:05d},{PEOPLE_DN}" for i in range(10)]
+        for round_ in range(ROUNDS)
     ]
     return direct_member_changes(admin, f"cn={name},{GROUPS_DN}", batches)
