@@ -71,7 +71,8 @@ def downstream(backend: str, state: Path) -> tuple[Slapd | HrApi, Path, str]:
     """What the gateway writes to: the server (not started), its map, and how to name it."""
     if backend == "hr-rest":
         return HrApi(state / "hr-api"), REPO / "mappings" / "hr-rest-example.yaml", "the HR API"
-    return Slapd(state / "slapd"), REPO / "mappings" / "openldap.yaml", "slapd"
+    # the README's read access to cn=config, so that `scim-gateway check` compares the indexes too
+    return Slapd(state / "slapd", config_readable=True), REPO / "mappings" / "openldap.yaml", "slapd"
 
 
 def fresh_token(state: Path) -> str:

@@ -79,7 +79,7 @@ def _running(state: Path) -> list[str]:
     return found
 
 
-def test_quickstart_prints_the_portal_values_serves_entra_and_stops_cleanly(tmp_path):
+def test_quickstart_prints_the_portal_values_serves_entra_and_stops_cleanly(tmp_path, capsys):
     state = tmp_path / "state"
     port = free_port()
     process, tenant_url, token = start_quickstart(state, port)
@@ -105,6 +105,11 @@ def test_quickstart_prints_the_portal_values_serves_entra_and_stops_cleanly(tmp_
             in scraped
         )
         assert main(["history", "--config", str(state / "settings.yaml"), "--json", "kept"]) == 0
+        capsys.readouterr()
+        # its directory is set up as the README says: check has nothing to warn about or leave untold
+        assert main(["check", "--config", str(state / "settings.yaml")]) == 0
+        report = capsys.readouterr().out
+        assert report.rstrip().splitlines()[-1].startswith("all "), report
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(30) == 0

@@ -12,7 +12,7 @@ from gateway.cli import main
 from gateway.web.app import create_app
 from tests.conftest import HR_MAP, OPENLDAP_MAP, write_settings
 from tests.sandbox.children import free_port
-from tests.sandbox.slapd import SERVICE_DN, Slapd
+from tests.sandbox.slapd import CONFIG_READ, Slapd
 
 
 def test_check_passes_on_a_directory_set_up_for_the_map(slapd, tmp_path, capsys):
@@ -149,10 +149,7 @@ def test_check_says_whether_listings_cost_a_page(slapd, tmp_path, capsys):
 def _let_the_service_account_read_the_indexes(directory: Slapd) -> None:
     """The access README.md (Directories > OpenLDAP) gives for these checks."""
     admin = ldap3.Connection(directory.url, "cn=admin,cn=config", directory.admin_password, auto_bind=True)
-    rule = (
-        '{0}to dn.subtree="cn=config" attrs=entry,objectClass,olcSuffix,olcDbIndex,olcIndexHash64'
-        f' by dn.exact="{SERVICE_DN}" read'
-    )
+    rule = "{0}" + CONFIG_READ
     assert admin.modify("olcDatabase={0}config,cn=config", {"olcAccess": [(ldap3.MODIFY_ADD, [rule])]}), admin.result
     admin.unbind()
 

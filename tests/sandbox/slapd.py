@@ -24,6 +24,12 @@ GATEWAY_SCHEMA = Path(str(resources.files("gateway.backends.ldap") / "scim-gatew
 SUFFIX = "dc=example,dc=com"
 ADMIN_DN = f"cn=admin,{SUFFIX}"
 SERVICE_DN = f"cn=gateway,{SUFFIX}"
+# What README.md (Directories > OpenLDAP) lets the service account read of cn=config, so that
+# `scim-gateway check` can compare the map's indexes and see the index hash width.
+CONFIG_READ = (
+    'to dn.subtree="cn=config" attrs=entry,objectClass,olcSuffix,olcDbIndex,olcIndexHash64'
+    f' by dn.exact="{SERVICE_DN}" read'
+)
 PEOPLE_DN = f"ou=People,{SUFFIX}"
 GROUPS_DN = f"ou=Groups,{SUFFIX}"
 POLICY_DN = f"cn=default,ou=Policies,{SUFFIX}"
@@ -77,13 +83,15 @@ def _config_ldif(
     tls: TlsFiles | None = None,
     sorting: bool = True,
     hash64: bool = True,
+    config_readable: bool = False,
 ) -> str:
     """cn=config as one LDIF: modules, schemas, the mdb database, its overlays and limits.
     `integrity=False` leaves out memberof and refint, like a directory without them;
     `sorting=False` leaves out sssvlv (server-side sorting and VLV: pages and counts that
     cost a page, gateway/backends/ldap/vlv.py); `hash64=False` keeps OpenLDAP's default
     32-bit index hashes, with which removing members from a big group re-indexes every
-    member left (README, Directories > OpenLDAP)."""
+    member left (README, Directories > OpenLDAP); `config_readable` lets the service account read
+    what `check` compares in cn=config (CONFIG_READ)."""
     schemas = "\n".join(
         f"include: file://{SCHEMA_DIR / name}.ldif" for name in ("core", "cosine", "nis", "inetorgperson")
     )
@@ -127,6 +135,7 @@ objectClass: olcDatabaseConfig
 olcDatabase: {{0}}config
 olcRootDN: cn=admin,cn=config
 olcRootPW: {admin_password}
+{"olcAccess: " + CONFIG_READ if config_readable else ""}
 
 dn: olcDatabase={{1}}mdb,cn=config
 objectClass: olcDatabaseConfig
@@ -234,6 +243,7 @@ class Slapd:
     tls: TlsFiles | None = None  # serve StartTLS on `url`, and ldaps:// on `ldaps_url`
     tls_port: int = 0
     hash64: bool = True  # olcIndexHash64 (False: OpenLDAP's default, slow member removals)
+    config_readable: bool = False  # the service account may read what check compares (CONFIG_READ)
     process: subprocess.Popen | None = field(default=None, repr=False)
 
     @property
@@ -270,7 +280,10 @@ class Slapd:
         children.write_private(self.root / "admin.password", admin_password)
         children.write_private(self.service_password_file, service_password)
         self._slapadd(
-            ["-n0"], _config_ldif(self.root, admin_password, self.integrity, self.tls, self.sorting, self.hash64)
+            ["-n0"],
+            _config_ldif(
+                self.root, admin_password, self.integrity, self.tls, self.sorting, self.hash64, self.config_readable
+            ),
         )
         self._slapadd(["-n1", "-q"], _seed_ldif(service_password))
         (self.root / "ready").touch()
