@@ -96,11 +96,15 @@ def test_check_prints_the_vlv_index_setup_and_the_gateway_lists_from_it_once_don
         assert "may not use (insufficientAccessRights)" in report, report
         assert client.get("/Users?count=0").get_json()["totalResults"] == 1  # listed all the same
         run(commands[6:])
-        for _ in range(30):  # 389 may take a few seconds after the reindex to enable an index
+        for attempt in range(30):
             main(["check", "--config", str(settings)])
             report = capsys.readouterr().out
             if "not built yet" not in report:
                 break
+            # 389 may take a few seconds to enable a fresh index, and now and then (2 runs in 8
+            # under CI) left one unbuilt: as an admin would, do what check says, the reindex
+            if attempt % 10 == 9:
+                run([line.strip().removeprefix("fix: ") for line in report.splitlines() if "vlv-index reindex" in line])
             time.sleep(1)
         assert "ok   users: listings: 389 DS answers pages and totals from its VLV index" in report, report
         assert "ok   groups: listings" in report, report
