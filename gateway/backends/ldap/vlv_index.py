@@ -68,33 +68,23 @@ def find(connection: ldap3.Connection, index: Index) -> Found | None:
     if results.code(connection) != 0:
         return None  # cn=config hidden from the account: no index it could use
     for entry in results.entries(connection):
-        values = {
-            k.lower(): [str(v) for v in (v if isinstance(v, list) else [v])] for k, v in entry["attributes"].items()
-        }
-        if not _same_search(values, index):
+        if not _same_search(entry["attributes"], index):
             continue
         connection.search(entry["dn"], "(objectClass=vlvIndex)", ldap3.LEVEL, attributes=["vlvSort", "vlvEnabled"])
         for child in results.entries(connection) if results.code(connection) == 0 else []:
-            attributes = {k.lower(): v for k, v in child["attributes"].items()}
-            sort = _first(attributes.get("vlvsort"))
+            sort = results.first(child["attributes"], "vlvSort") or ""
             if sort.lower().split() == index.sort.lower().split():
-                return Found(child["dn"], _first(attributes.get("vlvenabled")) == "1")
+                return Found(child["dn"], results.first(child["attributes"], "vlvEnabled") == "1")
     return None
 
 
-def _same_search(values: dict[str, list[str]], index: Index) -> bool:
-    base, scope, search_filter = (values.get(k, [""])[0] for k in ("vlvbase", "vlvscope", "vlvfilter"))
+def _same_search(attributes: dict, index: Index) -> bool:
+    base, scope, search_filter = (results.first(attributes, k) or "" for k in ("vlvBase", "vlvScope", "vlvFilter"))
     return (
         normalized_dn(base) == normalized_dn(index.base)
         and scope == index.scope
         and search_filter.replace(" ", "").lower() == index.filter.replace(" ", "").lower()
     )
-
-
-def _first(value) -> str:
-    if isinstance(value, list):
-        value = value[0] if value else ""
-    return str(value if value is not None else "")
 
 
 def commands(index: Index, account_dn: str) -> list[str]:
