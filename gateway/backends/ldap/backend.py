@@ -10,7 +10,7 @@
   from this worker's memory of earlier requests, guarded by an assertion on its id;
   a new name is a modDN first, undone if the modify fails.
 - references (manager, members): one search per kind (and per few hundred values) resolves
-  every id or DN a request needs.
+  every id or DN a request needs (lookups.py).
 
 Where the directory lacks a control (capabilities.py reads its root DSE), the same write takes
 the fallback: no assertion, the DN is searched by id just before the write; no post-read, the
@@ -28,7 +28,7 @@ from collections.abc import Iterable
 
 import ldap3
 
-from gateway.backends.base import AlreadyExists, BackendError, Contended, NotFound, UnknownReference, Update
+from gateway.backends.base import AlreadyExists, BackendError, Contended, NotFound, Update
 from gateway.backends.ldap import accounts, controls, memberships, results, vlv
 from gateway.backends.ldap.compose import (
     all_filters,
@@ -38,6 +38,7 @@ from gateway.backends.ldap.compose import (
 )
 from gateway.backends.ldap.connection import ConnectionPool
 from gateway.backends.ldap.integrity import Referrers
+from gateway.backends.ldap.lookups import Lookups
 from gateway.backends.ldap.paging import Pager, scope
 from gateway.backends.ldap.plan import ModifyPlan, plan_add, plan_modify
 from gateway.backends.ldap.target import LdapSpec, LdapTarget
@@ -57,6 +58,7 @@ class LdapBackend:
         self._dns: OrderedDict[tuple[str, str], str] = OrderedDict()
         self._dns_lock = threading.Lock()
         self.views = vlv.Views(pool.open, pool.drop, pool.bounded)
+        self.lookups = Lookups(pool, specs)
         self._sorting: bool | None = None  # does the directory sort and position (rootDSE)? read once
 
     # --- reads ---------------------------------------------------------------------------------
@@ -81,7 +83,7 @@ class LdapBackend:
     def search(self, kind: str, query: Query, attributes: list[str], start: int, count: int) -> Page:
         spec = self.specs[kind]
         target = spec.target
-        locators = self._locators(_refs_in_query(query), missing_ok=True)
+        locators = self.lookups.locators(_refs_in_query(query), missing_ok=True)
         search_filter = all_filters(target.scope_filter, render_filter(query, locators))
         wanted = _wanted(spec, attributes)
         if _selective(query):
@@ -97,7 +99,7 @@ class LdapBackend:
             except vlv.Refused:
                 pass
             else:
-                found = window.entries + self._by_ids(spec, window.tail, wanted)
+                found = window.entries + self.lookups.by_ids(spec, window.tail, wanted)
                 page = Page(window.total, [results.to_entry(spec, raw) for raw in found])
                 return self._remembered(kind, page)
 
@@ -137,7 +139,7 @@ class LdapBackend:
     def create(self, kind: str, record: Record, attributes: list[str]) -> Entry:
         spec = self.specs[kind]
         target = spec.target
-        locators = self._locators(references(record.values()))
+        locators = self.lookups.locators(references(record.values()))
         plan = plan_add(spec, record, locators)
         dn, values, group_changes = plan.dn, plan.attributes, plan.group_changes
         if target.random_password and not self.pool.settings.encrypted:
@@ -190,7 +192,7 @@ class LdapBackend:
         caller needs no answer). A blind update's entry has no locator: it is remembered or found."""
         spec = self.specs[kind]
         entry = update.before
-        locators = self._locators(references(c.values for c in update.changes))
+        locators = self.lookups.locators(references(c.values for c in update.changes))
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             # Without the assertion control a remembered DN is not trusted: it is searched again.
             fresh = attempt > 1 or not self.pool.capabilities.assertion
@@ -339,89 +341,12 @@ class LdapBackend:
     # --- references ----------------------------------------------------------------------------
 
     def resolve(self, refs: Iterable[Ref]) -> dict[Ref, Ref]:
-        """Fill in ids for DNs and DNs for ids: one search per kind and direction (per refs_per_search refs)."""
-        resolved: dict[Ref, Ref] = {}
-        pending = [r for r in dict.fromkeys(refs) if not (r.id and r.locator)]
-        for kind in {r.kind for r in pending}:
-            spec = self.specs[kind]
-            by_id = [(r, r.id) for r in pending if r.kind == kind and r.id]
-            by_dn = [(r, r.locator) for r in pending if r.kind == kind and not r.id and r.locator]
-            found = self._lookup(spec, [id for _, id in by_id], spec.id_attribute)
-            missing = [id for _, id in by_id if id.lower() not in found]
-            if missing:
-                raise UnknownReference(kind, missing)
-            for ref, id in by_id:
-                resolved[ref] = Ref(kind, id, found[id.lower()][0])
-            found = self._lookup(spec, [dn for _, dn in by_dn], spec.target.dn_attribute)
-            for ref, dn in by_dn:
-                hit = found.get(_dn_key(dn))
-                resolved[ref] = Ref(kind, hit[1] if hit else None, dn)
-        return resolved
-
-    def _by_ids(self, spec: LdapSpec, ids: list[str], attributes: list[str]) -> list[dict]:
-        """The entries with these ids, in their order (one that is gone is left out)."""
-        found = {
-            (results.id_of(spec, raw) or "").lower(): raw
-            for raw in self._any_of(spec, ids, spec.id_attribute, attributes)
-        }
-        return [found[id.lower()] for id in ids if id.lower() in found]
-
-    def _lookup(self, spec: LdapSpec, keys: list[str], attribute: str) -> dict[str, tuple[str, str]]:
-        """{key: (dn, id)} for entries whose `attribute` is one of `keys` (ids lower-cased, DNs normalized)."""
-        by_dn = attribute == spec.target.dn_attribute
-        result: dict[str, tuple[str, str]] = {}
-        for raw in self._any_of(spec, keys, attribute, [spec.id_attribute]):
-            id_value = results.id_of(spec, raw) or ""
-            result[_dn_key(raw["dn"]) if by_dn else id_value.lower()] = (raw["dn"], id_value)
-        return result
-
-    def _any_of(self, spec: LdapSpec, keys: list[str], attribute: str, attributes: list[str]) -> list[dict]:
-        """The entries whose `attribute` is one of `keys`: one search per refs_per_search keys."""
-        target = spec.target
-        unique_keys = list(dict.fromkeys(keys))
-        per_search = self.pool.capabilities.refs_per_search
-        found: list[dict] = []
-        for start in range(0, len(unique_keys), per_search):
-            chunk = unique_keys[start : start + per_search]
-            query = AnyOf(tuple(Match(attribute, "eq", key) for key in chunk))
-            search_filter = all_filters(target.scope_filter, render_filter(query))
-
-            def run(connection: ldap3.Connection, search_filter=search_filter) -> list[dict]:
-                connection.search(target.base, search_filter, scope(target), attributes=attributes)
-                results.check(connection, base=target.base)
-                return results.entries(connection)
-
-            found += self.pool.run(run, idempotent=True)
-        return found
-
-    def _locators(self, refs: list[Ref], missing_ok: bool = False) -> dict[Ref, str]:
-        wanted = [r for r in refs if r.id and not r.locator]
-        if not wanted:
-            return {}
-        try:
-            return _located(self.resolve(wanted))
-        except UnknownReference:
-            if not missing_ok:
-                raise
-            known: dict[Ref, str] = {}
-            for ref in wanted:  # a filter on an unknown id simply matches nothing
-                try:
-                    known.update(_located(self.resolve([ref])))
-                except UnknownReference:
-                    continue
-            return known
+        """Fill in ids for DNs and DNs for ids (lookups.py)."""
+        return self.lookups.resolve(refs)
 
     def close(self) -> None:
         self.views.close()
         self.pool.close()
-
-
-def _located(resolved: dict[Ref, Ref]) -> dict[Ref, str]:
-    return {ref: full.locator for ref, full in resolved.items() if full.locator}
-
-
-def _dn_key(dn: str) -> str:
-    return repr(normalized_dn(dn))
 
 
 def _wanted(spec: LdapSpec, attributes: list[str] | None) -> list[str]:
