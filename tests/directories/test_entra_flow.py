@@ -99,7 +99,7 @@ def test_a_renamed_member_stays_in_its_groups_on_each_directory(server, director
 
 def test_a_listing_after_this_workers_writes_holds_each_entry_once_on_each_directory(server, directory_client):
     """OpenLDAP and AD keep a sorted list (a snapshot); the gateway adds its own new entries as
-    the list's tail and counts its deletes out. 389 DS sorts afresh each time. Entries created
+    the list's tail (a delete drops the list). 389 DS sorts afresh each time. Entries created
     in the same second may come in any order (389 and AD order ties as they like)."""
 
     def walk() -> tuple[int, list[str]]:

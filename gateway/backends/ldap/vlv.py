@@ -19,8 +19,8 @@ gap (the window skips them) and its count stays. This worker's own writes are ke
 instead of sorting again (a provisioning cycle writes all the time):
 - a new entry sorts last in a list sorted by creation, so it is kept as the list's tail (its
   entries are read by id when a page reaches them) and counted;
-- a deleted entry is counted out of the total; a page after it sorts afresh (the gap would
-  shift every later position);
+- a deleted entry of that tail simply leaves it; any other delete drops the list (whether the
+  entry is in the sorted list cannot be told: another worker may have made it after the sort);
 - any other change that could move an entry into or out of a filtered list, or rename one,
   drops the list.
 This holds only for lists whose sort ended before the write began (else the entry may already
@@ -221,7 +221,6 @@ class _View:
     sorted: float | None = None  # when the directory's first answer (its sort) came back
     count: int | None = None  # the sorted list's own count, as the directory gave it
     tail: list[str] = field(default_factory=list)  # ids this worker created since, in order
-    removed: int = 0  # entries of the list this worker deleted since
 
     def extends(self, search: Search, since: float) -> bool:
         """Can this worker's write begun at `since` be kept track of rather than sorted again?
@@ -258,7 +257,7 @@ class Views:
     def window(self, search: Search, start: int, count: int, attributes: list[str]) -> Window:
         """Entries start..start+count-1 of the sorted search, and how many there are in all."""
         for attempt in (1, 2):
-            view, kept = self._take(search, gaps_allowed=count == 0)
+            view, kept = self._take(search)
             try:
                 with view.lock, self._bound(view.connection):
                     return self._read(view, search, start, count, attributes)
@@ -272,16 +271,15 @@ class Views:
                 raise
         raise AssertionError("unreachable")
 
-    def _take(self, search: Search, gaps_allowed: bool) -> tuple[_View, bool]:
-        """The kept view of this search (True), or a new one on a new connection (False). A view
-        with entries this worker deleted is kept for totals only (`gaps_allowed`)."""
+    def _take(self, search: Search) -> tuple[_View, bool]:
+        """The kept view of this search (True), or a new one on a new connection (False)."""
         with self._lock:
             if os.getpid() != self._pid:  # forked: the parent's connections are not ours
                 self._views.clear()
                 self._pid = os.getpid()
             view = self._views.get(search)
             fresh = view is not None and self.clock() - view.opened <= self.keep_seconds
-            if view is not None and fresh and (gaps_allowed or not view.removed):
+            if view is not None and fresh:
                 self._views.move_to_end(search)
                 return view, True
             stale = [self._views.pop(search)] if view is not None else []
@@ -296,7 +294,7 @@ class Views:
 
     def _read(self, view: _View, search: Search, start: int, count: int, attributes: list[str]) -> Window:
         with self._lock:
-            tail, removed = list(view.tail), view.removed
+            tail = list(view.tail)
         if view.context and view.count is not None and start > view.count:
             entries = []  # in the tail, or past the end: the sorted list has nothing there
         else:
@@ -310,7 +308,7 @@ class Views:
         assert view.count is not None
         before = max(start - 1 - view.count, 0)  # tail entries before the window
         wanted = max(start + count - 1 - view.count, 0) - before
-        return Window(view.count + len(tail) - removed, entries, tail[before : before + wanted])
+        return Window(view.count + len(tail), entries, tail[before : before + wanted])
 
     def created(self, kind: str, id: str, since: float) -> None:
         """This worker created entry `id` of `kind` in a write begun at `since`: the lists of
@@ -323,17 +321,19 @@ class Views:
         self._changed(kind, since, add_to_tail)
 
     def deleted(self, kind: str, id: str, since: float) -> None:
-        """This worker deleted entry `id` of `kind` in a write begun at `since`."""
+        """This worker deleted entry `id` of `kind` in a write begun at `since`: one of a list's
+        own tail simply leaves it; any other list is dropped. Whether the entry is in the sorted
+        list cannot be told (another worker may have created it after the sort): counting it out
+        regardless made a total one too low, even -1 (found by hand on Samba AD)."""
 
-        def count_out(view: _View) -> bool:
+        def take_from_tail(view: _View) -> bool:
             folded = [t.lower() for t in view.tail]
-            if id.lower() in folded:
-                del view.tail[folded.index(id.lower())]
-            else:
-                view.removed += 1
+            if id.lower() not in folded:
+                return False
+            del view.tail[folded.index(id.lower())]
             return True
 
-        self._changed(kind, since, count_out)
+        self._changed(kind, since, take_from_tail)
 
     def _changed(self, kind: str, since: float, keep: Callable[[_View], bool]) -> None:
         """Lists of `kind` that `extends` a write are kept if `keep` (which notes the write)
