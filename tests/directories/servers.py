@@ -1,6 +1,8 @@
 """Throwaway 389 Directory Server and Samba AD DC instances for the tests, with the suffix
 layout of our slapd: dc=example,dc=com, ou=People, ou=Groups,
 and a service account that is not the directory's root, holding the rights the README lists.
+389 DS keeps the suffix in a backend not named `userroot` (dscreate's default), beside a second
+suffix in one that is, as on a site with several: what the gateway says must name the right one.
 
 Both run from the Debian packages `deploy/install-deps.sh --test` installs, as our children in
 the foreground, in a folder of their own; nothing is left behind. 389 DS needs a folder its
@@ -61,7 +63,6 @@ DS389_ACI = (
 )
 
 
-DS389_INDEXES = "cn=index,cn=userroot,cn=ldbm database,cn=plugins,cn=config"
 # The equality indexes README.md tells a 389 DS admin to add: Entra looks users up by them.
 DS389_ADDED_INDEXES = ("employeeType", "manager", "businessCategory")
 
@@ -77,6 +78,8 @@ class Ds389:
     # A second account with 389's default-sized limits shrunk to a few entries: what the
     # gateway says when its account meets nsLookThroughLimit.
     limited_dn: str = f"cn=limited,{SUFFIX}"
+    backend: str = "example"  # holds SUFFIX
+    other_suffix: str = "dc=other,dc=com"  # in a backend named userroot, which holds nothing of ours
 
     @property
     def url(self) -> str:
@@ -85,6 +88,10 @@ class Ds389:
     @property
     def service_password_file(self) -> Path:
         return self.root / "gateway.password"
+
+    @property
+    def backend_dn(self) -> str:
+        return f"cn={self.backend},cn=ldbm database,cn=plugins,cn=config"
 
     def start(self) -> None:
         self.port = children.free_port()
@@ -98,7 +105,8 @@ class Ds389:
             "[general]\nsystemd = False\nstart = False\nfull_machine_name = localhost\n"
             f"[slapd]\ninstance_name = test\nport = {self.port}\nsecure_port = {children.free_port()}\n"
             f"root_password = {self.admin_password}\nself_sign_cert = False\n"
-            f"[backend-userroot]\nsuffix = {SUFFIX}\ncreate_suffix_entry = True\nsample_entries = no\n"
+            f"[backend-{self.backend}]\nsuffix = {SUFFIX}\ncreate_suffix_entry = True\nsample_entries = no\n"
+            f"[backend-userroot]\nsuffix = {self.other_suffix}\ncreate_suffix_entry = True\nsample_entries = no\n"
         )
         shutil.chown(inf, "dirsrv", "dirsrv")
         os.chmod(inf, 0o600)
@@ -141,7 +149,7 @@ class Ds389:
                 raise ServerError(f"389 DS refused the seed entry {dn}: {connection.result}")
         for attribute in DS389_ADDED_INDEXES:
             connection.add(
-                f"cn={attribute},{DS389_INDEXES}",
+                f"cn={attribute},cn=index,{self.backend_dn}",
                 ["top", "nsIndex"],
                 {"cn": attribute, "nsSystemIndex": "false", "nsIndexType": "eq"},
             )
@@ -150,9 +158,9 @@ class Ds389:
         connection.unbind()
 
     def indexes(self) -> set[str]:
-        """The attributes the userroot database indexes for equality (lower case)."""
+        """The attributes the suffix's backend indexes for equality (lower case)."""
         connection = self.admin()
-        connection.search(DS389_INDEXES, "(nsIndexType=eq)", ldap3.LEVEL, attributes=["cn"])
+        connection.search(f"cn=index,{self.backend_dn}", "(nsIndexType=eq)", ldap3.LEVEL, attributes=["cn"])
         found = {str(r["attributes"]["cn"][0]).lower() for r in connection.response}
         connection.unbind()
         return found
@@ -237,6 +245,10 @@ class SambaDc:
     @property
     def service_password_file(self) -> Path:
         return self.root / "gateway.password"
+
+    @property
+    def backend_dn(self) -> str:
+        return f"cn={self.backend},cn=ldbm database,cn=plugins,cn=config"
 
     def start(self) -> None:
         self.address = _free_loopback_address()

@@ -5,12 +5,13 @@ from __future__ import annotations
 import subprocess
 import time
 
+import ldap3
 import pytest
 
 from gateway.cli import main
 from gateway.mapping.loader import load_mapping
 from tests.directories.conftest import MAPS, Server, write_settings
-from tests.directories.servers import PEOPLE_DN
+from tests.directories.servers import GROUPS_DN, PEOPLE_DN
 
 
 @pytest.fixture
@@ -62,8 +63,9 @@ def test_check_prints_the_vlv_index_setup_and_the_gateway_lists_from_it_once_don
     ds, ds389, make_directory_client_for, tmp_path, capsys
 ):
     """Without a VLV index 389 sorts every entry for every page (a second per 20,000 users):
-    check prints the commands that make one; run as printed, check passes and the gateway's
-    pages and totals come from the index."""
+    check prints the commands that make one, in the backend that holds the base (not userroot,
+    the default name, which here holds another suffix); run as printed, check passes and the
+    gateway's pages and totals come from the index."""
     settings = write_settings(tmp_path, ds, MAPS["389ds"])
     main(["check", "--config", str(settings)])
     report = capsys.readouterr().out
@@ -72,6 +74,9 @@ def test_check_prints_the_vlv_index_setup_and_the_gateway_lists_from_it_once_don
     commands = [command for command in commands if command.startswith("dsconf INSTANCE")]
     commands += [line.strip() for line in report.splitlines() if "| ldapmodify" in line]
     assert len(commands) == 8, report  # per kind: the search, the index, the reindex, the ACI
+    assert all(command.endswith(f" {ds389.backend}") for command in commands if command.startswith("dsconf"))
+    users_aci, groups_aci = commands[6:]
+    assert f"'cn=scim-users,{ds389.backend_dn}'" in users_aci and f"'cn=scim-groups,{ds389.backend_dn}'" in groups_aci
     password = tmp_path / "admin.password"  # dsconf takes a -w value that starts with '-' for an option
     password.write_text(ds389.admin_password)
     run_as_admin = {
@@ -116,12 +121,29 @@ def test_check_prints_the_vlv_index_setup_and_the_gateway_lists_from_it_once_don
         assert _vlv_uses(ds) >= used + 2
     finally:
         for kind in ("users", "groups"):
-            ds.admin.search(
-                f"cn=scim-{kind},cn=userroot,cn=ldbm database,cn=plugins,cn=config",
-                "(objectClass=*)",
-                attributes=["1.1"],
-            )
+            ds.admin.search(f"cn=scim-{kind},{ds389.backend_dn}", "(objectClass=*)", attributes=["1.1"])
             for dn in sorted(
                 (e["dn"] for e in ds.admin.response if e.get("type") == "searchResEntry"), key=len, reverse=True
             ):
                 ds.admin.delete(dn)
+
+
+def test_check_says_which_access_it_needs_when_the_root_dse_hides_the_backends(ds, ds389, tmp_path, capsys):
+    """Which backend holds the base comes from the root DSE's nsBackendSuffix; hidden, check
+    names that access instead of printing commands for a guessed backend."""
+    # ldap3 checks a DN before sending it unless told not to, and the root DSE's is empty
+    admin = ldap3.Connection(ds389.url, "cn=Directory Manager", ds389.admin_password, auto_bind=True, check_names=False)
+    admin.search("", "(objectClass=*)", ldap3.BASE, attributes=["aci"])
+    default = [str(aci) for aci in admin.response[0]["attributes"]["aci"]]  # "rootdse anon read access"
+    narrowed = [aci.replace('(targetattr != "aci")', '(targetattr != "aci || nsBackendSuffix")') for aci in default]
+    assert narrowed != default and admin.modify("", {"aci": [(ldap3.MODIFY_REPLACE, narrowed)]}), admin.result
+    try:
+        main(["check", "--config", str(write_settings(tmp_path, ds, MAPS["389ds"]))])
+        report = capsys.readouterr().out
+    finally:
+        assert admin.modify("", {"aci": [(ldap3.MODIFY_REPLACE, default)]}), admin.result
+        admin.unbind()
+    for kind, base in (("users", PEOPLE_DN), ("groups", GROUPS_DN)):
+        assert f"??   {kind}: listings: which 389 DS backend holds {base} cannot be told" in report, report
+    assert "let the service account read nsBackendSuffix on the root DSE" in report, report
+    assert "dsconf INSTANCE backend vlv-index" not in report and "userroot" not in report, report

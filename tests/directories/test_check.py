@@ -83,7 +83,7 @@ def _let_the_service_account_read_the_indexes(server: Server, request) -> Callab
         )
     else:
         admin = server.admin
-        where, attribute = "cn=index,cn=userroot,cn=ldbm database,cn=plugins,cn=config", "aci"
+        where, attribute = f"cn=index,{request.getfixturevalue('ds389').backend_dn}", "aci"
         rule = (
             '(targetattr="cn||nsIndexType")(version 3.0; acl "scim-gateway check"; allow (read, search, compare)'
             f' userdn="ldap:///{server.bind_dn}";)'

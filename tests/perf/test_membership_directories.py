@@ -59,7 +59,7 @@ def _load_389(ds: Ds389) -> None:
     admin = ds.admin()
     task = "cn=perf-import,cn=import,cn=tasks,cn=config"
     assert admin.add(
-        task, ["extensibleObject"], {"cn": "perf-import", "nsFilename": str(ldif), "nsInstance": "userRoot"}
+        task, ["extensibleObject"], {"cn": "perf-import", "nsFilename": str(ldif), "nsInstance": ds.backend}
     )
     while True:
         admin.search(task, "(objectClass=*)", ldap3.BASE, attributes=["nsTaskExitCode"])

@@ -68,7 +68,7 @@ def test_389_listings_with_and_without_the_vlv_index():
 
         for label in ("no index", "VLV index"):
             if label == "VLV index":
-                _apply(ds, vlv_index.commands(vlv_index.needed(search), ds.service_dn))
+                _apply(ds, vlv_index.commands(vlv_index.needed(search, ds.backend), ds.service_dn))
                 _until_used(admin, lambda: window(1, 0))
             figures[f"total (count=0), {label}"] = _median_ms(lambda: window(1, 0))
             figures[f"middle page of 100, {label}"] = _median_ms(lambda: window(USERS // 2, 100))

@@ -72,7 +72,7 @@ def check(settings: LdapSettings, specs: dict[str, StoreSpec[Any]]) -> list[Find
         findings += [indexes.finding(connection, pool.server, directory, name, t) for name, t in targets.items()]
         findings += indexes.hashes(connection, pool.server, directory, specs)
         findings += [_size_limit(connection, settings, found, name, target) for name, target in targets.items()]
-        findings += _listings(connection, specs, found, settings.bind_dn)
+        findings += _listings(connection, pool.server, specs, found, settings.bind_dn)
         return findings
 
     try:
@@ -102,14 +102,18 @@ def _serving_client(settings: LdapSettings, bind: str) -> list[Finding]:
 
 
 def _listings(
-    connection: ldap3.Connection, specs: dict[str, StoreSpec[Any]], used: Capabilities, account: str
+    connection: ldap3.Connection,
+    server: ldap3.Server,
+    specs: dict[str, StoreSpec[Any]],
+    used: Capabilities,
+    account: str,
 ) -> list[Finding]:
     """Pages and totals that cost a page need the directory to sort and position (vlv.py).
     Without that listings still work, reading every DN below the base: said, not failed."""
     searches = [vlv.listing(spec, None, used) for spec in specs.values() if isinstance(spec.target, LdapTarget)]
     try:
         if used.directory == "389ds" and used.sorting:
-            return [_ds389_index(connection, search, account) for search in searches]
+            return [_ds389_index(connection, server, search, account) for search in searches]
         found = vlv.problems(connection, searches)  # its sorted lists go when the check's pool closes
     except BackendError as error:  # e.g. a missing base, which its own line reports
         return [untold("listings", f"could not be told: {error}", "fix the failures above first")]
@@ -118,11 +122,14 @@ def _listings(
     return [warned("listings", "; ".join(found), "see the README's 'Large directories' (OpenLDAP: the sssvlv overlay)")]
 
 
-def _ds389_index(connection: ldap3.Connection, search: vlv.Search, account: str) -> Finding:
-    """389 DS sorts every entry for every page unless a VLV index matches the listing and the
-    account may use it (vlv_index.py)."""
+def _ds389_index(connection: ldap3.Connection, server: ldap3.Server, search: vlv.Search, account: str) -> Finding:
+    """389 DS sorts every entry for every page unless a VLV index in the backend that holds the
+    base matches the listing and the account may use it (vlv_index.py)."""
     what = f"{search.kind}: listings"
-    index = vlv_index.needed(search)
+    backend = indexes.backend_389(server, search.base)
+    if backend is None:
+        return _no_backend(what, search.base)
+    index = vlv_index.needed(search, backend)
     steps = vlv_index.commands(index, account)
     found = vlv_index.find(connection, index)
     try:
@@ -151,6 +158,18 @@ def _ds389_index(connection: ldap3.Connection, search: vlv.Search, account: str)
         " (about a second per 20,000 entries)"
     )
     return warned(what, detail, _steps(steps))
+
+
+def _no_backend(what: str, base: str) -> Finding:
+    """Which backend holds the base names the index's entries and every command: never guessed."""
+    return untold(
+        what,
+        f"which 389 DS backend holds {base} cannot be told: the root DSE shows the service account no"
+        " nsBackendSuffix that holds it, so its VLV index can be neither read nor set up from here",
+        "let the service account read nsBackendSuffix on the root DSE (389's default ACI there,"
+        ' "rootdse anon read access", lets every account), or make the index in the backend'
+        " `dsconf INSTANCE backend suffix list` shows for the base (README: 389 Directory Server)",
+    )
 
 
 def _steps(commands: list[str]) -> str:

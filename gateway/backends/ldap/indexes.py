@@ -65,7 +65,7 @@ def _listing(directory: str, server: ldap3.Server, target: LdapTarget) -> str:
     if directory == "openldap":
         return f"olcDbIndex of the database of {_suffix_of(target.base)} in cn=config"
     if directory == "389ds":
-        return f"`dsconf INSTANCE backend index list {_backend_389(server, target) or 'BACKEND'}` (the eq ones)"
+        return f"`dsconf INSTANCE backend index list {backend_389(server, target.base) or 'BACKEND'}` (the eq ones)"
     return "the directory's equality indexes"
 
 
@@ -73,7 +73,7 @@ def _how_to_index(directory: str, server: ldap3.Server, target: LdapTarget, miss
     if directory == "openldap":
         return f"olcDbIndex: {','.join(missing)} eq on the database of {_suffix_of(target.base)}"
     if directory == "389ds":
-        backend = _backend_389(server, target) or "BACKEND"
+        backend = backend_389(server, target.base) or "BACKEND"
         attributes = " ".join(f"--attr {a}" for a in missing)
         return (
             f"dsconf INSTANCE backend index add {attributes} --index-type eq {backend},"
@@ -103,7 +103,7 @@ def _openldap(connection: ldap3.Connection, server: ldap3.Server, target: LdapTa
 
 
 def _ds389(connection: ldap3.Connection, server: ldap3.Server, target: LdapTarget) -> tuple[set[str] | None, str]:
-    backend = _backend_389(server, target)
+    backend = backend_389(server, target.base)
     if backend is None:
         return None, ""
     base = f"cn=index,cn={ldap3.utils.dn.escape_rdn(backend)},cn=ldbm database,cn=plugins,cn=config"
@@ -141,10 +141,13 @@ def _active_directory(
     return indexed, ""
 
 
-def _backend_389(server: ldap3.Server, target: LdapTarget) -> str | None:
-    """The 389 DS backend holding `target.base`, from the root DSE's nsBackendSuffix
-    (`userroot:dc=example,dc=com`): the one with the longest suffix of the base."""
-    base = target.base.lower().replace(" ", "")
+def backend_389(server: ldap3.Server, base: str) -> str | None:
+    """The 389 DS backend holding `base` (dscreate names it userroot unless told otherwise, and a
+    site may have several): the one, in the root DSE's nsBackendSuffix (`userroot:dc=example,dc=com`),
+    with the longest suffix of the base. Its equality indexes and VLV indexes are the ones 389 uses
+    for searches below the base (vlv_index.py). None where the account may not read nsBackendSuffix
+    (389's root DSE ACI "rootdse anon read access" lets every account, unless narrowed)."""
+    base = base.lower().replace(" ", "")
     best: tuple[int, str] | None = None
     for value in _root_dse_values(server, "nsBackendSuffix"):
         backend, _, suffix = value.partition(":")

@@ -8,7 +8,9 @@ index follows every add and delete, so a listing is never stale.
 
 Two things make 389 use it, both set up by the directory's admin (`commands`):
 - the index: a vlvSearch entry (base, scope, filter) and a vlvIndex entry under it (the sort
-  keys), built once by a reindex task and kept up to date by 389 after that;
+  keys), built once by a reindex task and kept up to date by 389 after that. Both belong to the
+  backend that holds the base (indexes.backend_389): 389 uses no other backend's for it, and
+  dsconf puts them in whichever backend it is told, base or not;
 - an ACI on the vlvSearch entry that lets the gateway's account read it. Without it, 389
   refuses the sorted search with insufficientAccessRights once the index exists, and the
   gateway falls back to reading every DN (slower than no index at all).
@@ -18,16 +20,16 @@ The same ACI lets the account read the index's entries under cn=config, which is
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 
 import ldap3
 
 from gateway.backends.ldap import results
-from gateway.backends.ldap.compose import normalized_dn
+from gateway.backends.ldap.compose import escape_dn_value, normalized_dn
 from gateway.backends.ldap.vlv import Search
 
 CONFIG = "cn=ldbm database,cn=plugins,cn=config"
-BACKEND = "userroot"  # dscreate's default backend name; `dsconf INSTANCE backend suffix list` shows yours
 
 
 @dataclass(frozen=True)
@@ -35,14 +37,19 @@ class Index:
     """The VLV index a listing needs."""
 
     name: str  # of the vlvSearch entry; the vlvIndex entry is NAME-by-creation
+    backend: str  # the 389 backend that holds the base
     base: str
     scope: str  # 389's vlvScope: 1 one level, 2 subtree
     filter: str
     sort: str  # vlvSort: the sort keys, space-separated
 
     @property
+    def backend_dn(self) -> str:
+        return f"cn={escape_dn_value(self.backend)},{CONFIG}"
+
+    @property
     def search_dn(self) -> str:
-        return f"cn={self.name},cn={BACKEND},{CONFIG}"
+        return f"cn={self.name},{self.backend_dn}"
 
 
 @dataclass(frozen=True)
@@ -51,9 +58,10 @@ class Found:
     built: bool  # vlvEnabled: the reindex task has run
 
 
-def needed(search: Search) -> Index:
+def needed(search: Search, backend: str) -> Index:
     return Index(
         f"scim-{search.kind}",
+        backend,
         search.base,
         "1" if search.scope == "one" else "2",
         search.filter,
@@ -62,9 +70,11 @@ def needed(search: Search) -> Index:
 
 
 def find(connection: ldap3.Connection, index: Index) -> Found | None:
-    """The directory's VLV index for this listing, if the account may read it (the ACI that
-    lets it use the index lets it read it)."""
-    connection.search(CONFIG, "(objectClass=vlvSearch)", ldap3.SUBTREE, attributes=["vlvBase", "vlvScope", "vlvFilter"])
+    """The backend's VLV index for this listing, if the account may read it (the ACI that lets
+    it use the index lets it read it)."""
+    connection.search(
+        index.backend_dn, "(objectClass=vlvSearch)", ldap3.SUBTREE, attributes=["vlvBase", "vlvScope", "vlvFilter"]
+    )
     if results.code(connection) != 0:
         return None  # cn=config hidden from the account: no index it could use
     for entry in results.entries(connection):
@@ -93,12 +103,13 @@ def commands(index: Index, account_dn: str) -> list[str]:
         f'(targetattr="*")(version 3.0; acl "scim-gateway listings"; allow (read,search,compare)'
         f' userdn="ldap:///{account_dn}";)'
     )
+    backend = shlex.quote(index.backend)
     return [
         f"dsconf INSTANCE backend vlv-index add-search --name {index.name} --search-base '{index.base}'"
-        f" --search-scope {index.scope} --search-filter '{index.filter}' {BACKEND}",
+        f" --search-scope {index.scope} --search-filter '{index.filter}' {backend}",
         f"dsconf INSTANCE backend vlv-index add-index --parent-name {index.name} --index-name {index.name}-by-creation"
-        f" --sort '{index.sort}' {BACKEND}",
-        f"dsconf INSTANCE backend vlv-index reindex --parent-name {index.name} {BACKEND}",
+        f" --sort '{index.sort}' {backend}",
+        f"dsconf INSTANCE backend vlv-index reindex --parent-name {index.name} {backend}",
         f"printf 'dn: %s\\nchangetype: modify\\nadd: aci\\naci: %s\\n' '{index.search_dn}' '{aci}'"
         " | ldapmodify -H ldap://HOST -D 'cn=Directory Manager' -W",
     ]
