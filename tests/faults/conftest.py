@@ -153,16 +153,6 @@ def serve(folder: Path, tenant: str, request_timeout: float = REQUEST_TIMEOUT) -
         process.wait(30)
 
 
-@contextmanager
-def frozen(process: subprocess.Popen) -> Iterator[None]:
-    """The process stopped (SIGSTOP) for the block: it holds its sockets and answers nothing."""
-    os.kill(process.pid, signal.SIGSTOP)
-    try:
-        yield
-    finally:
-        os.kill(process.pid, signal.SIGCONT)
-
-
 @pytest.fixture
 def own_slapd(tmp_path) -> Iterator[Slapd]:
     server = Slapd(tmp_path / "slapd")

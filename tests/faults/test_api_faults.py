@@ -11,8 +11,9 @@ import pytest
 import requests
 
 from tests.conftest import HR_MAP
-from tests.faults.conftest import BOUND, frozen
+from tests.faults.conftest import BOUND
 from tests.faults.scenario import UNKNOWN, check_data, run_clients
+from tests.sandbox.children import frozen
 from tests.sandbox.hr_api import HrApi
 
 

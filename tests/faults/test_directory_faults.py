@@ -11,8 +11,9 @@ import requests
 from gateway.credentials import CredentialFile
 from gateway.web.app import create_app
 from tests.conftest import OPENLDAP_MAP, Client, write_settings
-from tests.faults.conftest import BOUND, frozen
+from tests.faults.conftest import BOUND
 from tests.faults.scenario import check_data, run_clients
+from tests.sandbox.children import frozen
 
 
 def test_a_frozen_directory_answers_within_the_deadline_and_loses_nothing(own_slapd, ldap_gateway):

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import signal
-
 import ldap3
 import pytest
 
 from gateway.cli import main
 from gateway.web.app import create_app
 from tests.conftest import HR_MAP, OPENLDAP_MAP, write_settings
-from tests.sandbox.children import free_port
+from tests.sandbox.children import free_port, frozen
 from tests.sandbox.slapd import CONFIG_READ, Slapd
 
 
@@ -98,15 +95,14 @@ def test_readyz_answers_503_when_the_directory_hangs(tmp_path):
     app = create_app(write_settings(tmp_path, hung, OPENLDAP_MAP))
     try:
         assert _readyz(app)[0] == 200
-        os.kill(hung.process.pid, signal.SIGSTOP)
-        status, body = _readyz(app)  # the answer cached a moment ago may still be served
-        if status == 200:
-            app = create_app(write_settings(tmp_path, hung, OPENLDAP_MAP))  # a fresh cache
-            status, body = _readyz(app)
-        assert status == 503 and body["status"] == "not ready"
-        assert _readyz(app)[0] == 503  # a hung probe is not started twice; the answer stays 503
+        with frozen(hung.process):
+            status, body = _readyz(app)  # the answer cached a moment ago may still be served
+            if status == 200:
+                app = create_app(write_settings(tmp_path, hung, OPENLDAP_MAP))  # a fresh cache
+                status, body = _readyz(app)
+            assert status == 503 and body["status"] == "not ready"
+            assert _readyz(app)[0] == 503  # a hung probe is not started twice; the answer stays 503
     finally:
-        os.kill(hung.process.pid, signal.SIGCONT)
         app.extensions["scim_gateway"].close()
         hung.stop()
 

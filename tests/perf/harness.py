@@ -93,10 +93,17 @@ def serve(folder: Path, slapd: Slapd, workers: int = 2, threads: int = 4, mappin
 
 
 @contextlib.contextmanager
-def serve_floor(folder: Path, bodies: dict[str, tuple[int, bytes, dict]], workers: int = 2, threads: int = 4):
+def serve_floor(
+    folder: Path,
+    bodies: dict[str, tuple[int, bytes, dict]],
+    workers: int = 2,
+    threads: int = 4,
+    ldap: dict | None = None,
+):
     """The floor app (floor_app.py) answering with `bodies`, under plain gunicorn with the
     gateway's gunicorn settings (deploy/gunicorn.conf.py: worker class, keep-alive) and the
-    same workers and threads."""
+    same workers and threads; with `ldap`, the bound (each request also makes the ceiling's
+    directory operation)."""
     folder.mkdir(parents=True, exist_ok=True)
     canned = folder / "bodies.json"
     canned.write_text(json.dumps({kind: [s, b.decode(), h] for kind, (s, b, h) in bodies.items()}))
@@ -105,6 +112,8 @@ def serve_floor(folder: Path, bodies: dict[str, tuple[int, bytes, dict]], worker
     command = [sys.executable, "-m", "gunicorn", "--config", str(GUNICORN_CONFIG), "--bind", f"127.0.0.1:{port}"]
     command += ["--workers", str(workers), "--threads", str(threads), "tests.perf.floor_app:create_app()"]
     environment = {**os.environ, "FLOOR_BODIES": str(canned)}
+    if ldap is not None:
+        environment["FLOOR_LDAP"] = json.dumps(ldap)
     with _running(command, log, environment) as process:
         floor = Gateway(process, port, "", log)
         _wait_ready(floor, workers)

@@ -16,7 +16,9 @@ kind, no controls, the service account): the ceiling a gateway built on ldap3 co
 the same clients drive the floor (floor_app.py): the same gunicorn (deploy/gunicorn.conf.py, its
 worker class, workers and threads) serving a Flask app that answers each request kind with the
 gateway's own answer, canned: what fraction of the ceiling a Flask + gunicorn gateway can reach
-at all on this machine.
+at all on this machine. Last, the bound (floor_app.py with FLOOR_LDAP): the floor making the
+ceiling's own directory operation for each request, with the gateway's LDAP client: the most a
+Flask + gunicorn gateway with no logic of its own could reach.
 
 Printed: the rates, the ratios to the ceiling, p50/p99 per request kind for the gateway and the
 ceiling, and the CPU the gateway's processes (and slapd, and the floor's) spent per request. The targets (issue 14): ratio >= 0.6, p99 < 25 ms for
@@ -227,8 +229,8 @@ def test_cycle_rate_against_the_ldap3_ceiling(tmp_path):
     slapd.start()
     samples: dict[str, list[float]] = {kind: [] for kind in KINDS}
     ldap_samples: dict[str, list[float]] = {kind: [] for kind in KINDS}
-    rates, ceilings, floors = [], [], []
-    gateway_cpu = slapd_cpu = ldap_slapd_cpu = floor_cpu = floor_client_cpu = 0.0
+    rates, ceilings, floors, bounds = [], [], [], []
+    gateway_cpu = slapd_cpu = ldap_slapd_cpu = floor_cpu = floor_client_cpu = bound_cpu = 0.0
     requests = USERS * len(KINDS)
     try:
         with serve(tmp_path / "gateway", slapd, WORKERS, THREADS) as gateway, contextlib.ExitStack() as later:
@@ -243,6 +245,15 @@ def test_cycle_rate_against_the_ldap3_ceiling(tmp_path):
             warm.close()
             floor = later.enter_context(serve_floor(tmp_path / "floor", answers))
             gateway_share(floor.port, "", "warm", list(range(2 * CLIENTS)), groups)
+            directory = {
+                "url": slapd.url,
+                "bind_dn": SERVICE_DN,
+                "password": slapd.service_password,
+                "people": PEOPLE_DN,
+                "client": DEFAULT_CLIENT,
+            }
+            bound = later.enter_context(serve_floor(tmp_path / "bound", answers, ldap=directory))
+            gateway_share(bound.port, "", "bound-warm", list(range(2 * CLIENTS)), groups)
             for round_ in range(ROUNDS):
                 cpu_before, slapd_before = gateway.cpu(), cpu_seconds(slapd.process.pid)
                 shares = [(gateway.port, gateway.token, f"gw{round_}-", s, groups) for s in _shares(CLIENTS)]
@@ -266,6 +277,12 @@ def test_cycle_rate_against_the_ldap3_ceiling(tmp_path):
                 floor_cpu += floor.cpu() - cpu_before
                 floor_client_cpu += sum(round_samples["client cpu"])
                 floors.append(requests / wall)
+
+                cpu_before = bound.cpu()
+                shares = [(bound.port, "", f"bd{round_}-", s, groups) for s in _shares(CLIENTS)]
+                wall, round_samples = _run(gateway_share, shares)
+                bound_cpu += bound.cpu() - cpu_before
+                bounds.append(requests / wall)
             rss = gateway.worker_rss()
     finally:
         slapd.stop()
@@ -303,6 +320,14 @@ def test_cycle_rate_against_the_ldap3_ceiling(tmp_path):
     print(
         f"CPU per request of the floor: its processes {floor_cpu / all_requests * 1000:.2f} ms, with its clients"
         f" {(floor_cpu + floor_client_cpu) / all_requests * 1000:.2f} ms"
+    )
+    bound_ratios = [rate / ceiling for rate, ceiling in zip(bounds, ceilings, strict=True)]
+    print(
+        f"bound (the floor making the ceiling's directory operation, {DEFAULT_CLIENT}):"
+        f" {statistics.median(bounds):7.0f} req/s, {statistics.median(bound_ratios):.2f} of the ceiling"
+        f" (rounds: {', '.join(f'{r:.2f}' for r in bound_ratios)}); its processes"
+        f" {bound_cpu / all_requests * 1000:.2f} ms of CPU per request;"
+        f" the gateway reaches {statistics.median(rates) / statistics.median(bounds):.2f} of the bound"
     )
     print(f"{'request kind':<14} {'gateway p50':>12} {'p99 (ms)':>9} {'ldap3 p50':>10} {'p99 (ms)':>9}")
     for kind in KINDS:

@@ -16,8 +16,9 @@ import time
 
 import pytest
 
-from tests.faults.conftest import frozen, ldap_tenant, serve
+from tests.faults.conftest import ldap_tenant, serve
 from tests.faults.scenario import UNKNOWN, check_data, run_clients
+from tests.sandbox.children import frozen
 from tests.sandbox.slapd import Slapd
 
 pytestmark = pytest.mark.perf

@@ -5,10 +5,13 @@ started them dies, stopped with terminate-then-kill. Shared by the quick start a
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from gateway import privatefiles
@@ -71,3 +74,32 @@ def stop(process: subprocess.Popen | None, timeout: float = 10.0) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+@contextmanager
+def frozen(process: subprocess.Popen) -> Iterator[None]:
+    """The process stopped (SIGSTOP) for the block: it holds its sockets and answers nothing.
+    The signal is delivered asynchronously, so the block starts once every thread is stopped:
+    a request sent in between would be answered."""
+    os.kill(process.pid, signal.SIGSTOP)
+    try:
+        _wait_until_stopped(process.pid)
+        yield
+    finally:
+        os.kill(process.pid, signal.SIGCONT)
+
+
+def _wait_until_stopped(pid: int, seconds: float = 5.0) -> None:
+    give_up = time.monotonic() + seconds
+    threads = Path(f"/proc/{pid}/task")
+    while any(_state(task / "stat") not in "Tt" for task in threads.iterdir()):
+        assert time.monotonic() < give_up, f"process {pid} did not stop within {seconds} s"
+        time.sleep(0.001)
+
+
+def _state(stat: Path) -> str:
+    """A thread's state letter from /proc (after the command name, which may hold spaces)."""
+    try:
+        return stat.read_text().rpartition(")")[2].split()[0]
+    except FileNotFoundError:  # the thread ended
+        return "T"
