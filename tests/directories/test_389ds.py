@@ -146,4 +146,5 @@ def test_check_says_which_access_it_needs_when_the_root_dse_hides_the_backends(d
     for kind, base in (("users", PEOPLE_DN), ("groups", GROUPS_DN)):
         assert f"??   {kind}: listings: which 389 DS backend holds {base} cannot be told" in report, report
     assert "let the service account read nsBackendSuffix on the root DSE" in report, report
+    assert "??   users: indexes: the service account may not read nsBackendSuffix on the root DSE" in report, report
     assert "dsconf INSTANCE backend vlv-index" not in report and "userroot" not in report, report

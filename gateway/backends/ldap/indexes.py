@@ -105,7 +105,7 @@ def _openldap(connection: ldap3.Connection, server: ldap3.Server, target: LdapTa
 def _ds389(connection: ldap3.Connection, server: ldap3.Server, target: LdapTarget) -> tuple[set[str] | None, str]:
     backend = backend_389(server, target.base)
     if backend is None:
-        return None, ""
+        return None, "nsBackendSuffix on the root DSE (which backend holds the base, and so its indexes)"
     base = f"cn=index,cn={ldap3.utils.dn.escape_rdn(backend)},cn=ldbm database,cn=plugins,cn=config"
     try:
         connection.search(base, "(nsIndexType=eq)", ldap3.LEVEL, attributes=["cn"])
