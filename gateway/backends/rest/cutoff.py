@@ -9,7 +9,12 @@ being read from; the blocked read returns at once and the call ends with `CutOff
 
 The socket is found without reaching into the pool: the adapter's connections hand the socket
 they are about to read an answer from to the call in flight (a context variable), just before
-they read it. Sending and connecting are bounded by the timeout alone, as before.
+they read it. Sending and connecting are bounded by the timeout alone: the TCP connect by the
+call's timeout, and a TLS handshake, which Python's ssl bounds as a whole by the socket's timeout
+(not each read: a server that trickles its ServerHello cannot stretch it), by the time left when
+it begins. A connection that was never made sent nothing: a call cut off or timed out while
+connecting is not `CutOff` (which says a write may have been done), and a handshake that timed
+out is a connect timeout (urllib3 calls it a read timeout), which may be sent again.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3 import HTTPConnectionPool, HTTPSConnectionPool, poolmanager
 from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.exceptions import ConnectTimeoutError
 from urllib3.response import HTTPResponse
 
 from gateway import deadline
@@ -41,6 +47,7 @@ class _Call:
     def __init__(self) -> None:
         self.sock: socket.socket | None = None
         self.cut_off = False
+        self.connecting = False  # a new connection is being made (TCP, TLS): nothing sent yet
 
     def reading(self, sock: socket.socket) -> None:
         """The request's thread is about to read the answer on `sock`."""
@@ -73,7 +80,7 @@ def at_deadline() -> Iterator[None]:
     try:
         yield
     except requests.RequestException as error:
-        if call.cut_off:
+        if call.cut_off and not call.connecting:  # connecting, it sent nothing: its own error stands
             raise CutOff("the request ran out of time waiting for the API's answer") from error
         raise
     finally:
@@ -84,7 +91,16 @@ def at_deadline() -> Iterator[None]:
 
 
 class _WatchedConnection(HTTPConnection):
-    """urllib3's connection, handing the socket it reads an answer from to the call in flight."""
+    """urllib3's connection, handing the socket it reads an answer from to the call in flight,
+    and telling it while a new connection is being made."""
+
+    def connect(self) -> None:
+        call = _in_flight.get()
+        if call is not None:
+            call.connecting = True
+        super().connect()
+        if call is not None:
+            call.connecting = False
 
     def getresponse(self) -> HTTPResponse:  # type: ignore[override]  # as urllib3 declares it
         call = _in_flight.get()
@@ -94,7 +110,20 @@ class _WatchedConnection(HTTPConnection):
 
 
 class _WatchedTlsConnection(_WatchedConnection, HTTPSConnection):
-    pass
+    def _new_conn(self) -> socket.socket:
+        """The TCP connection, its timeout cut to the time left for the TLS handshake that follows."""
+        sock = super()._new_conn()
+        left = deadline.remaining()
+        timeout = sock.gettimeout()
+        if left is not None and (timeout is None or left < timeout):
+            sock.settimeout(max(left, deadline.MINIMUM))  # never 0: that would make it non-blocking
+        return sock
+
+    def connect(self) -> None:
+        try:
+            super().connect()
+        except TimeoutError as error:  # the handshake's (the TCP connect's is urllib3's own)
+            raise ConnectTimeoutError(self, f"TLS handshake with {self.host} timed out") from error
 
 
 class _Pool(HTTPConnectionPool):

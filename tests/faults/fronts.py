@@ -1,0 +1,219 @@
+"""Real servers in front of the reference HR API that are slow where `requests`' timeouts do not
+look: an HTTPS front whose TLS handshake trickles or stalls, and an OAuth token endpoint that
+holds its answer. Each runs in threads of the test process on a port of its own."""
+
+from __future__ import annotations
+
+import json
+import socket
+import ssl
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import requests
+
+from tests.sandbox.hr_api import HrApi
+
+TRICKLE_EVERY = 0.5  # seconds between two bytes: each read waits far less than its timeout
+TRICKLE_FOR = 20.0  # then the rest at once, so a gateway that waits fails the test instead of hanging it
+
+
+def forward(handler: BaseHTTPRequestHandler, api: HrApi) -> None:
+    """Answer `handler`'s call with the HR API's own answer to it, made with the API key."""
+    sent = handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
+    kept = {"content-type", "if-match", "accept"}
+    headers = {name: value for name, value in handler.headers.items() if name.lower() in kept}
+    answer = requests.request(
+        handler.command,
+        f"http://127.0.0.1:{api.port}{handler.path}",
+        data=sent,
+        headers={**headers, "X-Api-Key": api.api_key},
+        timeout=10,
+    )
+    handler.send_response(answer.status_code)
+    for name in ("Content-Type", "ETag", "Location", "Retry-After"):
+        if name in answer.headers:
+            handler.send_header(name, answer.headers[name])
+    handler.send_header("Content-Length", str(len(answer.content)))
+    handler.end_headers()
+    handler.wfile.write(answer.content)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def start(self) -> None:
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+class _TlsServer(_Server):
+    """HTTPS with each handshake in its connection's own thread (not in the accepting one, which
+    a handshake that never ends would hold)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        super().__init__(*args, **kwargs)
+
+    def finish_request(self, request, client_address) -> None:
+        try:
+            tls = self.context.wrap_socket(request, server_side=True)
+        except OSError:  # the handshake failed: the client hung up
+            return
+        with tls:
+            super().finish_request(tls, client_address)
+
+
+class HttpsFront:
+    """The HR API over HTTPS at https://localhost:PORT/api/v1 (certificate from `pki`, make_pki),
+    reached through a TCP relay that holds back the server's side of each new connection.
+
+    `handshake`: "trickle" sends the server's bytes (its ServerHello and certificate first) one
+    every TRICKLE_EVERY seconds, "stall" sends nothing, None relays at once. The first
+    `pass_first` connections are relayed at once whatever `handshake` says. Every connection is
+    closed after one answer (HTTP/1.0), so each call of the gateway makes a handshake; `served`
+    lists the methods of the calls that got through."""
+
+    def __init__(self, api: HrApi, pki: Path, handshake: str | None, pass_first: int = 0):
+        self.handshake = handshake
+        self.pass_first = pass_first
+        self.served: list[str] = []
+        self.stop_event = threading.Event()
+        front = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                front.served.append(self.command)
+                forward(self, api)
+
+            do_POST = do_PUT = do_DELETE = do_PATCH = do_GET
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.https = _TlsServer(("127.0.0.1", 0), Handler)
+        self.https.context.load_cert_chain(pki / "server.pem", pki / "server.key")
+        self.relay = socket.create_server(("127.0.0.1", 0))
+        self.connections = 0
+
+    @property
+    def url(self) -> str:
+        return f"https://localhost:{self.relay.getsockname()[1]}/api/v1"
+
+    def __enter__(self) -> HttpsFront:
+        self.https.start()
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop_event.set()
+        self.relay.close()
+        self.https.stop()
+
+    def _accept(self) -> None:
+        while not self.stop_event.is_set():
+            try:
+                client, _ = self.relay.accept()
+            except OSError:  # closed: the test is over
+                return
+            self.connections += 1
+            held = self.handshake if self.connections > self.pass_first else None
+            threading.Thread(target=self._relay, args=(client, held), daemon=True).start()
+
+    def _relay(self, client: socket.socket, held: str | None) -> None:
+        with client, socket.create_connection(self.https.server_address) as server:
+            threading.Thread(target=_pipe, args=(client, server), daemon=True).start()
+            until = time.monotonic() + (TRICKLE_FOR if held else 0)
+            if held == "stall":
+                self.stop_event.wait(TRICKLE_FOR)
+            try:
+                while data := server.recv(65536):
+                    while data and held == "trickle" and time.monotonic() < until and not self.stop_event.is_set():
+                        client.sendall(data[:1])
+                        data = data[1:]
+                        time.sleep(TRICKLE_EVERY)
+                    client.sendall(data)
+            except OSError:  # the gateway hung up
+                pass
+
+
+def _pipe(source: socket.socket, target: socket.socket) -> None:
+    try:
+        while data := source.recv(65536):
+            target.sendall(data)
+        target.shutdown(socket.SHUT_WR)  # the gateway hung up: so does the relay, towards the server
+    except OSError:
+        pass
+
+
+class OAuthApi:
+    """The HR API behind OAuth 2.0 client credentials: POST /oauth2/token gives a bearer token,
+    and every other call with a token it gave is forwarded to the API. After `hold()`, the token
+    endpoint's answer trickles: its status line, then a header line every TRICKLE_EVERY seconds
+    until `release()` (or TRICKLE_FOR), then the token. `asked` counts the token requests."""
+
+    def __init__(self, api: HrApi):
+        self.asked = 0
+        self.released = threading.Event()
+        self.released.set()
+        front = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, like a real API
+
+            def do_POST(self) -> None:
+                if self.path != "/oauth2/token":
+                    return self.do_GET()
+                front.asked += 1
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                body = json.dumps({"access_token": f"token-{front.asked}", "expires_in": 3600}).encode()
+                until = time.monotonic() + TRICKLE_FOR
+                try:
+                    self.send_response(200)
+                    self.flush_headers()
+                    while not front.released.is_set() and time.monotonic() < until:
+                        self.wfile.write(b"X-Still-Working: yes\r\n")
+                        front.released.wait(TRICKLE_EVERY)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except OSError:  # the gateway hung up
+                    self.close_connection = True
+
+            def do_GET(self) -> None:
+                if not self.headers.get("Authorization", "").startswith("Bearer token-"):
+                    self.send_error(401)
+                    return
+                forward(self, api)
+
+            do_PUT = do_DELETE = do_PATCH = do_GET
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = _Server(("127.0.0.1", 0), Handler)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_port}"
+
+    def hold(self) -> None:
+        """Token answers from now on trickle until `release` (or for TRICKLE_FOR seconds)."""
+        self.released.clear()
+
+    def release(self) -> None:
+        self.released.set()
+
+    def __enter__(self) -> OAuthApi:
+        self.server.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.release()
+        self.server.stop()
