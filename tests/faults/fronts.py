@@ -44,6 +44,9 @@ def forward(handler: BaseHTTPRequestHandler, api: HrApi) -> None:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
+    def handle_error(self, request, client_address) -> None:
+        pass  # the gateway hung up mid-answer: what these servers are for
+
     def start(self) -> None:
         threading.Thread(target=self.serve_forever, daemon=True).start()
 

@@ -3,6 +3,11 @@ access token from the client-credentials grant, cached and fetched again before 
 
 Each is a `requests` auth hook, so the credential is added to the request at the last moment
 and never passes through code that logs.
+
+A token is fetched within the request's deadline (gateway/deadline.py) like any call: its
+timeout is cut to the time left and the transport cuts the fetch off when the deadline comes.
+The threads that wait meanwhile for the one fetching wait no longer than their own requests
+have left: a request that runs out waiting made no call, so nothing it was to write is in doubt.
 """
 
 from __future__ import annotations
@@ -10,11 +15,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import requests
 from requests.auth import AuthBase, HTTPBasicAuth
 
+from gateway import deadline
 from gateway.backends.base import Unavailable
 from gateway.backends.rest.settings import ApiAuthSettings
 
@@ -79,7 +86,7 @@ class ClientCredentials(Credential):
         return request
 
     def token(self) -> str:
-        with self._lock:
+        with self._locked():
             if self._token is None or self.clock() >= self._refresh_at:
                 self._token, lifetime = self._fetch()
                 self._refresh_at = self.clock() + lifetime - min(60.0, lifetime / 5)
@@ -87,12 +94,25 @@ class ClientCredentials(Credential):
 
     def invalidate(self, authorization: str | None) -> None:
         """Forget the token a refused request carried (unless another thread already replaced it)."""
-        with self._lock:
+        with self._locked():
             if self._token is not None and authorization == f"Bearer {self._token}":
                 self._token = None
 
     def secrets(self) -> list[str]:
         return [s for s in (self.settings.secret, self._token) if s]
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """The token's lock, waited for no longer than the request has left: the thread holding
+        it may be fetching a token for as long as its own deadline (or none) allows."""
+        left = deadline.remaining()
+        if not self._lock.acquire(timeout=-1 if left is None else left):
+            log.warning("the request ran out of time waiting for another thread's API token fetch")
+            raise deadline.OutOfTime("the request ran out of time waiting for the API's access token")
+        try:
+            yield
+        finally:
+            self._lock.release()
 
     def _fetch(self) -> tuple[str, float]:
         settings = self.settings
@@ -105,7 +125,12 @@ class ClientCredentials(Credential):
         else:
             form.update(client_id=settings.client_id, client_secret=settings.secret)
         try:
-            response = self.post(settings.token_url, data=form, auth=auth, timeout=self.timeout)
+            timeout = deadline.bounded(self.timeout, "the API's token endpoint")
+            response = self.post(settings.token_url, data=form, auth=auth, timeout=timeout)
+        except deadline.OutOfTime:
+            # Not the transport's CutOff (a call that may have been done): the API was not called.
+            log.warning("the API's token endpoint %s had not answered by the request's deadline", settings.token_url)
+            raise deadline.OutOfTime("the request ran out of time waiting for the API's token endpoint") from None
         except requests.RequestException as error:
             log.error("cannot reach the API's token endpoint %s: %s", settings.token_url, type(error).__name__)
             raise Unavailable("the API's token endpoint cannot be reached") from None

@@ -131,7 +131,9 @@ class Transport:
         return session
 
     def _post_token(self, url: str, *, auth: Any, **kwargs) -> requests.Response:
-        return self.session.post(url, auth=auth or NoAuth(), allow_redirects=False, **kwargs)
+        """The token request: a call of its own, cut off at the request's deadline (CutOff)."""
+        with at_deadline():
+            return self.session.post(url, auth=auth or NoAuth(), allow_redirects=False, **kwargs)
 
     def close(self) -> None:
         with self._lock:
