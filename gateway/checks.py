@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from gateway import deadline
 from gateway.backends.base import BackendError
 from gateway.privatefiles import readable_by, service_user
 from gateway.yamlfile import load
@@ -203,7 +204,11 @@ class Readiness:
 
     def _probe(self, name: str) -> None:
         try:
-            self.probes[name](PROBE_TIMEOUT)
+            # A deadline of its own, as a request has: what the probe waits for (a call, an API
+            # token it fetches while requests wait for it) is cut off then, not when the backend
+            # gives up.
+            with deadline.within(PROBE_TIMEOUT):
+                self.probes[name](PROBE_TIMEOUT)
             problem = None
         except BackendError as error:
             problem = str(error)

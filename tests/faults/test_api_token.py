@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from gateway import checks
 from tests.conftest import HR_MAP
 from tests.faults.fronts import OAuthApi
 from tests.faults.scenario import UNKNOWN
@@ -72,10 +73,11 @@ def test_the_request_fetching_a_token_that_trickles_is_cut_off_at_its_deadline(
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
 def test_a_request_waiting_for_another_token_fetch_gives_up_at_its_own_deadline(
-    oauth_client, oauth_api, employees, tmp_path, method
+    oauth_client, oauth_api, employees, tmp_path, method, monkeypatch
 ):
-    """The fetch the request waits for is the readiness probe's: it runs in a thread of its own,
-    outside any request, so no request's deadline cuts it off."""
+    """The fetch the request waits for is the readiness probe's, given here longer than the
+    request's deadline (its own deadline is PROBE_TIMEOUT)."""
+    monkeypatch.setattr(checks, "PROBE_TIMEOUT", 10.0)
     oauth_api.hold()
     probing = threading.Thread(target=oauth_client.app.test_client().get, args=("/readyz",))
     probing.start()
@@ -86,3 +88,18 @@ def test_a_request_waiting_for_another_token_fetch_gives_up_at_its_own_deadline(
     assert oauth_api.asked == 1  # it waited for the probe's token and did not ask for one of its own
     oauth_api.release()
     probing.join()
+
+
+def test_the_readiness_probe_gives_the_token_lock_back_at_its_own_deadline(oauth_client, oauth_api):
+    """A probe fetching a token from an endpoint that trickles would otherwise hold the token's
+    lock (and every request needing a token) until the trickle ends."""
+    oauth_api.hold()
+    started = time.monotonic()
+    response = oauth_client.app.test_client().get("/readyz")
+    assert response.status_code == 503 and time.monotonic() - started < checks.READY_WAIT + SLACK
+    while any(t.name.startswith("readyz-") for t in threading.enumerate()):
+        assert time.monotonic() - started < checks.PROBE_TIMEOUT + SLACK, "the probe still holds the token's lock"
+        time.sleep(0.05)
+    oauth_api.release()
+    assert _send(oauth_client, "GET")[0].status_code == 200
+    assert oauth_api.asked == 2  # the probe's fetch was cut off; the request fetched its own token

@@ -227,15 +227,17 @@ class Transport:
             return Reply(status, self._json(response, method, path), response.headers)
 
     def probe(self, path: str, params: Mapping[str, str], timeout: float) -> None:
-        """One GET, sent once (no retry) within `timeout`: BackendError unless the API answers 2xx."""
+        """One GET, sent once (no retry) within `timeout` and the deadline, if any: BackendError
+        unless the API answers 2xx."""
         try:
-            response = self.session.get(
-                self.settings.base_url + path,
-                params=params,
-                auth=self.auth,
-                timeout=(timeout, timeout),
-                allow_redirects=False,
-            )
+            with at_deadline():
+                response = self.session.get(
+                    self.settings.base_url + path,
+                    params=params,
+                    auth=self.auth,
+                    timeout=(timeout, timeout),
+                    allow_redirects=False,
+                )
         except requests.RequestException as error:
             raise self._unreachable(error, "GET", path, False) from None
         if response.status_code >= 300:
