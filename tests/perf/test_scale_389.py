@@ -82,7 +82,7 @@ def test_389_listings_with_and_without_the_vlv_index():
 
 
 def _uses(admin: ldap3.Connection) -> int:
-    admin.search(vlv_index.CONFIG, "(objectClass=vlvIndex)", attributes=["vlvUses"])
+    admin.search("cn=ldbm database,cn=plugins,cn=config", "(objectClass=vlvIndex)", attributes=["vlvUses"])
     return sum(int(str(e["attributes"]["vlvUses"][0])) for e in admin.response if e.get("type") == "searchResEntry")
 
 

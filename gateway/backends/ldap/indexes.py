@@ -23,7 +23,7 @@ import ldap3
 from ldap3.core import exceptions as ldap_errors
 
 from gateway.backends.base import StoreSpec
-from gateway.backends.ldap.compose import escape_filter_value
+from gateway.backends.ldap.compose import escape_dn_value, escape_filter_value
 from gateway.backends.ldap.target import LdapTarget
 from gateway.checks import Finding, passed, untold, warned
 
@@ -106,7 +106,7 @@ def _ds389(connection: ldap3.Connection, server: ldap3.Server, target: LdapTarge
     backend = backend_389(server, target.base)
     if backend is None:
         return None, "nsBackendSuffix on the root DSE (which backend holds the base, and so its indexes)"
-    base = f"cn=index,cn={ldap3.utils.dn.escape_rdn(backend)},cn=ldbm database,cn=plugins,cn=config"
+    base = f"cn=index,{backend_dn_389(backend)}"
     try:
         connection.search(base, "(nsIndexType=eq)", ldap3.LEVEL, attributes=["cn"])
     except ldap_errors.LDAPAttributeError:
@@ -139,6 +139,11 @@ def _active_directory(
         if (flags and int(flags[0]) & INDEXED) or _values(entry, "linkID"):
             indexed |= {name.lower() for name in _values(entry, "lDAPDisplayName")}
     return indexed, ""
+
+
+def backend_dn_389(backend: str) -> str:
+    """The entry of a 389 DS backend in cn=config: its indexes, equality and VLV, are below it."""
+    return f"cn={escape_dn_value(backend)},cn=ldbm database,cn=plugins,cn=config"
 
 
 def backend_389(server: ldap3.Server, base: str) -> str | None:

@@ -26,10 +26,9 @@ from dataclasses import dataclass
 import ldap3
 
 from gateway.backends.ldap import results
-from gateway.backends.ldap.compose import escape_dn_value, normalized_dn
+from gateway.backends.ldap.compose import normalized_dn
+from gateway.backends.ldap.indexes import backend_dn_389
 from gateway.backends.ldap.vlv import Search
-
-CONFIG = "cn=ldbm database,cn=plugins,cn=config"
 
 
 @dataclass(frozen=True)
@@ -45,7 +44,7 @@ class Index:
 
     @property
     def backend_dn(self) -> str:
-        return f"cn={escape_dn_value(self.backend)},{CONFIG}"
+        return backend_dn_389(self.backend)
 
     @property
     def search_dn(self) -> str:
