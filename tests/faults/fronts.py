@@ -20,18 +20,23 @@ TRICKLE_EVERY = 0.5  # seconds between two bytes: each read waits far less than 
 TRICKLE_FOR = 20.0  # then the rest at once, so a gateway that waits fails the test instead of hanging it
 
 
-def forward(handler: BaseHTTPRequestHandler, api: HrApi) -> None:
-    """Answer `handler`'s call with the HR API's own answer to it, made with the API key."""
+def call_api(handler: BaseHTTPRequestHandler, api: HrApi) -> requests.Response:
+    """The HR API's own answer to `handler`'s call, made with the API key."""
     sent = handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
     kept = {"content-type", "if-match", "accept"}
     headers = {name: value for name, value in handler.headers.items() if name.lower() in kept}
-    answer = requests.request(
+    return requests.request(
         handler.command,
         f"http://127.0.0.1:{api.port}{handler.path}",
         data=sent,
         headers={**headers, "X-Api-Key": api.api_key},
         timeout=10,
     )
+
+
+def forward(handler: BaseHTTPRequestHandler, api: HrApi) -> None:
+    """Answer `handler`'s call with the HR API's own answer to it."""
+    answer = call_api(handler, api)
     handler.send_response(answer.status_code)
     for name in ("Content-Type", "ETag", "Location", "Retry-After"):
         if name in answer.headers:

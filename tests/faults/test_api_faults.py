@@ -8,10 +8,10 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-import requests
 
 from tests.conftest import HR_MAP
 from tests.faults.conftest import BOUND
+from tests.faults.fronts import TRICKLE_EVERY, TRICKLE_FOR, call_api
 from tests.faults.scenario import UNKNOWN, check_data, run_clients
 from tests.sandbox.children import frozen
 from tests.sandbox.hr_api import HrApi
@@ -52,8 +52,6 @@ def test_a_killed_api_is_503_and_served_again_after_it_restarts(own_hr_api, rest
 # --- an API that trickles its answers ------------------------------------------------------------
 
 DEADLINE = 2  # the gateway's request_timeout in these tests; its call timeout is 2 s too
-TRICKLE_EVERY = 0.5  # seconds between two pieces of an answer: each read waits far less than its timeout
-TRICKLE_FOR = 20.0  # then the rest at once, so a gateway that waits fails the test instead of hanging it
 
 
 class TricklingApi:
@@ -102,15 +100,7 @@ class TricklingApi:
         self.server.server_close()
 
     def answer(self, handler: BaseHTTPRequestHandler) -> None:
-        sent = handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
-        kept = {"x-api-key", "content-type", "if-match", "accept"}
-        forwarded = requests.request(
-            handler.command,
-            f"http://127.0.0.1:{self.api.port}{handler.path}",
-            data=sent,
-            headers={k: v for k, v in handler.headers.items() if k.lower() in kept},
-            timeout=10,
-        )
+        forwarded = call_api(handler, self.api)
         body = forwarded.content
         until = time.monotonic() + (TRICKLE_FOR if handler.command == self.method else 0)
         try:
