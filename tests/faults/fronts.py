@@ -225,3 +225,111 @@ class OAuthApi:
     def __exit__(self, *exc_info: object) -> None:
         self.release()
         self.server.stop()
+
+
+class TricklingProxy:
+    """An HTTP proxy (what HTTPS_PROXY names) that tunnels each CONNECT to where it asks.
+
+    `trickle`: the answer to CONNECT comes a line at a time, its status line and then a header
+    line every TRICKLE_EVERY seconds (for TRICKLE_FOR), before the tunnel opens; each read of
+    it waits far less than any timeout. The first `pass_first` tunnels open at once. `tunnels`
+    counts the CONNECTs asked for."""
+
+    def __init__(self, trickle: bool, pass_first: int = 0):
+        self.trickle = trickle
+        self.pass_first = pass_first
+        self.tunnels = 0
+        self.stop_event = threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+
+    def __enter__(self) -> TricklingProxy:
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop_event.set()
+        self.listener.close()
+
+    def _accept(self) -> None:
+        while not self.stop_event.is_set():
+            try:
+                client, _ = self.listener.accept()
+            except OSError:  # closed: the test is over
+                return
+            self.tunnels += 1
+            held = self.trickle and self.tunnels > self.pass_first
+            threading.Thread(target=self._tunnel, args=(client, held), daemon=True).start()
+
+    def _tunnel(self, client: socket.socket, held: bool) -> None:
+        with client:
+            asked = b""
+            while b"\r\n\r\n" not in asked:
+                data = client.recv(4096)
+                if not data:
+                    return
+                asked += data
+            host, _, port = asked.split(b" ")[1].decode().rpartition(":")
+            try:
+                client.sendall(b"HTTP/1.1 200 Connection established\r\n")
+                until = time.monotonic() + (TRICKLE_FOR if held else 0)
+                while time.monotonic() < until and not self.stop_event.is_set():
+                    client.sendall(b"X-Still-Working: yes\r\n")
+                    self.stop_event.wait(TRICKLE_EVERY)
+                client.sendall(b"\r\n")
+                with socket.create_connection((host.strip("[]"), int(port))) as server:
+                    threading.Thread(target=_pipe, args=(server, client), daemon=True).start()
+                    _pipe(client, server)
+            except OSError:  # the gateway hung up
+                pass
+
+
+class PlainFront:
+    """The HR API at http://HOST:PORT/api/v1 behind a plain HTTP front that closes each
+    connection after one answer (HTTP/1.0), so each call of the gateway makes a connection and
+    looks its host name up. `deaf`: the front never reads a write's body; it takes the request's
+    head and then holds the connection, reading nothing more, until the test ends (or
+    TRICKLE_FOR), so a large body fills the socket buffers and the sender blocks. `heard` lists
+    the methods of the calls whose head came."""
+
+    def __init__(self, api: HrApi, host: str = "127.0.0.1", deaf: bool = False):
+        self.host = host
+        self.heard: list[str] = []
+        self.stop_event = threading.Event()
+        front = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                front.heard.append(self.command)
+                forward(self, api)
+
+            def do_POST(self) -> None:
+                if not deaf:
+                    return self.do_GET()
+                front.heard.append(self.command)
+                front.stop_event.wait(TRICKLE_FOR)
+                self.close_connection = True
+
+            do_PUT = do_PATCH = do_POST
+            do_DELETE = do_GET
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = _Server(("127.0.0.1", 0), Handler)
+        self.server.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # fills sooner
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.server.server_port}/api/v1"
+
+    def __enter__(self) -> PlainFront:
+        self.server.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop_event.set()
+        self.server.stop()

@@ -7,6 +7,7 @@ Time is fake: `sleep` advances `clock`, so retries and budgets are exact and tes
 from __future__ import annotations
 
 import logging
+import socket
 
 import pytest
 import requests
@@ -135,7 +136,10 @@ def test_an_answer_cut_off_at_the_deadline_is_not_sent_again_and_a_cut_write_is_
 
     def trickled_until_the_deadline(request, context):
         fake_time.now += 5
-        cutoff._in_flight.get().cut()  # what the watchdog does at the deadline
+        call = cutoff._in_flight.get()
+        with socket.socket() as sock:
+            assert call.sending(sock)  # what the connection does as the request leaves
+            call.cut()  # what the watchdog does at the deadline
         raise requests.exceptions.ChunkedEncodingError("Connection broken: IncompleteRead")
 
     requests_mock.register_uri(method, f"{BASE}/employees/7", text=trickled_until_the_deadline)

@@ -4,9 +4,12 @@ and the API's answers turned into backend errors.
 - The session is created on first use in each process (after gunicorn forks, never before) and
   keeps its connections open; TLS is always verified, against a private CA if one is configured.
 - Every call has a timeout, cut to what is left of the request's deadline (gateway/deadline.py).
-  That timeout bounds each socket read, not the answer: an API that trickles its headers or its
-  body a piece at a time would hold the thread for ever. So the deadline's watchdog shuts the
-  call's socket down when the deadline comes (cutoff.py); a call cut off is never sent again
+  That timeout bounds each socket operation, not the call, and a host name lookup not at all:
+  an API that trickles its headers or its body a piece at a time, a proxy that trickles its
+  answer to CONNECT, or a resolver that hangs would hold the thread for ever. So the lookup is
+  waited for no longer than the time left (resolver.py), and the deadline's watchdog shuts the
+  call's socket down when the deadline comes (cutoff.py). A call cut off before its request
+  began to leave was not sent (a connect timeout, below); one cut off after is never sent again
   (there is no time left), a read cut off is 503, and a write (any call but a GET) cut off may
   have been done, so it is in doubt as below.
   A call that may safely be sent again (GET, PUT, DELETE) is retried with backoff on timeouts,
