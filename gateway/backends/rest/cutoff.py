@@ -2,8 +2,9 @@
 deadline comes, whatever it is waiting for.
 
 `requests`' timeouts bound each socket operation, not a call: an API that sends its headers and
-then a byte of body now and then, an HTTP proxy that answers CONNECT a line at a time, or a TLS
-handshake that trickles, holds the thread as long as it likes. So, as the LDAP pool does, the
+then a byte of body now and then, or an HTTP proxy that answers CONNECT a line at a time, holds
+the thread as long as it likes (and a TLS handshake or a send, each bounded whole by the timeout,
+may end past the deadline when it began late in the call). So, as the LDAP pool does, the
 process's one watchdog (gateway/backends/watchdog.py) is armed with the deadline around each
 call, and its action shuts down the call's socket: whatever the thread is blocked on (a
 proxy's tunnel, the handshake, sending the request, reading the answer) returns at once.
