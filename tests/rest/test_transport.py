@@ -11,7 +11,8 @@ import socket
 
 import pytest
 import requests
-from urllib3.exceptions import MaxRetryError, NewConnectionError
+import urllib3
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 
 from gateway import deadline
 from gateway.backends.base import AlreadyExists, BackendError, InvalidData, NotFound, Throttled, Unavailable
@@ -162,6 +163,18 @@ def test_every_call_gets_only_the_time_left_of_the_request_and_no_retry_past_it(
 
 def test_a_post_whose_connection_was_refused_is_sent_again(requests_mock, fake_time):
     requests_mock.post(f"{BASE}/employees", [{"exc": _refused()}, {"status_code": 201, "json": {"emp_id": 1}}])
+    reply = _transport(fake_time).request("POST", "/employees", body={"login": "a"}, idempotent=False)
+    assert (reply.status, requests_mock.call_count) == (201, 2)
+
+
+@pytest.mark.parametrize("failure", [NewConnectionError(None, "refused"), ConnectTimeoutError(None, "timed out")])
+def test_a_post_whose_proxy_could_not_be_reached_is_sent_again(requests_mock, fake_time, failure):
+    """requests calls it a ProxyError, not a refused connection or a connect timeout: the POST
+    never left all the same (it was 'in doubt' before)."""
+    unreachable = requests.exceptions.ProxyError(
+        MaxRetryError(None, "/", urllib3.exceptions.ProxyError("Unable to connect to proxy", failure))
+    )
+    requests_mock.post(f"{BASE}/employees", [{"exc": unreachable}, {"status_code": 201, "json": {"emp_id": 1}}])
     reply = _transport(fake_time).request("POST", "/employees", body={"login": "a"}, idempotent=False)
     assert (reply.status, requests_mock.call_count) == (201, 2)
 

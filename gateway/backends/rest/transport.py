@@ -40,7 +40,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import requests
-from urllib3.exceptions import NewConnectionError
+from urllib3.exceptions import ConnectTimeoutError
 
 from gateway import deadline
 from gateway.backends.base import AlreadyExists, BackendError, InvalidData, NotFound, Throttled, Unavailable
@@ -393,7 +393,9 @@ def _may_resend(error: requests.RequestException, idempotent: bool) -> bool:
     if isinstance(error, requests.ConnectTimeout):
         return True
     reason = getattr(error.args[0], "reason", None) if error.args else None
-    return isinstance(reason, NewConnectionError)  # refused: nothing was sent
+    reason = getattr(reason, "original_error", reason)  # a proxy's (ProxyError): the error reaching it
+    # Never connected (refused, a NewConnectionError, is one), so nothing was sent.
+    return isinstance(reason, ConnectTimeoutError)
 
 
 def _message_in(body: Any) -> str | None:
