@@ -24,9 +24,11 @@ instead of sorting again (a provisioning cycle writes all the time):
 - any other change that could move an entry into or out of a filtered list, or rename one,
   drops the list.
 This holds only for lists whose sort ended before the write began (else the entry may already
-be in it): any other list is dropped. A listing is thus exact for this worker's own writes and
-a snapshot, at most `keep_seconds` old, of what other workers and tools did (a total may be off
-by those changes until then).
+be in it): any other list is dropped. The other workers of the gateway tell of their writes
+(marks.py): a list is not reused after one of them created, deleted or renamed an entry (a
+filtered list: after any write of theirs). A listing is thus exact for the gateway's own writes
+and a snapshot, at most `keep_seconds` old, of what other replicas and tools did (a total may be
+off by those changes until then).
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ from gateway.backends.ldap import results
 from gateway.backends.ldap.capabilities import SORT, UNKNOWN, VLV, Capabilities
 from gateway.backends.ldap.compose import all_filters
 from gateway.backends.ldap.controls import kept
+from gateway.backends.ldap.marks import ENTRIES, VALUES, Marks
+from gateway.backends.ldap.settings import KEEP_SORTED_LISTS
 from gateway.backends.ldap.target import LdapSpec
 
 log = logging.getLogger(__name__)
@@ -59,7 +63,7 @@ log = logging.getLogger(__name__)
 VLV_RESPONSE = "2.16.840.1.113730.3.4.10"
 BUSY = 51
 VLV_ERROR = 76
-KEEP_SECONDS = 30.0
+KEEP_SECONDS = KEEP_SORTED_LISTS  # the setting's default
 KEPT_VIEWS = 2  # per worker; OpenLDAP's sssvlv allows olcSssVlvMax sorted lists at once, in all
 KEPT_TAIL = 1000  # new entries kept as a list's tail; past that a fresh sort costs less
 OUT_OF_RANGE = 61  # the VLV result when the offset is past the end of the list
@@ -216,6 +220,7 @@ def listing(spec: LdapSpec, search_filter: str | None = None, capabilities: Capa
 class _View:
     connection: ldap3.Connection
     opened: float
+    asked: int = 0  # on the marks' clock, before the list was asked for (its sort began after)
     context: bytes | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     sorted: float | None = None  # when the directory's first answer (its sort) came back
@@ -233,7 +238,8 @@ class Views:
     """The sorted lists this worker keeps, one connection each (see the module docstring).
 
     `open_connection` opens and binds a connection outside the request pool; `close_connection`
-    unbinds it (which is what makes the directory free the list)."""
+    unbinds it (which is what makes the directory free the list). `marks`: how this worker and
+    the others tell each other of their writes (None: a process alone)."""
 
     def __init__(
         self,
@@ -243,6 +249,7 @@ class Views:
         keep_seconds: float = KEEP_SECONDS,
         kept: int = KEPT_VIEWS,
         clock: Callable[[], float] = time.monotonic,
+        marks: Marks | None = None,
     ):
         self._open = open_connection
         self._close = close_connection
@@ -250,6 +257,7 @@ class Views:
         self.keep_seconds = keep_seconds
         self.kept = kept
         self.clock = clock
+        self.marks = marks
         self._views: OrderedDict[Search, _View] = OrderedDict()
         self._lock = threading.Lock()
         self._pid = os.getpid()
@@ -260,7 +268,7 @@ class Views:
             view, kept = self._take(search)
             try:
                 with view.lock, self._bound(view.connection):
-                    return self._read(view, search, start, count, attributes)
+                    window = self._read(view, search, start, count, attributes)
             except LDAPException as error:
                 self._drop(search, view)
                 if kept and attempt == 1:
@@ -269,6 +277,9 @@ class Views:
             except Exception:
                 self._drop(search, view)  # refused, or a connection in an unknown state: not kept
                 raise
+            if self.keep_seconds <= 0:
+                self._drop(search, view)  # never reused: its connection is not kept idle either
+            return window
         raise AssertionError("unreachable")
 
     def _take(self, search: Search) -> tuple[_View, bool]:
@@ -279,7 +290,7 @@ class Views:
                 self._pid = os.getpid()
             view = self._views.get(search)
             fresh = view is not None and self.clock() - view.opened <= self.keep_seconds
-            if view is not None and fresh:
+            if view is not None and fresh and not self._others_wrote(search, view):
                 self._views.move_to_end(search)
                 return view, True
             stale = [self._views.pop(search)] if view is not None else []
@@ -287,10 +298,15 @@ class Views:
                 stale.append(self._views.popitem(last=False)[1])
         for old in stale:
             self._close_quietly(old)
-        view = _View(self._open(), self.clock())
+        asked = self.marks.clock() if self.marks else 0
+        view = _View(self._open(), self.clock(), asked)
         with self._lock:
             self._views[search] = view
         return view, False
+
+    def _others_wrote(self, search: Search, view: _View) -> bool:
+        """Did another worker write, since `view` was asked for, what could change its list?"""
+        return self.marks is not None and self.marks.since(view.asked, VALUES if search.filtered else ENTRIES)
 
     def _read(self, view: _View, search: Search, start: int, count: int, attributes: list[str]) -> Window:
         with self._lock:
@@ -350,18 +366,24 @@ class Views:
             views = [self._views.pop(search) for search in stale]
         for view in views:
             self._close_quietly(view)
+        self._tell(ENTRIES, VALUES)
 
     def forget(self, filtered_only: bool = False) -> None:
         """This worker changed entries: its kept lists are out of date (a user's change may
         change a group's list through memberOf, and the other way round). A change of values
         that neither adds, removes nor renames an entry leaves the lists of every entry of a
         kind right (their order is by creation, their values are read when a page is sent):
-        `filtered_only` keeps those."""
+        `filtered_only` keeps those. The other workers are told (marks.py)."""
         with self._lock:
             stale = [search for search in self._views if search.filtered or not filtered_only]
             views = [self._views.pop(search) for search in stale]
         for view in views:
             self._close_quietly(view)
+        self._tell(*((VALUES,) if filtered_only else (ENTRIES, VALUES)))
+
+    def _tell(self, *events: str) -> None:
+        if self.marks is not None:
+            self.marks.wrote(events)
 
     def _drop(self, search: Search, view: _View) -> None:
         with self._lock:
