@@ -59,7 +59,7 @@ class LdapBackend:
         self._dns: OrderedDict[tuple[str, str], str] = OrderedDict()
         self._dns_lock = threading.Lock()
         settings = pool.settings
-        marks = Marks.of_this_gateway(settings.url)
+        marks = Marks.of_this_gateway(settings.host)  # ldap:// and ldaps:// to one host: one directory
         self.views = vlv.Views(pool.open, pool.drop, pool.bounded, settings.keep_sorted_lists, marks=marks)
         self.lookups = Lookups(pool, specs)
         self._sorting: bool | None = None  # does the directory sort and position (rootDSE)? read once

@@ -46,7 +46,7 @@ _backends = itertools.count(1)
 
 
 class Marks:
-    """This worker's marks on one directory (`directory`: its URL), and a look at the others'."""
+    """This worker's marks on one directory (`directory`: its host name), and a look at the others'."""
 
     def __init__(self, folder: Path, directory: str, clock: Callable[[], int] = time.monotonic_ns):
         self.folder = folder
