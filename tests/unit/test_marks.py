@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 from gateway.backends.ldap import vlv
 from gateway.backends.ldap.marks import ENTRIES, VALUES, Marks
+from gateway.backends.ldap.views import Views
 from gateway.observability import multiprocess
 
 DIRECTORY = "ldap://ldap.example.com"
@@ -53,8 +54,8 @@ def test_a_folder_that_cannot_be_written_is_one_warning_and_no_failed_write(tmp_
 def test_views_tell_the_others_and_drop_a_list_another_worker_made_stale(tmp_path):
     opened, closed = [], []
 
-    def views() -> vlv.Views:
-        return vlv.Views(lambda: opened.append(object()) or opened[-1], closed.append, marks=Marks(tmp_path, DIRECTORY))
+    def views() -> Views:
+        return Views(lambda: opened.append(object()) or opened[-1], closed.append, marks=Marks(tmp_path, DIRECTORY))
 
     lister, writer = views(), views()
     every, filtered = (

@@ -4,8 +4,8 @@
   has searched for uniqueness first).
 - get: one search by the id attribute, for exactly the attributes asked for.
 - search: a lookup (an `eq` filter, a few entries) is one simple-paged search (paging.py); a
-  listing is a window of a list the directory sorts, with its count (vlv.py), where the
-  directory offers that, else paged search.
+  listing is a window of a list the directory sorts, with its count (vlv.py; the list kept for
+  the next page by views.py), where the directory offers that, else paged search.
 - modify: one modify with post-read. The entry's DN comes from the read that preceded it or
   from this worker's memory of earlier requests, guarded by an assertion on its id;
   a new name is a modDN first, undone if the modify fails.
@@ -29,7 +29,7 @@ from collections.abc import Iterable
 import ldap3
 
 from gateway.backends.base import AlreadyExists, BackendError, Contended, NotFound, Update
-from gateway.backends.ldap import accounts, controls, memberships, results, vlv
+from gateway.backends.ldap import accounts, controls, memberships, results, views, vlv
 from gateway.backends.ldap.compose import (
     all_filters,
     normalized_dn,
@@ -60,7 +60,7 @@ class LdapBackend:
         self._dns_lock = threading.Lock()
         settings = pool.settings
         marks = Marks.of_this_gateway(settings.host)  # ldap:// and ldaps:// to one host: one directory
-        self.views = vlv.Views(pool.open, pool.drop, pool.bounded, settings.keep_sorted_lists, marks=marks)
+        self.views = views.Views(pool.open, pool.drop, pool.bounded, settings.keep_sorted_lists, marks=marks)
         self.lookups = Lookups(pool, specs)
         self._sorting: bool | None = None  # does the directory sort and position (rootDSE)? read once
 

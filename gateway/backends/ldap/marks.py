@@ -1,9 +1,9 @@
 """Write marks: how the workers of one gateway tell each other that they changed a directory, so
-that none reuses a sorted list it keeps (vlv.py) after another changed what the list holds.
+that none reuses a sorted list it keeps (views.py) after another changed what the list holds.
 
-A kept list is exact for its own worker's writes (vlv.Views keeps track of them), but gunicorn
+A kept list is exact for its own worker's writes (views.Views keeps track of them), but gunicorn
 runs several workers, and each keeps lists of its own: a user created through one worker was
-missing from another's listings, and its totals, for up to vlv.KEEP_SECONDS (seen by hand on
+missing from another's listings, and its totals, for up to views.KEEP_SECONDS (seen by hand on
 Samba AD with two workers: totals of 2, 0 and 0 as the requests went from worker to worker).
 
 So each worker owns two empty files per directory in the folder every process of the gateway

@@ -50,7 +50,7 @@ class LdapSettings:
     # `pip install 'scim-gateway[python-ldap]'`). Left out: $SCIM_GATEWAY_LDAP_CLIENT's, else
     # ldap3 (the variable lets tests/run.sh run the whole suite on each client).
     client: str = setting(DEFAULT_CLIENT, fields.Str(validate=validate.OneOf(CLIENTS)))
-    # How long a worker keeps a sorted list for the next page (vlv.py). The gateway's workers
+    # How long a worker keeps a sorted list for the next page (views.py). The gateway's workers
     # tell each other of their writes; other replicas and tools do not: their changes show in a
     # listing after at most this long. 0: each listing is sorted afresh, exact whoever wrote.
     keep_sorted_lists: float = setting(KEEP_SORTED_LISTS, fields.Float(validate=validate.Range(min=0, max=300)))
