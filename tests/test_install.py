@@ -96,7 +96,11 @@ def _serving(host, settings: Path, state: Path, log: Path):
         assert service.poll() is None, log.read_text()
         yield base
     finally:
-        os.killpg(service.pid, signal.SIGTERM)
+        # SIGTERM to the gunicorn master, as systemd stops the unit: runuser would kill it 2 s
+        # after a SIGTERM of its own, before it removed its metrics folder in /dev/shm.
+        children = Path(f"/proc/{service.pid}/task/{service.pid}/children")
+        for master in children.read_text().split() if service.poll() is None else []:
+            os.kill(int(master), signal.SIGTERM)
         service.wait(30)
 
 

@@ -10,6 +10,10 @@ The directory is the operator's when PROMETHEUS_MULTIPROC_DIR is set (one per ga
 e.g. systemd's RuntimeDirectory), emptied at start so a previous run's counts do not linger;
 otherwise a private one is made (in /dev/shm when it can be: the counts are written on every
 request) and removed when the master exits.
+
+The same folder holds `workers/`, for what the workers tell each other (the LDAP backend's write
+marks, gateway/backends/ldap/marks.py): each worker's files there are named `<pid>-...`, and go when it
+exits.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import tempfile
 from pathlib import Path
 
 ENV = "PROMETHEUS_MULTIPROC_DIR"
+SHARED = "workers"
 log = logging.getLogger(__name__)
 _prepared: dict[str, str] = {}
 
@@ -41,6 +46,7 @@ def prepare() -> Path | None:
         folder.mkdir(parents=True, exist_ok=True)
         for stale in folder.glob("*.db"):
             stale.unlink()
+        shutil.rmtree(folder / SHARED, ignore_errors=True)
     else:
         shm = Path("/dev/shm")
         base = str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
@@ -84,12 +90,24 @@ def exposition(accept: str | None) -> tuple[bytes, str]:
     return encoder(registry()), content_type
 
 
+def shared_folder() -> Path | None:
+    """The folder every process of this gateway shares (see the module docstring); None when
+    this process was not started by `serve` or deploy/gunicorn.conf.py (one process alone)."""
+    given = os.environ.get(ENV)
+    return Path(given) / SHARED if given else None
+
+
 def child_exit(server, worker) -> None:
-    """gunicorn's hook in the master when a worker has exited: drop its live gauges."""
+    """gunicorn's hook in the master when a worker has exited: drop its live gauges and its
+    files in the shared folder."""
     if active():
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)
+    folder = shared_folder()
+    if folder is not None:
+        for owned in folder.glob(f"{worker.pid}-*"):
+            owned.unlink(missing_ok=True)
 
 
 def serve_metrics(listen: str) -> None:

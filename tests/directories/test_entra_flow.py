@@ -10,6 +10,7 @@ import threading
 
 import pytest
 
+from gateway.observability import multiprocess
 from tests.conftest import settled
 from tests.directories.servers import GROUPS_DN
 from tests.entra.test_entra_wire import CASES, _assert_subset, _fill, _given, _replay
@@ -121,6 +122,24 @@ def test_a_listing_after_this_workers_writes_holds_each_entry_once_on_each_direc
     assert directory_client.get("/Users?count=0").get_json()["totalResults"] == 5
     total, seen = walk()
     assert (total, sorted(seen)) == (5, sorted([ids[0], *ids[2:], *newcomers[1:]]))
+
+
+def test_a_listing_holds_what_another_worker_wrote_on_each_directory(
+    server, make_directory_client, monkeypatch, tmp_path
+):
+    """Each worker keeps sorted lists of its own; the others' creates, renames and deletes reach
+    them through the folder the gateway's processes share (found by hand on Samba AD with two
+    workers: totals of 2, 0, 0 right after two creates, and an empty walk)."""
+    monkeypatch.setattr(multiprocess, "shared_folder", lambda: tmp_path / "workers")
+    lister, other = make_directory_client(), make_directory_client()
+    ids = [lister.create_user(f"lister{i}@contoso.com")["id"] for i in range(2)]
+    assert lister.get("/Users?count=1").get_json()["totalResults"] == 2  # sorted, and kept where it can be
+    late = other.create_user("late@contoso.com")["id"]
+    listed = lister.get("/Users?count=10&attributes=userName").get_json()
+    assert (listed["totalResults"], sorted(r["id"] for r in listed["Resources"])) == (3, sorted([*ids, late]))
+    assert other.delete(f"/Users/{ids[0]}").status_code == 204
+    listed = lister.get("/Users?count=10").get_json()
+    assert (listed["totalResults"], sorted(r["id"] for r in listed["Resources"])) == (2, sorted([ids[1], late]))
 
 
 def test_entries_listed_keep_their_order_when_more_are_added_on_each_directory(server, directory_client):

@@ -86,6 +86,16 @@ class Gateway:
             time.sleep(0.2)
         return False
 
+    def total(self) -> int:
+        """The number of users, as a listing counts them (`count=0`), each time on a new
+        connection: any worker may answer (retried until the gateway answers)."""
+        for _ in range(100):
+            response = requests.get(f"{self.url}/Users", params={"count": "0"}, headers=self.headers, timeout=30)
+            if response.status_code == 200:
+                return response.json()["totalResults"]
+            time.sleep(0.2)
+        raise AssertionError("the gateway did not answer a listing")
+
     def find(self, user: str) -> list[dict]:
         """Users by userName, as Entra looks them up (retried until the gateway answers)."""
         for _ in range(100):

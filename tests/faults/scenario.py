@@ -47,6 +47,8 @@ def run_clients(gateway: Gateway, count: int, during) -> list[Client]:
         owned = gateway.send("POST", "/Users", f"owner{number}", {"userName": f"owner{number}", "active": True})
         assert owned.status == 201, owned
         clients.append(Client(number, gateway, gateway.find(f"owner{number}")[0]["id"]))
+    for _ in range(8):  # every worker keeps a sorted list, likely: no worker may miss the others' writes
+        assert gateway.total() == count
     gateway.answers.clear()
     stop = threading.Event()
     threads = [threading.Thread(target=client.run, args=(stop,)) for client in clients]
@@ -64,7 +66,8 @@ def run_clients(gateway: Gateway, count: int, during) -> list[Client]:
 
 
 def check_data(gateway: Gateway, clients: list[Client]) -> dict:
-    """No loss, no duplicate, no orphan; an Entra-like retry settles every create in doubt."""
+    """No loss, no duplicate, no orphan; an Entra-like retry settles every create in doubt; every
+    worker's listings count every user."""
     counts = {"created": 0, "in_doubt": 0, "refused": 0}
     for client in clients:
         for answer in client.created:
@@ -89,6 +92,9 @@ def check_data(gateway: Gateway, clients: list[Client]) -> dict:
             possible.add(client.titles[done[-1]][0])
             possible = {t for t in possible if _after(client.titles, t, done[-1])}
         assert current in possible | ({None} if not done else set()), (current, client.titles)
+    users = len(clients) + counts["created"] + counts["in_doubt"]
+    totals = [gateway.total() for _ in range(8)]
+    assert totals == [users] * len(totals), f"{users} users, listed as {totals}"  # whichever worker lists them
     return counts
 
 

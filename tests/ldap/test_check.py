@@ -125,7 +125,12 @@ def test_check_says_whether_listings_cost_a_page(slapd, tmp_path, capsys):
     main(["token", "create", "--config", str(settings)])
     capsys.readouterr()
     main(["check", "--config", str(settings)])
-    assert "ok   listings: the directory sorts and positions pages (VLV)" in capsys.readouterr().out
+    report = capsys.readouterr().out
+    assert "ok   listings: the directory sorts and positions pages (VLV)" in report
+    assert "other replicas and tools write shows in listings after at most 30 s (keep_sorted_lists)" in report
+    exact = write_settings(tmp_path, slapd, OPENLDAP_MAP, tenant_yaml="      keep_sorted_lists: 0\n")
+    main(["check", "--config", str(exact)])
+    assert "every listing is sorted afresh (keep_sorted_lists: 0)" in capsys.readouterr().out
     plain = Slapd(tmp_path / "plain", sorting=False)
     plain.start()
     try:

@@ -9,6 +9,7 @@ import pytest
 
 from gateway.backends.ldap import paging, vlv
 from gateway.backends.ldap.capabilities import ROOT_DSE_ATTRIBUTES
+from gateway.backends.ldap.views import Views
 from tests.conftest import watch_ldap
 from tests.sandbox.slapd import Slapd
 
@@ -132,7 +133,7 @@ def test_a_list_sorted_while_the_write_ran_is_dropped_not_extended():
     tail too (it would be listed twice)."""
     now = [100.0]
     closed = []
-    views = vlv.Views(lambda: object(), closed.append, clock=lambda: now[0])
+    views = Views(lambda: object(), closed.append, clock=lambda: now[0])
     search = vlv.Search("users", "ou=People", "sub", "(objectClass=*)", "createTimestamp", False, True)
     view, _ = views._take(search)
     view.context, view.sorted, view.count = b"1", 100.0, 5
@@ -275,7 +276,7 @@ def test_a_kept_list_is_read_under_the_requests_bound(monkeypatch):
         events.append(f"read {connection}")
         return vlv.Window(0, []), None
 
-    monkeypatch.setattr(vlv, "read_window", read_window)
-    views = vlv.Views(lambda: "kept-connection", lambda connection: None, Bound)
+    monkeypatch.setattr("gateway.backends.ldap.views.read_window", read_window)
+    views = Views(lambda: "kept-connection", lambda connection: None, Bound)
     views.window(vlv.Search("users", "ou=People", "sub", "(objectClass=*)", "createTimestamp"), 1, 10, [])
     assert events == ["bound kept-connection", "read kept-connection", "unbound"]

@@ -18,6 +18,7 @@ from gateway.backends.ldap.backend import LdapBackend
 from gateway.backends.ldap.capabilities import from_root_dse
 from gateway.backends.ldap.paging import Pager
 from gateway.backends.ldap.results import to_entry
+from gateway.backends.ldap.settings import LdapSettings
 from gateway.mapping import codec, functions
 from gateway.mapping.loader import load_mapping
 from gateway.service import store_spec
@@ -88,7 +89,7 @@ def test_a_password_ad_refuses_leaves_no_account_behind_and_is_a_400():
     connection = _RecordedAd()
     pool = SimpleNamespace(
         capabilities=AD,
-        settings=SimpleNamespace(encrypted=True),
+        settings=LdapSettings("ldaps://dc.contoso.com", "cn=gateway,dc=contoso,dc=com"),
         run=lambda operation, idempotent: operation(connection),
         open=lambda: connection,
         drop=lambda connection: None,

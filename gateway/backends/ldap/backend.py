@@ -4,8 +4,8 @@
   has searched for uniqueness first).
 - get: one search by the id attribute, for exactly the attributes asked for.
 - search: a lookup (an `eq` filter, a few entries) is one simple-paged search (paging.py); a
-  listing is a window of a list the directory sorts, with its count (vlv.py), where the
-  directory offers that, else paged search.
+  listing is a window of a list the directory sorts, with its count (vlv.py; the list kept for
+  the next page by views.py), where the directory offers that, else paged search.
 - modify: one modify with post-read. The entry's DN comes from the read that preceded it or
   from this worker's memory of earlier requests, guarded by an assertion on its id;
   a new name is a modDN first, undone if the modify fails.
@@ -29,7 +29,7 @@ from collections.abc import Iterable
 import ldap3
 
 from gateway.backends.base import AlreadyExists, BackendError, Contended, NotFound, Update
-from gateway.backends.ldap import accounts, controls, memberships, results, vlv
+from gateway.backends.ldap import accounts, controls, memberships, results, views, vlv
 from gateway.backends.ldap.compose import (
     all_filters,
     normalized_dn,
@@ -39,6 +39,7 @@ from gateway.backends.ldap.compose import (
 from gateway.backends.ldap.connection import ConnectionPool
 from gateway.backends.ldap.integrity import Referrers
 from gateway.backends.ldap.lookups import Lookups
+from gateway.backends.ldap.marks import Marks
 from gateway.backends.ldap.paging import Pager, scope
 from gateway.backends.ldap.plan import ModifyPlan, plan_add, plan_modify
 from gateway.backends.ldap.target import LdapSpec, LdapTarget
@@ -57,7 +58,9 @@ class LdapBackend:
         self.referrers = Referrers(specs)
         self._dns: OrderedDict[tuple[str, str], str] = OrderedDict()
         self._dns_lock = threading.Lock()
-        self.views = vlv.Views(pool.open, pool.drop, pool.bounded)
+        settings = pool.settings
+        marks = Marks.of_this_gateway(settings.host)  # ldap:// and ldaps:// to one host: one directory
+        self.views = views.Views(pool.open, pool.drop, pool.bounded, settings.keep_sorted_lists, marks=marks)
         self.lookups = Lookups(pool, specs)
         self._sorting: bool | None = None  # does the directory sort and position (rootDSE)? read once
 
@@ -183,6 +186,7 @@ class LdapBackend:
             created = self.pool.run(run, idempotent=False)
         except BackendError as error:
             error.locator = error.locator or dn  # for the audit trail and the request log
+            self._maybe_written(error)
             raise
         self.views.created(kind, created.id, since)
         return self._remember(kind, created)
@@ -245,7 +249,11 @@ class LdapBackend:
                 current, after = self._read_at(connection, spec, current, attributes, update.id)
             return results.to_entry(spec, {"dn": current, "attributes": after or {}})
 
-        after = self.pool.run(run, idempotent=False)
+        try:
+            after = self.pool.run(run, idempotent=False)
+        except BackendError as error:
+            self._maybe_written(error)
+            raise
         self.views.forget(filtered_only=not renamed)
         if renamed:
             self.referrers.renamed(self.pool, spec.kind, dn, new_dn)
@@ -266,13 +274,24 @@ class LdapBackend:
                     results.check(connection)
                 return results.code(connection)
 
-            if self.pool.run(run, idempotent=False) == 0:
+            try:
+                code = self.pool.run(run, idempotent=False)
+            except BackendError as error:
+                self._maybe_written(error)
+                raise
+            if code == 0:
                 self.views.deleted(kind, id, since)
                 self._forget(kind, id)
                 self.referrers.deleted(self.pool, kind, dn)
                 return dn
             self._forget(kind, id)
         raise NotFound.no_such(kind, id)
+
+    def _maybe_written(self, error: BackendError) -> None:
+        """A write whose outcome is unknown may have been done: no kept list is trusted with it
+        (this worker's, or, told, the others')."""
+        if error.in_doubt:
+            self.views.forget()
 
     def _rename(self, connection, plan: ModifyPlan, guard: list, post) -> dict | None:
         connection.modify_dn(

@@ -72,7 +72,7 @@ def check(settings: LdapSettings, specs: dict[str, StoreSpec[Any]]) -> list[Find
         findings += [indexes.finding(connection, pool.server, directory, name, t) for name, t in targets.items()]
         findings += indexes.hashes(connection, pool.server, directory, specs)
         findings += [_size_limit(connection, settings, found, name, target) for name, target in targets.items()]
-        findings += _listings(connection, pool.server, specs, found, settings.bind_dn)
+        findings += _listings(connection, pool.server, specs, found, settings)
         return findings
 
     try:
@@ -106,19 +106,31 @@ def _listings(
     server: ldap3.Server,
     specs: dict[str, StoreSpec[Any]],
     used: Capabilities,
-    account: str,
+    settings: LdapSettings,
 ) -> list[Finding]:
     """Pages and totals that cost a page need the directory to sort and position (vlv.py).
     Without that listings still work, reading every DN below the base: said, not failed."""
     searches = [vlv.listing(spec, None, used) for spec in specs.values() if isinstance(spec.target, LdapTarget)]
     try:
         if used.directory == "389ds" and used.sorting:
-            return [_ds389_index(connection, server, search, account) for search in searches]
+            return [_ds389_index(connection, server, search, settings.bind_dn) for search in searches]
         found = vlv.problems(connection, searches)  # its sorted lists go when the check's pool closes
     except BackendError as error:  # e.g. a missing base, which its own line reports
         return [untold("listings", f"could not be told: {error}", "fix the failures above first")]
     if not found:
-        return [passed("listings", "the directory sorts and positions pages (VLV): a page costs a page at any size")]
+        kept = settings.keep_sorted_lists
+        how_long = (
+            f"each worker keeps a sorted list {kept:g} s for the next page, so what other replicas and tools"
+            f" write shows in listings after at most {kept:g} s (keep_sorted_lists)"
+            if kept
+            else "every listing is sorted afresh (keep_sorted_lists: 0)"
+        )
+        return [
+            passed(
+                "listings",
+                f"the directory sorts and positions pages (VLV): a page costs a page at any size; {how_long}",
+            )
+        ]
     return [warned("listings", "; ".join(found), "see the README's 'Large directories' (OpenLDAP: the sssvlv overlay)")]
 
 

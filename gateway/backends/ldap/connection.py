@@ -142,11 +142,11 @@ class ConnectionPool:
         metrics.DIRECTORY_CONNECTIONS.labels(self.settings.url).dec()
 
     def open(self) -> ldap3.Connection:
-        """A new bound connection outside the pool (vlv.py keeps a sorted list on one); close it with `drop`."""
+        """A new bound connection outside the pool (views.py keeps a sorted list on one); close it with `drop`."""
         return self._open()
 
     def bounded(self, connection: ldap3.Connection) -> AbstractContextManager[None]:
-        """The bound run() puts on a connection, for one kept outside the pool (vlv.py's sorted
+        """The bound run() puts on a connection, for one kept outside the pool (views.py's sorted
         lists): the request's time left, and the socket shut down when it is up."""
         return self._bounded(connection, deadline.bounded(self.settings.timeout, "the directory"))
 

@@ -1,5 +1,5 @@
 """Ids and DNs looked up in batches: the references a request carries (manager, members, a
-filter on a member) and the new entries that follow a kept sorted list (vlv.py). One search per
+filter on a member) and the new entries that follow a kept sorted list (views.py). One search per
 kind and direction, per `refs_per_search` values (389 DS and AD test each candidate against the
 whole OR: capabilities.py)."""
 

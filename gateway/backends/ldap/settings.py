@@ -8,6 +8,7 @@
       timeout: 10                             # seconds for each operation
       retry_after: 30                         # what Entra is told when the directory is down
       client: ldap3                           # or python-ldap: the same, 6x less CPU (an extra)
+      keep_sorted_lists: 30                   # seconds; 0: every listing sorted afresh (replicas)
 
 The bind password comes from a file or an environment variable, never from the settings file;
 the dataclass repr hides it. A bind in clear text is allowed only to a directory on the
@@ -31,6 +32,7 @@ from gateway.privatefiles import read_secret, service_user
 CLIENTS = ("ldap3", "python-ldap")
 CLIENT_VARIABLE = "SCIM_GATEWAY_LDAP_CLIENT"
 DEFAULT_CLIENT = os.environ.get(CLIENT_VARIABLE) or "ldap3"  # read once, at start
+KEEP_SORTED_LISTS = 30.0  # seconds
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,10 @@ class LdapSettings:
     # `pip install 'scim-gateway[python-ldap]'`). Left out: $SCIM_GATEWAY_LDAP_CLIENT's, else
     # ldap3 (the variable lets tests/run.sh run the whole suite on each client).
     client: str = setting(DEFAULT_CLIENT, fields.Str(validate=validate.OneOf(CLIENTS)))
+    # How long a worker keeps a sorted list for the next page (views.py). The gateway's workers
+    # tell each other of their writes; other replicas and tools do not: their changes show in a
+    # listing after at most this long. 0: each listing is sorted afresh, exact whoever wrote.
+    keep_sorted_lists: float = setting(KEEP_SORTED_LISTS, fields.Float(validate=validate.Range(min=0, max=300)))
     # Overrides of what the root DSE says the directory supports (capabilities.py), e.g.
     # {assertion: false} for a directory that lists a control it does not honour.
     capabilities: dict | None = setting(
@@ -117,6 +123,7 @@ def ldap_settings(raw: dict, folder: Path) -> LdapSettings:
         server_name=raw.get("server_name"),
         capabilities=raw.get("capabilities") or {},
         client=raw["client"],
+        keep_sorted_lists=raw["keep_sorted_lists"],
     )
     if settings.client not in CLIENTS:  # only the variable can say something else
         raise ValueError(f"${CLIENT_VARIABLE} is {settings.client!r}; it names the LDAP client: {' or '.join(CLIENTS)}")

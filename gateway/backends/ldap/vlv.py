@@ -7,41 +7,16 @@ count. OpenLDAP needs the sssvlv overlay; 389 DS and AD have both controls built
 directory offers them is read from the rootDSE (`supportedControl`); without them, or when the
 directory refuses a sorted search, paging.py's way is used.
 
-OpenLDAP builds the sorted list of a VLV search in memory and keeps it on the connection: the
-list's context ID lets the next request read another window of the same list without sorting
-again (a fresh sort of 100,000 entries costs slapd about a quarter of a second; a window of a
-kept list, a few milliseconds). sssvlv frees a list only when its connection closes, so each
-list this worker keeps lives on a connection of its own (`Views`), for `keep_seconds` at most.
-AD (Samba measured) keeps its lists too; 389 DS answers no context ID and sorts afresh each time.
-
-A kept list is a snapshot: entries added since are not in it, entries deleted since leave a
-gap (the window skips them) and its count stays. This worker's own writes are kept track of
-instead of sorting again (a provisioning cycle writes all the time):
-- a new entry sorts last in a list sorted by creation, so it is kept as the list's tail (its
-  entries are read by id when a page reaches them) and counted;
-- a deleted entry of that tail simply leaves it; any other delete drops the list (whether the
-  entry is in the sorted list cannot be told: another worker may have made it after the sort);
-- any other change that could move an entry into or out of a filtered list, or rename one,
-  drops the list.
-This holds only for lists whose sort ended before the write began (else the entry may already
-be in it): any other list is dropped. A listing is thus exact for this worker's own writes and
-a snapshot, at most `keep_seconds` old, of what other workers and tools did (a total may be off
-by those changes until then).
+This module speaks the two controls (their BER, one sorted search: `read_window`) and says what
+keeps a directory from sorting (`problems`); views.py keeps the sorted lists between requests.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import threading
-import time
-from collections import OrderedDict
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 
 import ldap3
-from ldap3.core.exceptions import LDAPException
 from ldap3.core.results import RESULT_CODES
 from ldap3.protocol.controls import build_control
 from pyasn1.codec.ber import decoder
@@ -59,9 +34,6 @@ log = logging.getLogger(__name__)
 VLV_RESPONSE = "2.16.840.1.113730.3.4.10"
 BUSY = 51
 VLV_ERROR = 76
-KEEP_SECONDS = 30.0
-KEPT_VIEWS = 2  # per worker; OpenLDAP's sssvlv allows olcSssVlvMax sorted lists at once, in all
-KEPT_TAIL = 1000  # new entries kept as a list's tail; past that a fresh sort costs less
 OUT_OF_RANGE = 61  # the VLV result when the offset is past the end of the list
 
 # ldap3 2.9 knows no result code 76 (virtualListViewError, the draft's) and fails decoding a
@@ -210,179 +182,6 @@ def listing(spec: LdapSpec, search_filter: str | None = None, capabilities: Capa
     return Search(
         spec.kind, target.base, target.scope, search_filter, sort_key, search_filter != every, bool(created), tie_break
     )
-
-
-@dataclass
-class _View:
-    connection: ldap3.Connection
-    opened: float
-    context: bytes | None = None
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    sorted: float | None = None  # when the directory's first answer (its sort) came back
-    count: int | None = None  # the sorted list's own count, as the directory gave it
-    tail: list[str] = field(default_factory=list)  # ids this worker created since, in order
-
-    def extends(self, search: Search, since: float) -> bool:
-        """Can this worker's write begun at `since` be kept track of rather than sorted again?
-        Only on a list the directory keeps (a context ID), sorted before the write began, of
-        every entry of its kind."""
-        return bool(self.context) and self.sorted is not None and self.sorted < since and not search.filtered
-
-
-class Views:
-    """The sorted lists this worker keeps, one connection each (see the module docstring).
-
-    `open_connection` opens and binds a connection outside the request pool; `close_connection`
-    unbinds it (which is what makes the directory free the list)."""
-
-    def __init__(
-        self,
-        open_connection: Callable[[], ldap3.Connection],
-        close_connection: Callable[[ldap3.Connection], None],
-        bound: Callable[[ldap3.Connection], AbstractContextManager[None]] = lambda connection: nullcontext(),
-        keep_seconds: float = KEEP_SECONDS,
-        kept: int = KEPT_VIEWS,
-        clock: Callable[[], float] = time.monotonic,
-    ):
-        self._open = open_connection
-        self._close = close_connection
-        self._bound = bound  # the request's deadline on a kept connection's reads
-        self.keep_seconds = keep_seconds
-        self.kept = kept
-        self.clock = clock
-        self._views: OrderedDict[Search, _View] = OrderedDict()
-        self._lock = threading.Lock()
-        self._pid = os.getpid()
-
-    def window(self, search: Search, start: int, count: int, attributes: list[str]) -> Window:
-        """Entries start..start+count-1 of the sorted search, and how many there are in all."""
-        for attempt in (1, 2):
-            view, kept = self._take(search)
-            try:
-                with view.lock, self._bound(view.connection):
-                    return self._read(view, search, start, count, attributes)
-            except LDAPException as error:
-                self._drop(search, view)
-                if kept and attempt == 1:
-                    continue  # the directory closed the idle kept connection: sort afresh
-                raise Refused(type(error).__name__) from None  # paged search, with the pool's retry
-            except Exception:
-                self._drop(search, view)  # refused, or a connection in an unknown state: not kept
-                raise
-        raise AssertionError("unreachable")
-
-    def _take(self, search: Search) -> tuple[_View, bool]:
-        """The kept view of this search (True), or a new one on a new connection (False)."""
-        with self._lock:
-            if os.getpid() != self._pid:  # forked: the parent's connections are not ours
-                self._views.clear()
-                self._pid = os.getpid()
-            view = self._views.get(search)
-            fresh = view is not None and self.clock() - view.opened <= self.keep_seconds
-            if view is not None and fresh:
-                self._views.move_to_end(search)
-                return view, True
-            stale = [self._views.pop(search)] if view is not None else []
-            while len(self._views) >= self.kept:
-                stale.append(self._views.popitem(last=False)[1])
-        for old in stale:
-            self._close_quietly(old)
-        view = _View(self._open(), self.clock())
-        with self._lock:
-            self._views[search] = view
-        return view, False
-
-    def _read(self, view: _View, search: Search, start: int, count: int, attributes: list[str]) -> Window:
-        with self._lock:
-            tail = list(view.tail)
-        if view.context and view.count is not None and start > view.count:
-            entries = []  # in the tail, or past the end: the sorted list has nothing there
-        else:
-            window, context = read_window(view.connection, search, start, count, attributes, view.context)
-            if view.sorted is None:
-                view.sorted, view.count = self.clock(), window.total
-            view.context = context or view.context
-            if not view.context:
-                return window  # sorted afresh each time (389 DS): nothing to add or take away
-            entries = window.entries
-        assert view.count is not None
-        before = max(start - 1 - view.count, 0)  # tail entries before the window
-        wanted = max(start + count - 1 - view.count, 0) - before
-        return Window(view.count + len(tail), entries, tail[before : before + wanted])
-
-    def created(self, kind: str, id: str, since: float) -> None:
-        """This worker created entry `id` of `kind` in a write begun at `since`: the lists of
-        its kind it extends keep it as their tail, the others are dropped."""
-
-        def add_to_tail(view: _View) -> bool:
-            view.tail.append(id)
-            return bool(id) and len(view.tail) <= KEPT_TAIL
-
-        self._changed(kind, since, add_to_tail)
-
-    def deleted(self, kind: str, id: str, since: float) -> None:
-        """This worker deleted entry `id` of `kind` in a write begun at `since`: one of a list's
-        own tail simply leaves it; any other list is dropped. Whether the entry is in the sorted
-        list cannot be told (another worker may have created it after the sort): counting it out
-        regardless made a total one too low, even -1 (found by hand on Samba AD)."""
-
-        def take_from_tail(view: _View) -> bool:
-            folded = [t.lower() for t in view.tail]
-            if id.lower() not in folded:
-                return False
-            del view.tail[folded.index(id.lower())]
-            return True
-
-        self._changed(kind, since, take_from_tail)
-
-    def _changed(self, kind: str, since: float, keep: Callable[[_View], bool]) -> None:
-        """Lists of `kind` that `extends` a write are kept if `keep` (which notes the write)
-        says so, its other lists dropped; of other kinds, the filtered ones (a membership may
-        have changed with it)."""
-        with self._lock:
-            stale = []
-            for search, view in self._views.items():
-                if search.kind == kind:
-                    if not (view.extends(search, since) and keep(view)):
-                        stale.append(search)
-                elif search.filtered:
-                    stale.append(search)
-            views = [self._views.pop(search) for search in stale]
-        for view in views:
-            self._close_quietly(view)
-
-    def forget(self, filtered_only: bool = False) -> None:
-        """This worker changed entries: its kept lists are out of date (a user's change may
-        change a group's list through memberOf, and the other way round). A change of values
-        that neither adds, removes nor renames an entry leaves the lists of every entry of a
-        kind right (their order is by creation, their values are read when a page is sent):
-        `filtered_only` keeps those."""
-        with self._lock:
-            stale = [search for search in self._views if search.filtered or not filtered_only]
-            views = [self._views.pop(search) for search in stale]
-        for view in views:
-            self._close_quietly(view)
-
-    def _drop(self, search: Search, view: _View) -> None:
-        with self._lock:
-            if self._views.get(search) is view:
-                del self._views[search]
-        self._close_quietly(view)
-
-    def _close_quietly(self, view: _View) -> None:
-        with view.lock:
-            try:
-                self._close(view.connection)
-            except Exception:
-                log.debug("closing a sorted list's connection failed", exc_info=True)
-
-    def close(self) -> None:
-        with self._lock:
-            views, self._views = list(self._views.values()), OrderedDict()
-            forked = os.getpid() != self._pid
-        if not forked:
-            for view in views:
-                self._close_quietly(view)
 
 
 def read_window(
