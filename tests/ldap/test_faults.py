@@ -44,6 +44,7 @@ def http_port():
     thread.start()
     yield listener.getsockname()[1]
     stop.set()
+    listener.shutdown(socket.SHUT_RDWR)  # wakes the accept(): close() alone leaves it blocked
     listener.close()
     thread.join(5)
 
