@@ -12,8 +12,9 @@ otherwise a private one is made (in /dev/shm when it can be: the counts are writ
 request) and removed when the master exits.
 
 The same folder holds `workers/`, for what the workers tell each other (the LDAP backend's write
-marks, gateway/backends/ldap/marks.py): each worker's files there are named `<pid>-...`, and go when it
-exits.
+marks, gateway/backends/ldap/marks.py). A worker's files there are named `<pid>-<rest>`, their
+times are CLOCK_MONOTONIC, and when it exits they become `exited-<rest>`, stamped with the time
+its exit was seen: a worker killed during a write may have done it then, unannounced.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -98,16 +100,22 @@ def shared_folder() -> Path | None:
 
 
 def child_exit(server, worker) -> None:
-    """gunicorn's hook in the master when a worker has exited: drop its live gauges and its
-    files in the shared folder."""
+    """gunicorn's hook in the master when a worker has exited: drop its live gauges, and hand
+    its files in the shared folder on as the exit's (see the module docstring)."""
     if active():
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)
     folder = shared_folder()
     if folder is not None:
+        now = time.monotonic_ns()
         for owned in folder.glob(f"{worker.pid}-*"):
-            owned.unlink(missing_ok=True)
+            exited = owned.with_name("exited-" + owned.name.split("-", 1)[1])
+            try:
+                owned.replace(exited)  # one file per name, however many workers exit
+                os.utime(exited, ns=(now, now))
+            except OSError:
+                log.warning("could not hand on the files of exited worker %s in %s", worker.pid, folder)
 
 
 def serve_metrics(listen: str) -> None:

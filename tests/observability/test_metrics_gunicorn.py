@@ -134,7 +134,7 @@ def test_two_workers_counts_add_up_across_a_reload_on_the_metrics_port(served):
     )
     samples = _scrape(metrics_url)
     connections = [v for (name, _), v in samples.items() if name == "scim_gateway_directory_connections"]
-    # two workers of four threads, and each worker's kept sorted lists (listings: ldap/vlv.py)
+    # two workers of four threads, and each worker's kept sorted lists (listings: ldap/views.py)
     assert 1 <= sum(connections) <= 2 * (4 + 2)
     # The metrics port needs no credential; the main port has no /metrics without metrics_allow_from.
     assert requests.get(base.replace("/scim/v2", "/metrics"), timeout=5).status_code == 404

@@ -70,12 +70,22 @@ def test_views_tell_the_others_and_drop_a_list_another_worker_made_stale(tmp_pat
     assert kept[every].connection in closed and kept[filtered].connection in closed
 
 
-def test_a_worker_that_exits_leaves_no_files_of_its_own(tmp_path, monkeypatch):
+def test_a_worker_that_exits_counts_as_having_written_then_and_leaves_one_file_per_name(tmp_path, monkeypatch):
+    """A worker killed during a write may have done it without stamping its files: the master's
+    child_exit stamps them for it, under one name for every worker that exits."""
     monkeypatch.setenv(multiprocess.ENV, str(tmp_path))
     folder = multiprocess.shared_folder()
     assert folder == tmp_path / multiprocess.SHARED
+    listing = Marks(folder, DIRECTORY)
+    asked = listing.clock()  # a list asked for while the workers were still alive
     folder.mkdir()
-    for name in (f"{os.getpid()}-1.abc.entries", f"{os.getpid()}-2.abc.values", "99999999-1.abc.entries"):
-        (folder / name).touch()
-    multiprocess.child_exit(None, SimpleNamespace(pid=os.getpid()))
-    assert [path.name for path in folder.iterdir()] == ["99999999-1.abc.entries"]
+    for pid in (99999998, 99999999):  # workers that wrote, long before
+        for event in (ENTRIES, VALUES):
+            written = folder / f"{pid}-1.{listing._directory}.{event}"
+            written.touch()
+            os.utime(written, ns=(0, 0))
+    assert not listing.since(asked, ENTRIES)
+    multiprocess.child_exit(None, SimpleNamespace(pid=99999998))
+    multiprocess.child_exit(None, SimpleNamespace(pid=99999999))
+    assert listing.since(asked, ENTRIES) and listing.since(asked, VALUES)
+    assert sorted(path.name.split(".")[0] for path in folder.iterdir()) == ["exited-1", "exited-1"]

@@ -20,7 +20,9 @@ already holds (a fresh sort too many, never a change too few).
 
 The stamps are CLOCK_MONOTONIC, one clock for every process of the host: a step of the wall
 clock cannot hide a write. The files are a worker's alone (`<pid>-<n>`: each backend, as a
-reload builds new ones), removed when it exits. Without the shared folder (one process: the
+reload builds new ones). When it exits, the master renames them `exited-<n>` and stamps them
+with that moment: a worker killed in the middle of a write may have done it, and told no one.
+Without the shared folder (one process: the
 development server, tests) there is no one to tell. Other replicas (Kubernetes) and other tools
 that write to the directory are not told: their changes show when a list is next sorted.
 """
