@@ -232,11 +232,13 @@ class TricklingProxy:
 
     `trickle`: the answer to CONNECT comes a line at a time, its status line and then a header
     line every TRICKLE_EVERY seconds (for TRICKLE_FOR), before the tunnel opens; each read of
-    it waits far less than any timeout. The first `pass_first` tunnels open at once. `tunnels`
+    it waits far less than any timeout. The first `pass_first` tunnels open at once. `refuse`:
+    the others are refused at once (407, as a proxy that wants a login answers). `tunnels`
     counts the CONNECTs asked for."""
 
-    def __init__(self, trickle: bool, pass_first: int = 0):
-        self.trickle = trickle
+    def __init__(self, trickle: bool, pass_first: int = 0, refuse: bool = False):
+        self.trickle = trickle or refuse
+        self.refuse = refuse
         self.pass_first = pass_first
         self.tunnels = 0
         self.stop_event = threading.Event()
@@ -274,6 +276,9 @@ class TricklingProxy:
                 asked += data
             host, _, port = asked.split(b" ")[1].decode().rpartition(":")
             try:
+                if held and self.refuse:
+                    client.sendall(b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n")
+                    return
                 client.sendall(b"HTTP/1.1 200 Connection established\r\n")
                 until = time.monotonic() + (TRICKLE_FOR if held else 0)
                 while time.monotonic() < until and not self.stop_event.is_set():

@@ -172,6 +172,30 @@ def test_a_create_whose_proxy_tunnel_never_opens_was_not_sent_and_is_refused_not
     assert api.served == ["GET"]  # the POST's tunnel never opened
 
 
+def test_a_create_whose_proxy_refuses_the_tunnel_was_not_sent_and_is_refused_not_in_doubt(
+    make_client, employees, hr_api, pki, through_proxy, tmp_path, caplog
+):
+    """A proxy that wants a login (407) opened no tunnel: nothing reached the API."""
+    trail = tmp_path / "audit.log"
+    with (
+        HttpsFront(hr_api, pki, None) as api,
+        TricklingProxy(False, pass_first=1, refuse=True) as proxy,
+    ):  # the lookup gets through
+        through_proxy(proxy)
+        client = make_client(
+            HR_MAP,
+            base_url=api.url,
+            ca_file=pki / "ca.pem",
+            top_yaml=f"request_timeout: {DEADLINE}\naudit_log: {trail}\n",
+        )
+        response, elapsed = _timed(lambda: client.post("/Users", USER))
+    _refused_in_time(response, elapsed, employees, trail)
+    assert response.json["detail"] == "the API cannot be reached through the proxy; retry later"
+    [told] = [r.getMessage() for r in caplog.records if "the proxy to" in r.getMessage()]
+    assert "407 Proxy Authentication Required" in told and "HTTPS_PROXY" in told  # what to fix, for the operator
+    assert api.served == ["GET"]  # the uniqueness lookup; the POST's tunnel was refused
+
+
 # --- an API that never reads the body it is sent ------------------------------------------------
 
 BODY = 8 * 1024 * 1024  # characters of one attribute: more than the socket buffers on both sides take

@@ -157,12 +157,15 @@ class _WatchedConnection(HTTPConnection):
         """Connect (through a proxy's tunnel and a TLS handshake, if any). Cut off by the deadline,
         or a handshake or tunnel that outlasts its own timeout (urllib3 would call that a read
         timeout): a connect timeout, since nothing was sent."""
+        tunneled = self._tunnel_host is not None  # (a failed tunnel's close() forgets it)
         try:
             super().connect()
         except (OSError, HTTPException) as error:
             call = _in_flight.get()
             if isinstance(error, TimeoutError) or (call is not None and call.cut_off):
                 raise ConnectTimeoutError(self, f"connecting to {self.host} took too long") from error
+            if tunneled and type(error) is OSError:  # http.client's "Tunnel connection failed: 407 ..."
+                raise NewConnectionError(self, f"the proxy opened no tunnel to {self.host}: {error}") from error
             raise
 
     def request(self, *args: Any, **kwargs: Any) -> None:

@@ -340,6 +340,17 @@ class Transport:
         if isinstance(error, requests.Timeout):
             log.warning("API %s %s: no answer within %ss", method, path, self.settings.timeout)
             return Unavailable("the API did not answer in time")
+        if isinstance(error, requests.exceptions.ProxyError):
+            why = _reason(error)
+            why = (why.__cause__ or why) if why is not None else error  # the proxy's own words, if any
+            log.error(
+                "API %s %s: the proxy to %s failed: %s (the HTTPS_PROXY, HTTP_PROXY and NO_PROXY environment)",
+                method,
+                path,
+                host,
+                why,
+            )
+            return Unavailable("the API cannot be reached through the proxy")
         if isinstance(error, LOST):
             log.warning("API %s %s: cannot reach %s (%s)", method, path, host, type(error).__name__)
             return Unavailable("the API cannot be reached")
@@ -392,10 +403,14 @@ def _may_resend(error: requests.RequestException, idempotent: bool) -> bool:
         return True
     if isinstance(error, requests.ConnectTimeout):
         return True
-    reason = getattr(error.args[0], "reason", None) if error.args else None
-    reason = getattr(reason, "original_error", reason)  # a proxy's (ProxyError): the error reaching it
     # Never connected (refused, a NewConnectionError, is one), so nothing was sent.
-    return isinstance(reason, ConnectTimeoutError)
+    return isinstance(_reason(error), ConnectTimeoutError)
+
+
+def _reason(error: requests.RequestException) -> BaseException | None:
+    """urllib3's error under requests' (under a ProxyError's, the error reaching the proxy)."""
+    reason = getattr(error.args[0], "reason", None) if error.args else None
+    return getattr(reason, "original_error", reason)
 
 
 def _message_in(body: Any) -> str | None:
