@@ -129,10 +129,10 @@ def through_proxy(monkeypatch):
     """The gateway's calls to an https API go through the proxy HTTPS_PROXY names, as they would
     on a site whose only way out is one."""
 
-    def use(proxy: TricklingProxy) -> None:
-        for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "https_proxy"):
+    def use(proxy: TricklingProxy, variable: str = "HTTPS_PROXY") -> None:
+        for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "https_proxy", "http_proxy"):
             monkeypatch.delenv(name, raising=False)
-        monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+        monkeypatch.setenv(variable, proxy.url)
 
     return use
 
@@ -185,6 +185,22 @@ def test_a_create_whose_proxy_tunnel_never_opens_was_not_sent_and_is_refused_not
     if logged:  # what to fix, for the operator
         [told] = [r.getMessage() for r in caplog.records if "the proxy to" in r.getMessage()]
         assert logged in told and "HTTPS_PROXY" in told
+
+
+def test_a_plain_http_api_behind_a_proxy_that_wants_a_login_is_503_and_the_log_says_so(
+    make_client, employees, hr_api, through_proxy, caplog
+):
+    """Through HTTP_PROXY a plain http call goes to the proxy whole, and its 407 comes back as
+    the answer: only a proxy answers 407, so the API never had the call (it was a 500 before)."""
+    with PlainFront(hr_api) as api, TricklingProxy(False, refuse=True) as proxy:
+        through_proxy(proxy, "HTTP_PROXY")
+        client = make_client(HR_MAP, base_url=api.url, top_yaml=f"request_timeout: {DEADLINE}\n")
+        response = client.post("/Users", USER)
+    assert response.status_code == 503 and response.headers["Retry-After"] == "17", response.json
+    assert response.json["detail"] == "the API cannot be reached through the proxy; retry later"
+    assert proxy.tunnels >= 1 and api.heard == []
+    [told] = [r.getMessage() for r in caplog.records if "the proxy wants a login" in r.getMessage()]
+    assert "407" in told and "HTTP_PROXY" in told  # what to fix, for the operator
 
 
 # --- an API that never reads the body it is sent ------------------------------------------------

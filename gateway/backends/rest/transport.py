@@ -316,6 +316,15 @@ class Transport:
         if status == 401:
             log.error("API %s %s: 401, the API refused the gateway's credentials%s", method, path, detail)
             return Unavailable("the API refused the gateway's credentials")
+        if status == 407:  # only a proxy answers this (RFC 9110, 15.5.8): the API never had the call
+            log.error(
+                "API %s %s: the proxy wants a login (407%s); the gateway's proxy comes from the HTTPS_PROXY,"
+                " HTTP_PROXY and NO_PROXY environment",
+                method,
+                path,
+                detail,
+            )
+            return Unavailable("the API cannot be reached through the proxy")
         if status == 403:
             log.error("API %s %s: 403%s", method, path, detail)
             return BackendError("the API refused the gateway's account this operation; check its access rights")
