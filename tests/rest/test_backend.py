@@ -3,7 +3,10 @@ standing in for APIs shaped differently from the reference one (tests/hr_api).""
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
+import requests_mock as mocking
 
 from gateway.backends.base import (
     BackendError,
@@ -11,6 +14,7 @@ from gateway.backends.base import (
     InvalidData,
     NotFound,
     TooManyResults,
+    Unavailable,
     UnsupportedQuery,
     Update,
 )
@@ -99,6 +103,7 @@ def test_ids_are_url_encoded_into_paths_and_dots_cannot_climb(requests_mock):
     assert backend.get("users", "a/b?c d", []).id == "a/b?c d"
     assert route.called
     requests_mock.get(f"{BASE}/people/%2E%2E", status_code=404)
+    requests_mock.get(f"{BASE}/people", json={"data": []})  # the API is there: its 404 is "no such record"
     with pytest.raises(NotFound, match=r"no user with id '\.\.'"):
         backend.get("users", "..", [])
 
@@ -201,10 +206,32 @@ def test_a_lookup_call_of_its_own_finds_one_record_or_none(requests_mock):
     backend, users = _backend()
     requests_mock.get(f"{BASE}/people/by-mail/hal%40x.com", json=_person("u-7", "hal", mail="hal@x.com"))
     requests_mock.get(f"{BASE}/people/by-mail/nobody%40x.com", status_code=404)
+    requests_mock.get(f"{BASE}/people", json={"data": []})  # the API is there: its 404 is "none"
     found = backend.search("users", _query(users, 'emails[type eq "work"].value eq "hal@x.com"'), [], 1, 10)
     assert [e.id for e in found.entries] == ["u-7"]
     none = backend.search("users", _query(users, 'emails[type eq "work"].value eq "nobody@x.com"'), [], 1, 10)
     assert none.total == 0
+
+
+@pytest.mark.parametrize("entra_sends", ["lookup", "get", "delete"])
+def test_an_api_at_a_wrong_base_url_is_503_never_a_404_that_entra_would_take_for_a_user_gone(
+    requests_mock, caplog, entra_sends
+):
+    """Every path of a wrong base_url answers 404: to Entra a 404 to its lookup is a reason to
+    quarantine the job, and to GET /Users/{id} a user gone (InvalidAnchor: a job restart)."""
+    backend, users = _backend()
+    requests_mock.register_uri(mocking.ANY, mocking.ANY, status_code=404)
+    call = {
+        "lookup": lambda: backend.search("users", _query(users, 'emails[type eq "work"].value eq "a@x.com"'), [], 1, 1),
+        "get": lambda: backend.get("users", "u-1", []),
+        "delete": lambda: backend.delete("users", "u-1"),
+    }[entra_sends]
+    with pytest.raises(Unavailable, match="the API has no /people: its base_url or the map's list path is wrong"):
+        call()
+    assert "check rest.base_url" in caplog.text
+    requests_mock.get(f"{BASE}/people", json={"data": []})  # the base_url mended: 404s are the API's own again
+    with pytest.raises(NotFound) if entra_sends != "lookup" else contextlib.nullcontext():
+        call()
 
 
 def test_an_id_outside_the_id_pattern_is_not_found_without_a_call(requests_mock, hr_map_users):

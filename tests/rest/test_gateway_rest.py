@@ -6,7 +6,9 @@ import logging
 
 import pytest
 
-from tests.conftest import HR_MAP
+from gateway.cli import main
+from gateway.credentials import CredentialFile
+from tests.conftest import HR_MAP, write_rest_settings
 from tests.sandbox.children import free_port
 from tests.sandbox.hr_api import HrApi
 
@@ -75,6 +77,27 @@ def test_an_unreachable_api_is_503_with_the_configured_retry_after(make_client):
     assert response.get_json()["detail"] == "the API cannot be reached; retry later"
 
 
+def test_a_wrong_base_url_path_is_503_to_entra_never_404(make_client, hr_api, employees, caplog):
+    """Every call to a wrong path answers 404. Entra quarantines a job whose lookup answers 404,
+    and takes a 404 to GET /Users/{id} for a user gone (InvalidAnchor); a 404 to a create would
+    read as nonsense. Seen by hand on the HR quick start with /api/v2 for /api/v1."""
+    employee = employees.add(login="kept")
+    client = make_client(HR_MAP, base_url=f"{hr_api.url.rsplit('/api/', 1)[0]}/api/v2")
+    lookup = client.get('/Users?filter=userName eq "cf4d78e8-0000-4000-8000-000000000000"')
+    read = client.get(f"/Users/{employee['emp_id']}")
+    create = client.post("/Users", {"userName": "new", "active": True, "name": {"givenName": "N", "familyName": "W"}})
+    for response in (lookup, read, create):
+        assert response.status_code == 503 and response.headers["Retry-After"] == "17", response.get_json()
+        assert (
+            response.get_json()["detail"]
+            == "the API has no /employees: its base_url or the map's list path is wrong; retry later"
+        )
+    assert "answers 404: check rest.base_url" in caplog.text
+    mended = make_client(HR_MAP)
+    assert mended.get('/Users?filter=userName eq "cf4d78e8"').get_json()["totalResults"] == 0
+    assert mended.get("/Users/999999").status_code == 404  # the API's own 404 again: no such user
+
+
 def test_a_wrong_api_key_is_503_and_says_so_in_the_log(make_client, tmp_path, caplog):
     wrong = tmp_path / "wrong.key"
     wrong.write_text("hrk_not-the-key\n")
@@ -130,3 +153,24 @@ def test_each_entra_operation_costs_one_or_two_api_calls(rest_client):
     assert calls(lambda: rest_client.patch(f"/Users/{id}", patch)) == 1  # nothing changed: no PUT
     assert calls(lambda: rest_client.patch(f"/Users/{id}", disable)) == 2  # GET + terminate
     assert calls(lambda: rest_client.delete(f"/Users/{id}")) == 1
+
+
+def test_check_reads_the_first_record_through_the_map_so_a_wrong_items_field_fails_there(
+    hr_api, employees, tmp_path, capsys
+):
+    """The list call answering 200 JSON is not enough: every listing of a map whose `items` names
+    no array answered 500 while check said all was well."""
+    employees.add(login="first")
+    wrong = tmp_path / "wrong.yaml"
+    wrong.write_text(HR_MAP.read_text().replace("items: items ", "items: records "))
+    for mapping, folder in ((HR_MAP, tmp_path / "right"), (wrong, tmp_path / "wrong")):
+        folder.mkdir()
+        settings = write_rest_settings(folder, hr_api, mapping)
+        CredentialFile(folder / "tokens.yaml").add("entra")
+        code = main(["check", "--config", str(settings)])
+        report = capsys.readouterr().out
+        if mapping == HR_MAP:
+            assert code == 0 and "ok   users: the first record, read through the map: 1 in all" in report, report
+        else:
+            assert code != 0 and "FAIL users: the first record, read through the map" in report, report
+            assert "holds no array at records" in report and "compare the map's list (items" in report

@@ -32,8 +32,16 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from gateway.backends.base import AlreadyExists, BackendError, Contended, NotFound, UnknownReference, Update
-from gateway.backends.rest.paging import everything, window
+from gateway.backends.base import (
+    AlreadyExists,
+    BackendError,
+    Contended,
+    NotFound,
+    Unavailable,
+    UnknownReference,
+    Update,
+)
+from gateway.backends.rest.paging import everything, first_record, window
 from gateway.backends.rest.query import Plan, matches, plan
 from gateway.backends.rest.records import (
     fill_body,
@@ -72,6 +80,7 @@ class RestBackend:
         self.specs = specs
         self.planned: list[PlannedCall] | None = [] if dry_run else None
         self.sleep = time.sleep  # tests make it instant
+        self._answering: set[str] = set()  # list paths the API answered: its 404s mean "no such record"
 
     # --- reads ---------------------------------------------------------------------------------
 
@@ -83,6 +92,7 @@ class RestBackend:
         try:
             reply = self._call(target.read, id=id)
         except NotFound:
+            self._not_found(spec)
             raise NotFound.no_such(spec.kind, id) from None
         document = _record_in(reply.body, target.read.record)
         if document is None:
@@ -94,7 +104,12 @@ class RestBackend:
         target = spec.target
         how = plan(query, spec, target)
         if how.everything:
-            total, documents = window(self.transport, target.list, start, count)
+            try:
+                total, documents = window(self.transport, target.list, start, count)
+            except NotFound:
+                self._not_found(spec)
+                raise
+            self._answering.add(target.list.path)
             return Page(total, [self._entry(spec, document) for document in documents])
         found = [entry for entry in self._find(spec, target, how) if matches(query, entry.attributes)]
         return Page(len(found), found[start - 1 : start - 1 + count])
@@ -109,13 +124,19 @@ class RestBackend:
         by_param = {lookup.param: value for lookup, value in how.lookups if lookup.param}
         if by_param:
             params = dict(target.list.params) | by_param
-            return [self._entry(spec, d) for d in everything(self.transport, target.list, params, MAX_MATCHES)]
+            try:
+                documents = everything(self.transport, target.list, params, MAX_MATCHES)
+            except NotFound:  # some APIs say "none match" so
+                self._not_found(spec)
+                return []
+            return [self._entry(spec, d) for d in documents]
         lookup, value = how.lookups[0]
         call = lookup.operation
         assert call is not None  # a lookup without a query parameter has a call of its own
         try:
             reply = self._call(call, value=value)
         except NotFound:
+            self._not_found(spec)
             return []
         found = reply.body if call.record is None else get_field(reply.body, call.record)
         documents = found if isinstance(found, list) else [found]
@@ -194,6 +215,7 @@ class RestBackend:
         try:
             self._call(target.delete, id=id)
         except NotFound:
+            self._not_found(spec)
             raise NotFound.no_such(spec.kind, id) from None
         return id  # the API's id is its locator
 
@@ -251,6 +273,25 @@ class RestBackend:
         self.transport.close()
 
     # --- helpers -------------------------------------------------------------------------------
+
+    def _not_found(self, spec: RestSpec) -> None:
+        """A 404 means "no such record" only from an API whose list call answers. With a wrong
+        base_url every call is 404, and Entra takes a 404 for a user gone (InvalidAnchor: the
+        job must be restarted) or, to its lookup, as a reason to quarantine the job. So the
+        first 404 for a kind asks for one record of its list: a 404 there too is Unavailable."""
+        listing = spec.target.list
+        if listing.path in self._answering:
+            return
+        try:
+            self.transport.request("GET", listing.path, params=first_record(listing), idempotent=True)
+        except NotFound:
+            log.error(
+                "API GET %s%s answers 404: check rest.base_url and the map's list path",
+                self.transport.base_url,
+                listing.path,
+            )
+            raise Unavailable(f"the API has no {listing.path}: its base_url or the map's list path is wrong") from None
+        self._answering.add(listing.path)
 
     def _call(
         self, operation: Operation, *, body: Any = NO_BODY, headers: dict[str, str] | None = None, **values: str

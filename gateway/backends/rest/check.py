@@ -7,14 +7,22 @@ from typing import Any
 
 from gateway.backends.base import BackendError, StoreSpec
 from gateway.backends.rest.backend import RestBackend
+from gateway.backends.rest.paging import first_record
 from gateway.backends.rest.settings import RestSettings
 from gateway.backends.rest.target import RestTarget
 from gateway.backends.rest.transport import Transport
 from gateway.checks import Finding, failed, passed
+from gateway.store import EVERYTHING
 
 FIX = (
     "check rest.base_url (scheme, host, port, path), ca_file, and the API credentials (key_file,"
     " password_file, client_secret_file, token_url); the gateway's log has the API's answer"
+)
+
+
+READ_FIX = (
+    "compare the map's list (items, total, paging) and id with what the API answers to that GET"
+    " (curl it with the same login); `scim-gateway mapping check` checks the map itself"
 )
 
 
@@ -24,7 +32,7 @@ def probe(backend: RestBackend, timeout: float) -> None:
     if not isinstance(transport, Transport):  # a dry run's: nothing to probe
         return
     for spec in list(backend.specs.values())[:1]:
-        transport.probe(spec.target.list.path, _one_record(spec.target), timeout)
+        transport.probe(spec.target.list.path, first_record(spec.target.list), timeout)
 
 
 def check(settings: RestSettings, specs: dict[str, StoreSpec[Any]]) -> list[Finding]:
@@ -37,25 +45,23 @@ def check(settings: RestSettings, specs: dict[str, StoreSpec[Any]]) -> list[Find
 
 def _check(transport: Transport, specs: dict[str, StoreSpec[Any]]) -> list[Finding]:
     findings = []
-    for name, spec in specs.items():
+    backend = RestBackend(
+        transport, {name: spec for name, spec in specs.items() if isinstance(spec.target, RestTarget)}
+    )
+    for name, spec in backend.specs.items():
         target = spec.target
-        if not isinstance(target, RestTarget):
-            continue
         what = f"{name}: GET {transport.settings.base_url}{target.list.path} with the gateway's login"
         try:
-            transport.probe(target.list.path, _one_record(target), transport.settings.timeout)
+            transport.probe(target.list.path, first_record(target.list), transport.settings.timeout)
         except BackendError as error:
             findings.append(failed(what, str(error), FIX))
+            continue
+        findings.append(passed(what, "answered"))
+        read = f"{name}: the first record, read through the map"
+        try:
+            page = backend.search(name, EVERYTHING, [], 1, 1)  # the very code a listing runs
+        except BackendError as error:
+            findings.append(failed(read, str(error), READ_FIX))
         else:
-            findings.append(passed(what, "answered"))
+            findings.append(passed(read, f"{page.total} in all" if page.entries else "the API holds none yet"))
     return findings
-
-
-def _one_record(target: RestTarget) -> dict[str, str]:
-    paging = target.list.paging
-    params = dict(target.list.params)
-    if paging.style == "offset":
-        params |= {paging.offset: "0", paging.limit: "1"}
-    elif paging.style == "page":
-        params |= {paging.page: str(paging.first_page), paging.limit: "1"}
-    return params

@@ -59,6 +59,17 @@ def everything(
             return found
 
 
+def first_record(listing: ListOperation) -> dict[str, str]:
+    """The list call's parameters that ask for one record (the first), in the API's paging."""
+    paging = listing.paging
+    params = dict(listing.params)
+    if paging.style == "offset":
+        params |= {paging.offset: "0", paging.limit: "1"}
+    elif paging.style == "page":
+        params |= {paging.page: str(paging.first_page), paging.limit: "1"}
+    return params
+
+
 def _page(
     transport: Sender, listing: ListOperation, params: dict[str, str], position: int, want: int
 ) -> tuple[list[dict], int | None]:
