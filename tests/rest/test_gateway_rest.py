@@ -174,3 +174,9 @@ def test_check_reads_the_first_record_through_the_map_so_a_wrong_items_field_fai
         else:
             assert code != 0 and "FAIL users: the first record, read through the map" in report, report
             assert "holds no array at records" in report and "compare the map's list (items" in report
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    settings = write_rest_settings(elsewhere, hr_api, HR_MAP, base_url=f"{hr_api.url.rsplit('/api/', 1)[0]}/api/v2")
+    CredentialFile(elsewhere / "tokens.yaml").add("entra")
+    assert main(["check", "--config", str(settings)]) != 0
+    assert "the API has no /employees (404" in capsys.readouterr().out  # a path missing, not a record

@@ -243,6 +243,9 @@ class Transport:
                 )
         except requests.RequestException as error:
             raise self._unreachable(error, "GET", path, False) from None
+        if response.status_code == 404:  # a list call: the path, not a record, is missing
+            message = self.message(response)
+            raise Unavailable(f"the API has no {path} (404{': ' + message if message else ''})")
         if response.status_code >= 300:
             raise self._refusal(response, "GET", path, None)
         self._json(response, "GET", path)
