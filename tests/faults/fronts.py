@@ -9,6 +9,7 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -115,25 +116,17 @@ class HttpsFront:
 
     def __enter__(self) -> HttpsFront:
         self.https.start()
-        threading.Thread(target=self._accept, daemon=True).start()
+        _serve_each(self.relay, self._relay)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop_event.set()
-        self.relay.close()
+        _stop_listening(self.relay)
         self.https.stop()
 
-    def _accept(self) -> None:
-        while not self.stop_event.is_set():
-            try:
-                client, _ = self.relay.accept()
-            except OSError:  # closed: the test is over
-                return
-            self.connections += 1
-            held = self.handshake if self.connections > self.pass_first else None
-            threading.Thread(target=self._relay, args=(client, held), daemon=True).start()
-
-    def _relay(self, client: socket.socket, held: str | None) -> None:
+    def _relay(self, client: socket.socket, number: int) -> None:
+        self.connections = max(self.connections, number)  # threads may start out of order
+        held = self.handshake if number > self.pass_first else None
         with client, socket.create_connection(self.https.server_address) as server:
             threading.Thread(target=_pipe, args=(client, server), daemon=True).start()
             until = time.monotonic() + (TRICKLE_FOR if held else 0)
@@ -249,24 +242,16 @@ class TricklingProxy:
         return f"http://127.0.0.1:{self.listener.getsockname()[1]}"
 
     def __enter__(self) -> TricklingProxy:
-        threading.Thread(target=self._accept, daemon=True).start()
+        _serve_each(self.listener, self._tunnel)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop_event.set()
-        self.listener.close()
+        _stop_listening(self.listener)
 
-    def _accept(self) -> None:
-        while not self.stop_event.is_set():
-            try:
-                client, _ = self.listener.accept()
-            except OSError:  # closed: the test is over
-                return
-            self.tunnels += 1
-            held = self.trickle and self.tunnels > self.pass_first
-            threading.Thread(target=self._tunnel, args=(client, held), daemon=True).start()
-
-    def _tunnel(self, client: socket.socket, held: bool) -> None:
+    def _tunnel(self, client: socket.socket, number: int) -> None:
+        self.tunnels = max(self.tunnels, number)
+        held = self.trickle and number > self.pass_first
         with client:
             asked = b""
             while b"\r\n\r\n" not in asked:
@@ -290,6 +275,32 @@ class TricklingProxy:
                     _pipe(client, server)
             except OSError:  # the gateway hung up
                 pass
+
+
+def _serve_each(listener: socket.socket, serve: Callable[[socket.socket, int], None]) -> None:
+    """Each connection `listener` accepts, served on a thread of its own with its number (1, 2,
+    ...), until the listener stops (the test is over)."""
+
+    def accept() -> None:
+        number = 0
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:  # stopped: the test is over
+                return
+            number += 1
+            threading.Thread(target=serve, args=(client, number), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+
+
+def _stop_listening(listener: socket.socket) -> None:
+    """Wake the accept() (close() alone leaves it blocked), then close."""
+    try:
+        listener.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    listener.close()
 
 
 class PlainFront:
