@@ -180,3 +180,20 @@ def test_check_reads_the_first_record_through_the_map_so_a_wrong_items_field_fai
     CredentialFile(elsewhere / "tokens.yaml").add("entra")
     assert main(["check", "--config", str(settings)]) != 0
     assert "the API has no /employees (404" in capsys.readouterr().out  # a path missing, not a record
+
+
+def test_a_create_whose_answer_names_no_record_is_found_by_its_username_not_a_500(
+    make_client, employees, tmp_path, caplog
+):
+    """The API made the employee but the map looks for it where the answer has none (`record:`)
+    and the API sends no Location: the gateway answered 500 for an employee that now existed."""
+    misread = tmp_path / "misread.yaml"
+    misread.write_text(
+        HR_MAP.read_text().replace('      body: "{record}"\n', '      body: "{record}"\n      record: employee\n', 1)
+    )
+    client = make_client(misread)
+    created = client.post("/Users", {"userName": "made", "active": True, "name": {"givenName": "M", "familyName": "D"}})
+    assert created.status_code == 201, created.get_json()
+    made = employees.by_login("made")
+    assert made is not None and created.get_json()["id"] == str(made["emp_id"])
+    assert "say where the record is with the map's `record:`" in caplog.text

@@ -243,9 +243,20 @@ class RestBackend:
             return self._entry(spec, document)
         id = id or _id_from_location(reply.headers.get("Location"))
         if not id:
-            raise BackendError(
-                f"the API's answer to {operation.method} {operation.path} holds no {spec.id_attribute} "
-                "and no Location; say where the record is with the operation's `record:`"
+            # The API took the write (2xx) and did not say which record it made: in doubt, so
+            # the service looks the record up by its unique key, rather than answer 500 for a
+            # user that now exists.
+            log.error(
+                "API %s %s answered %s with no %s and no Location: say where the record is with the"
+                " map's `record:` for that operation",
+                operation.method,
+                operation.path,
+                reply.status,
+                spec.id_attribute,
+            )
+            raise Unavailable(
+                f"the API's answer to {operation.method} {operation.path} did not say which record it made",
+                in_doubt=True,
             )
         return self.get(spec.kind, id, [])
 
