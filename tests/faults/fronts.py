@@ -78,6 +78,32 @@ class _TlsServer(_Server):
             super().finish_request(tls, client_address)
 
 
+def _forwarding(api: HrApi, seen: list[str], hold_writes: threading.Event | None = None) -> type:
+    """A handler that notes each call's method in `seen` and forwards the call to `api`. With
+    `hold_writes`, a write's body is never read: its connection is held until that event is set
+    (or TRICKLE_FOR)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.command)
+            forward(self, api)
+
+        def do_POST(self) -> None:
+            if hold_writes is None:
+                return self.do_GET()
+            seen.append(self.command)
+            hold_writes.wait(TRICKLE_FOR)
+            self.close_connection = True
+
+        do_PUT = do_PATCH = do_POST
+        do_DELETE = do_GET
+
+        def log_message(self, *args) -> None:
+            pass
+
+    return Handler
+
+
 class HttpsFront:
     """The HR API over HTTPS at https://localhost:PORT/api/v1 (certificate from `pki`, make_pki),
     reached through a TCP relay that holds back the server's side of each new connection.
@@ -93,19 +119,7 @@ class HttpsFront:
         self.pass_first = pass_first
         self.served: list[str] = []
         self.stop_event = threading.Event()
-        front = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                front.served.append(self.command)
-                forward(self, api)
-
-            do_POST = do_PUT = do_DELETE = do_PATCH = do_GET
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.https = _TlsServer(("127.0.0.1", 0), Handler)
+        self.https = _TlsServer(("127.0.0.1", 0), _forwarding(api, self.served))
         self.https.context.load_cert_chain(pki / "server.pem", pki / "server.key")
         self.relay = socket.create_server(("127.0.0.1", 0))
         self.connections = 0
@@ -315,27 +329,7 @@ class PlainFront:
         self.host = host
         self.heard: list[str] = []
         self.stop_event = threading.Event()
-        front = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                front.heard.append(self.command)
-                forward(self, api)
-
-            def do_POST(self) -> None:
-                if not deaf:
-                    return self.do_GET()
-                front.heard.append(self.command)
-                front.stop_event.wait(TRICKLE_FOR)
-                self.close_connection = True
-
-            do_PUT = do_PATCH = do_POST
-            do_DELETE = do_GET
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = _Server(("127.0.0.1", 0), Handler)
+        self.server = _Server(("127.0.0.1", 0), _forwarding(api, self.heard, self.stop_event if deaf else None))
         self.server.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # fills sooner
 
     @property

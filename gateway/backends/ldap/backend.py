@@ -26,7 +26,8 @@ import random
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 import ldap3
 
@@ -48,6 +49,8 @@ from gateway.backends.ldap.target import LdapSpec, LdapTarget
 from gateway.store import AllOf, AnyOf, Entry, Match, Negate, Page, Query, Record, Ref, references
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 WRITE_ATTEMPTS = 5  # a write to an entry renamed under it: found again by id this often
 STALE_PAUSE = 0.003  # seconds, times the attempt: the most a retry waits (30 ms in all, at most)
@@ -186,10 +189,9 @@ class LdapBackend:
 
         since = self.views.clock()  # before the write: a list sorted after may hold the entry already
         try:
-            created = self.pool.run(run, idempotent=False)
+            created = self._write(run)
         except BackendError as error:
             error.locator = error.locator or dn  # for the audit trail and the request log
-            self._maybe_written(error)
             raise
         self.views.created(kind, created.id, since)
         return self._remember(kind, created)
@@ -256,11 +258,7 @@ class LdapBackend:
                 current, after = self._read_at(connection, spec, current, attributes, update.id)
             return results.to_entry(spec, {"dn": current, "attributes": after or {}})
 
-        try:
-            after = self.pool.run(run, idempotent=False)
-        except BackendError as error:
-            self._maybe_written(error)
-            raise
+        after = self._write(run)
         self.views.forget(filtered_only=not renamed)
         if renamed:
             self.referrers.renamed(self.pool, spec.kind, dn, new_dn)
@@ -281,12 +279,7 @@ class LdapBackend:
                     results.check(connection)
                 return results.code(connection)
 
-            try:
-                code = self.pool.run(run, idempotent=False)
-            except BackendError as error:
-                self._maybe_written(error)
-                raise
-            if code == 0:
+            if self._write(run) == 0:
                 self.views.deleted(kind, id, since)
                 self._forget(kind, id)
                 self.referrers.deleted(self.pool, kind, dn)
@@ -294,11 +287,15 @@ class LdapBackend:
             self._forget(kind, id)
         raise NotFound.no_such(kind, id)
 
-    def _maybe_written(self, error: BackendError) -> None:
-        """A write whose outcome is unknown may have been done: no kept list is trusted with it
-        (this worker's, or, told, the others')."""
-        if error.in_doubt:
-            self.views.forget()
+    def _write(self, run: Callable[[ldap3.Connection], T]) -> T:
+        """The pool's run for a write. One whose outcome is unknown may have been done: no kept
+        list is trusted with it (this worker's, or, told, the others')."""
+        try:
+            return self.pool.run(run, idempotent=False)
+        except BackendError as error:
+            if error.in_doubt:
+                self.views.forget()
+            raise
 
     def _rename(self, connection, plan: ModifyPlan, guard: list, post) -> dict | None:
         connection.modify_dn(
