@@ -50,7 +50,8 @@ def preview_request(mapping: Mapping, kind: str, body: Any, current: dict | None
     try:
         if is_patch(body):
             start = normalize(current or STARTING_POINT[kind], resource_map.resource_type)
-            current_id = backend.current_id
+            given = (current or {}).get("id")  # the user as the gateway answered it: its own id
+            current_id = given if isinstance(given, str) and given.strip() else backend.current_id
             backend.seed(kind, current_id, codec.to_record(resource_map, start))
             response = service.patch(current_id, body)
             assert response is not None  # a PATCH that responds answers the resource

@@ -246,3 +246,23 @@ def test_examples_of_a_rest_map_run_on_its_dry_run(tmp_path):
         'example "unassigning the user terminates the employee (the API\'s own call)": '
         "expected status: ['A'], the gateway writes ['T']"
     ]
+
+
+def test_preview_of_a_patch_keeps_the_id_of_the_user_it_was_given(tmp_path, capsys, monkeypatch):
+    """An admin previews against a user as the gateway answered it: the answer and the API call
+    name that user's id, not a placeholder (a bare user still gets one)."""
+    current = tmp_path / "current.json"
+    current.write_text(json.dumps({"id": "4711", "userName": "jdoe@contoso.com", "displayName": "John"}))
+    body = {"schemas": [PATCH_OP], "Operations": [{"op": "Replace", "path": "displayName", "value": "Johnny"}]}
+    argv = ["mapping", "preview", str(HR_REST), "--current", str(current), "--response"]
+    code, out, err = _run(argv, capsys, json.dumps(body), monkeypatch)
+    assert code == 0, err
+    assert out.startswith("PUT /employees/4711\n")
+    assert '#   "id": "4711",' in out
+
+    current.write_text(json.dumps({"id": "66db94b8-8356-1041-8249-5d03487c91a1", "userName": "ann"}))
+    argv = ["mapping", "preview", str(REPO / "mappings" / "openldap.yaml"), "--current", str(current), "--response"]
+    code, out, err = _run(argv, capsys, json.dumps(body), monkeypatch)
+    assert code == 0, err
+    assert '#   "id": "66db94b8-8356-1041-8249-5d03487c91a1",' in out
+    assert "dn: uid=ann,ou=People,dc=example,dc=com\nchangetype: modify\nreplace: displayName" in out
