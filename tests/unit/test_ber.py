@@ -44,3 +44,49 @@ def test_a_post_read_entry_reads_what_pyasn1_writes():
 def test_broken_bytes_are_a_ber_error_not_a_crash(broken):
     with pytest.raises(ber.BerError):
         ber.search_result_entry(broken)
+
+
+def _ldap3_assertion(ldap_filter: str) -> tuple[str, bool, bytes]:
+    from ldap3.operation.search import compile_filter, parse_filter
+    from ldap3.protocol.controls import build_control
+
+    from gateway.backends.ldap import controls
+    from gateway.backends.ldap.capabilities import ASSERTION
+
+    parsed = parse_filter(ldap_filter, None, False, False, None, False)
+    return controls.kept(build_control(ASSERTION, True, compile_filter(parsed.elements[0])))
+
+
+# ids as each directory has them, values that need escaping, and one long enough for a long length
+VALUES = ["0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", "zoë ångström", "x(*)\\y\0", "a=b", "", "v" * 300]
+
+
+@pytest.mark.parametrize(
+    ("attribute", "value"),
+    [("entryUUID", v) for v in VALUES]
+    + [("nsUniqueId", v) for v in VALUES]
+    + [("scim-Id", "42")]
+    + [("objectGUID", "b0f6a5f3-1234-4cde-9abc-0123456789ab")],  # AD's: sent as its 16 bytes
+)
+def test_the_assertion_of_an_id_is_what_ldap3_and_pyasn1_encode(attribute, value):
+    """The control guarding a write by a remembered DN: the filter render_filter writes for the
+    id, encoded by ber.py, byte for byte what ldap3's parser and pyasn1 make of it."""
+    from gateway.backends.ldap import controls
+    from gateway.backends.ldap.compose import render_filter
+    from gateway.store import Match
+
+    ldap_filter = render_filter(Match(attribute, "eq", value))
+    assert controls._equality(ldap_filter) is not None
+    assert controls.assertion(ldap_filter) == _ldap3_assertion(ldap_filter)
+
+
+@pytest.mark.parametrize(
+    "ldap_filter",
+    ["(&(uid=a)(cn=b))", "(uid=a*)", "(uid>=a)", "(uid~=a)", "(cn;lang-en=a)", "(1.2.3=a)", "(uid=\\zz)", "(uid=\\4)"],
+)
+def test_any_other_assertion_is_left_to_ldap3(ldap_filter):
+    from gateway.backends.ldap import controls
+
+    assert controls._equality(ldap_filter) is None
+    if "\\" not in ldap_filter:  # ldap3 refuses a broken escape itself
+        assert controls.assertion(ldap_filter) == _ldap3_assertion(ldap_filter)

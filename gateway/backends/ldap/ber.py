@@ -1,11 +1,13 @@
-"""The few BER structures the libldap client reads and writes itself (X.690, definite lengths):
-the post-read control's entry (RFC 4527) and the paged-results control (RFC 2696). libldap
-encodes and decodes the operations; python-ldap would decode these controls with pyasn1, which
-costs as much as the operation they ride on."""
+"""The few BER structures the gateway reads and writes itself (X.690, definite lengths): the
+post-read control's entry (RFC 4527), the paged-results control (RFC 2696) and the equality
+filter an assertion control carries (RFC 4528). libldap encodes and decodes the operations;
+pyasn1 (python-ldap's and ldap3's way to these controls) costs as much CPU as the operation
+they ride on."""
 
 from __future__ import annotations
 
 SEQUENCE, SET, OCTET_STRING, INTEGER = 0x30, 0x31, 0x04, 0x02
+EQUALITY_MATCH = 0xA3  # Filter's equalityMatch [3], constructed (RFC 4511 section 4.5.1)
 SEARCH_RESULT_ENTRY = 0x64  # [APPLICATION 4], constructed
 
 
@@ -62,6 +64,11 @@ def paged_response(data: bytes) -> tuple[int, bytes]:
     size = int.from_bytes(data[start:stop], "big", signed=True)
     start, stop = _element(data, stop, OCTET_STRING)
     return size, data[start:stop]
+
+
+def equality_filter(attribute: str, value: bytes) -> bytes:
+    """Filter ::= equalityMatch [3] AttributeValueAssertion { attributeDesc, assertionValue }"""
+    return _tlv(EQUALITY_MATCH, _tlv(OCTET_STRING, attribute.encode("utf-8")) + _tlv(OCTET_STRING, value))
 
 
 def _integer(value: int) -> bytes:
