@@ -62,3 +62,22 @@ def test_a_dn_value_stays_one_rdn_value_and_reads_back_unchanged(value):
     assert parts[0][0] == "uid" and parts[1][:2] == ("ou", "People")
     assert rdn_text(dn) == value
     assert normalized_dn(dn)[0] == ("uid", value.lower())
+
+
+@settings(max_examples=1500)
+@given(hostile_text)
+def test_an_asserted_id_reaches_the_directory_as_exactly_the_id(value):
+    """The assertion control a write by a remembered DN carries (controls.py encodes it with
+    ber.py): the id's own bytes in one equalityMatch, byte for byte what ldap3 and pyasn1 send."""
+    from ldap3.operation.search import compile_filter
+    from pyasn1.codec.ber import encoder
+
+    from gateway.backends.ldap import ber, controls
+
+    rendered = render_filter(Match("entryUUID", "eq", value))
+    oid, critical, sent = controls.assertion(rendered)
+    assert (oid, critical) == ("1.3.6.1.1.12", True)
+    assert sent == ber.equality_filter("entryUUID", value.encode("utf-8"))
+    assert sent == encoder.encode(
+        compile_filter(ldap3_parse_filter(rendered, None, False, False, None, False).elements[0])
+    )
