@@ -85,6 +85,17 @@ def gateway_share(
     `answers`, when given, gets the last answer of each kind as sent (the floor's bodies)."""
     cpu_started = time.process_time()
     http = Http(port, token)
+    samples = walk(http, prefix, numbers, groups, answers)
+    http.close()
+    samples["client cpu"] = [time.process_time() - cpu_started]
+    return samples
+
+
+def walk(
+    http, prefix: str, numbers: list[int], groups: list[str], answers: dict | None = None
+) -> dict[str, list[float]]:
+    """Each user through what Entra sends, on `http` (harness.Http, or inprocess.WsgiClient):
+    the seconds each request took, by kind."""
     samples: dict[str, list[float]] = {kind: [] for kind in KINDS}
 
     def request(kind: str, call, *args) -> tuple[int, dict | None]:
@@ -120,8 +131,6 @@ def gateway_share(
         assert status == 204, body
         status, body = request("delete", http.send, "DELETE", f"/Users/{id}")
         assert status == 204, body
-    http.close()
-    samples["client cpu"] = [time.process_time() - cpu_started]
     return samples
 
 
