@@ -8,7 +8,7 @@ change even when the directory holds values the map does not show (a second `mai
 from __future__ import annotations
 
 from collections.abc import Set as AbstractSet
-from typing import Any
+from typing import Any, NamedTuple
 
 from gateway.mapping import functions
 from gateway.mapping.model import Computed, Family, ResourceMap, Rule, ScimPath, Template
@@ -16,6 +16,8 @@ from gateway.scim.errors import invalid_value
 from gateway.scim.projection import Projection
 from gateway.scim.resource import container
 from gateway.store import Change, Entry, Record, Ref, Value, same_value
+
+KEPT_READINGS = 64  # per map: what each projection reads (Entra sends two or three kinds)
 
 
 def _matches_selector(element: Any, selector: tuple[tuple[str, Any], ...]) -> bool:
@@ -146,19 +148,37 @@ def missing_required(resource_map: ResourceMap, resource: dict) -> list[str]:
 
 def directory_attributes(resource_map: ResourceMap, projection: Projection | None) -> list[str]:
     """What to read from the directory to answer with this projection (None: everything)."""
-    wanted = {resource_map.id_attribute}
-    for optional in (resource_map.created_attribute, resource_map.modified_attribute):
-        if optional and (projection is None or projection.wants(None, "meta")):
-            wanted.add(optional)
-    for rule in resource_map.rules:
-        path = rule.path
-        if rule.readable and (projection is None or projection.wants(path.urn, path.attribute, path.sub)):
-            wanted.add(rule.attribute)
-    for family in resource_map.families:
-        # Their names are not known in advance: read every attribute and pick them out.
-        if _wants_family(projection, family):
-            wanted.add("*")
-    return sorted(wanted)
+    return list(_reading(resource_map, projection).attributes)
+
+
+class _Reading(NamedTuple):
+    """What a projection reads through a map: worked out once per (map, projection)."""
+
+    rules: tuple[Rule, ...]  # the readable rules whose path the answer carries
+    meta: bool  # the answer carries meta
+    attributes: tuple[str, ...]  # the directory attributes to read, sorted
+
+
+def _reading(resource_map: ResourceMap, projection: Projection | None) -> _Reading:
+    kept = resource_map.memo
+    found = kept.get(projection)
+    if found is None:
+        meta = projection is None or projection.wants(None, "meta")
+        rules = tuple(
+            rule
+            for rule in resource_map.rules
+            if rule.readable
+            and (projection is None or projection.wants(rule.path.urn, rule.path.attribute, rule.path.sub))
+        )
+        wanted = {resource_map.id_attribute, *(rule.attribute for rule in rules)}
+        wanted |= {a for a in (resource_map.created_attribute, resource_map.modified_attribute) if a and meta}
+        if any(_wants_family(projection, family) for family in resource_map.families):
+            wanted.add("*")  # their names are not known in advance: read every attribute and pick them out
+        found = _Reading(rules, meta, tuple(sorted(wanted)))
+        if len(kept) >= KEPT_READINGS:  # projections come from clients: a bound on what is kept
+            kept.clear()
+        kept[projection] = found
+    return found
 
 
 def _wants_family(projection: Projection | None, family: Family) -> bool:
@@ -175,10 +195,9 @@ def to_resource(resource_map: ResourceMap, entry: Entry, projection: Projection 
     """The SCIM resource for a directory entry (meta.location is the web layer's to add)."""
     resource_type = resource_map.resource_type
     resource: dict = {"schemas": [resource_type.core.id], "id": entry.id}
-    for rule in resource_map.rules:
+    reading = _reading(resource_map, projection)
+    for rule in reading.rules:
         path = rule.path
-        if not rule.readable or (projection is not None and not projection.wants(path.urn, path.attribute, path.sub)):
-            continue
         raw = entry.attributes.get(rule.key, [])
         if rule.reference:
             # An unresolved reference stays a Ref, so a PATCH that does not touch it keeps it.
@@ -192,7 +211,7 @@ def to_resource(resource_map: ResourceMap, entry: Entry, projection: Projection 
     for extension in resource_type.extensions:
         if extension.id in resource:
             resource["schemas"].append(extension.id)
-    if projection is None or projection.wants(None, "meta"):
+    if reading.meta:
         meta = {"resourceType": resource_type.name}
         if entry.created:
             meta["created"] = entry.created

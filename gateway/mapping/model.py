@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from gateway.mapping.transforms import Chain
@@ -153,6 +154,11 @@ class ResourceMap:
     unique: tuple[ScimPath, ...] = ()  # beyond the schema's own
     entra_paths: tuple[ScimPath, ...] = ()  # what Entra's attribute mapping sends (mapping check)
     lines: dict[str, int | None] = field(default_factory=dict)  # where its keys are in the file ("attributes": 12)
+
+    @cached_property
+    def memo(self) -> dict:
+        """What is worked out from this map once and kept (codec.py: what a projection reads)."""
+        return {}
 
     def rules_for(self, urn: str | None, attribute: str, sub: str | None = None) -> list[Rule]:
         """Rules whose SCIM path is this attribute (and this sub-attribute, if given)."""

@@ -7,12 +7,15 @@ carries, and (through the mapping) which directory attributes need to be read at
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from gateway.scim.filter import parse_attr_path
 from gateway.scim.resource import resolve
 from gateway.scim.schema import ResourceType
 
-Key = tuple[str | None, str, str | None]  # (extension URN or None, attribute, sub-attribute or None)
+Key = tuple[str | None, str, str | None]
+KEPT = 64  # parsed projections kept per resource type (Entra sends two or three kinds)
+KEPT_DECISIONS = 1024  # per projection: one per attribute a resource can carry  # (extension URN or None, attribute, sub-attribute or None)
 
 
 @dataclass(frozen=True)
@@ -24,9 +27,23 @@ class Projection:
 
     @classmethod
     def parse(cls, resource_type: ResourceType, attributes: str | None, excluded: str | None) -> Projection:
-        include, extensions = _keys(resource_type, attributes)
-        exclude, excluded_extensions = _keys(resource_type, excluded)
-        return cls(include if attributes else None, exclude, extensions, excluded_extensions)
+        """The same parameters give the same Projection, kept by the resource type: what it
+        decides (here, and what codec.py reads for it) is worked out once, not per request."""
+        kept = resource_type.memo
+        found = kept.get((cls, attributes, excluded))
+        if found is None:
+            include, extensions = _keys(resource_type, attributes)
+            exclude, excluded_extensions = _keys(resource_type, excluded)
+            found = cls(include if attributes else None, exclude, extensions, excluded_extensions)
+            if len(kept) >= KEPT:  # a client choosing new attribute lists cannot grow it
+                kept.clear()
+            kept[(cls, attributes, excluded)] = found
+        return found
+
+    @cached_property
+    def _decisions(self) -> dict:
+        """(type, urn, name) -> (kept?, sub-attributes to keep, sub-attributes to drop)."""
+        return {}
 
     def wants(self, urn: str | None, attribute: str, sub: str | None = None, returned: str = "default") -> bool:
         """Does the response carry this attribute (or this sub-attribute)?"""
@@ -75,16 +92,25 @@ class Projection:
     def _filter(self, attributes: dict, urn: str | None, resource_type: ResourceType) -> dict:
         kept = {}
         for name, value in attributes.items():
-            attribute = resource_type.attribute(urn, name)
-            returned = attribute.returned if attribute else "default"
-            if not self.wants(urn, name, returned=returned):
+            wanted, subs, excluded_subs = self._decision(resource_type, urn, name)
+            if not wanted:
                 continue
-            subs = self.subs(urn, name)
-            excluded_subs = {k[2] for k in self.exclude if k[:2] == (urn, name) and k[2]}
             if (subs or excluded_subs) and isinstance(value, (dict, list)):
                 value = _trim(value, subs, excluded_subs)
             kept[name] = value
         return kept
+
+    def _decision(self, resource_type: ResourceType, urn: str | None, name: str) -> tuple:
+        key = (resource_type.name, urn, name)
+        decision = self._decisions.get(key)
+        if decision is None:
+            attribute = resource_type.attribute(urn, name)
+            returned = attribute.returned if attribute else "default"
+            excluded_subs = frozenset(k[2] for k in self.exclude if k[:2] == (urn, name) and k[2])
+            decision = (self.wants(urn, name, returned=returned), self.subs(urn, name), excluded_subs)
+            if len(self._decisions) < KEPT_DECISIONS:  # names come from the map, not the client
+                self._decisions[key] = decision
+        return decision
 
 
 def _trim(value, subs: set[str] | None, excluded: set[str]):

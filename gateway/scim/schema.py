@@ -272,6 +272,11 @@ class ResourceType:
     core: Schema
     extensions: tuple[Schema, ...] = field(default=())
 
+    @cached_property
+    def memo(self) -> dict:
+        """What is worked out from this type once and kept (projection.py's parsed projections)."""
+        return {}
+
     def extension(self, urn: str) -> Schema | None:
         lowered = urn.lower()
         return next((e for e in self.extensions if e.id.lower() == lowered), None)

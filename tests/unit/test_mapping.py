@@ -84,6 +84,32 @@ def test_projection_limits_what_is_read_from_the_directory():
     assert "modifyTimestamp" not in wanted and "uid" in wanted
 
 
+def test_what_a_projection_reads_is_worked_out_once_and_kept_within_bounds():
+    """Projections and what they read through a map are kept (not worked out per request);
+    however many attribute lists clients send, what is kept stays bounded, and each answer
+    stays what that projection asks for."""
+    from gateway.mapping.codec import KEPT_READINGS
+    from gateway.scim.projection import KEPT
+
+    resource_type = USERS.resource_type
+    first = Projection.parse(resource_type, "userName,emails", None)
+    assert Projection.parse(resource_type, "userName,emails", None) is first
+    entry = Entry("id-1", {"uid": ["ann"], "mail": ["ann@example.com"], "title": ["Cook"]})
+    names = ["title", "userName", "emails", "displayName", "name.givenName", "addresses", "phoneNumbers"]
+    for n in range(3 * max(KEPT, KEPT_READINGS)):
+        chosen = ",".join(names[: 1 + n % len(names)]) + (
+            "" if n < len(names) else f",{names[n % len(names)]}" * (n // 7)
+        )
+        projection = Projection.parse(resource_type, chosen, None)
+        read = codec.directory_attributes(USERS, projection)
+        assert ("title" in read) == ("title" in chosen.split(","))
+        resource = projection.apply(codec.to_resource(USERS, entry, projection), resource_type)
+        assert ("title" in resource) == ("title" in chosen.split(","))
+        assert len(resource_type.memo) <= KEPT and len(USERS.memo) <= KEPT_READINGS
+    assert codec.to_resource(USERS, entry, first)["emails"] == [{"value": "ann@example.com", "type": "work"}]
+    assert "title" not in codec.to_resource(USERS, entry, first)
+
+
 def test_diff_changes_only_what_differs_and_multi_valued_by_value():
     old = {"sn": ["a"], "member": ["1", "2"], "mail": ["x"]}
     new = {"sn": ["b"], "member": ["2", "3"], "mail": ["x"]}
