@@ -9,8 +9,8 @@ request (start-up, reloads, the CLI) there is none, and every reader copes with 
 
 from __future__ import annotations
 
+import os
 import re
-import uuid
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 
@@ -46,10 +46,11 @@ _current: ContextVar[RequestContext | None] = ContextVar("scim_gateway_request",
 
 
 def request_id_from(header: str | None) -> str:
-    """The client's X-Request-Id when it is short and plain, else a fresh one."""
+    """The client's X-Request-Id when it is short and plain, else a fresh one: 64 random bits
+    as 16 hex digits (the first 16 of a uuid4's hex held 60, and cost more)."""
     if header and PLAIN_REQUEST_ID.fullmatch(header):
         return header
-    return uuid.uuid4().hex[:16]
+    return os.urandom(8).hex()
 
 
 def begin(context: RequestContext) -> Token:
