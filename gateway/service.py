@@ -76,7 +76,9 @@ class ResourceService:
         self.limits = limits
         self.kind = resource_map.name
         self.resource_type = resource_map.resource_type
-        self.multi_valued = store_spec(resource_map).multi_valued
+        spec = store_spec(resource_map)
+        self.multi_valued = spec.multi_valued
+        self._references = frozenset(spec.references)  # the attributes an entry holds Refs in
         target = resource_map.target
         self._blind_writes = bool(target and target.writes_changes)
         self._renaming = target.renaming_attributes if target else frozenset()
@@ -222,8 +224,8 @@ class ResourceService:
         # A reference whose DN names no entry (dangling, or refint not done yet) is left out.
         pending = []
         for entry in entries:
-            for values in entry.attributes.values():
-                for value in values:
+            for name in self._references & entry.attributes.keys():
+                for value in entry.attributes[name]:
                     if isinstance(value, Ref) and not value.id and (value.locator or "").lower() not in by_locator:
                         pending.append(value)
         if pending:
@@ -232,10 +234,13 @@ class ResourceService:
             )
         resources = []
         for entry in entries:
-            attributes = {name: [_with_id(v, by_locator) for v in values] for name, values in entry.attributes.items()}
-            attributes = {name: [v for v in values if v is not None] for name, values in attributes.items()}
-            rendered = Entry(entry.id, attributes, entry.locator, entry.created, entry.modified)
-            resource = codec.to_resource(self.map, rendered, projection)
+            held = self._references & entry.attributes.keys()
+            if held:  # only the attributes that hold references change
+                attributes = dict(entry.attributes)
+                for name in held:
+                    attributes[name] = [v for v in (_with_id(v, by_locator) for v in attributes[name]) if v is not None]
+                entry = Entry(entry.id, attributes, entry.locator, entry.created, entry.modified)
+            resource = codec.to_resource(self.map, entry, projection)
             resources.append(projection.apply(resource, self.resource_type) if projection else resource)
         return resources
 
