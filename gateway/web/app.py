@@ -38,7 +38,7 @@ class Gateway:
         self.tenants = {blueprint_name(t.name): t for t in tenants}
         self.throttle = Throttle(
             storage_for(settings.limits_storage)
-        )  # made here, in the worker: `limits` keeps a timer thread
+        )  # made here, in the worker: its counters are this process's (or a shared store's)
 
     def tenant_for(self, blueprint: str | None) -> Tenant:
         return self.tenants[(blueprint or "").removeprefix("oauth_")]

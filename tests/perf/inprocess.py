@@ -73,7 +73,9 @@ def main(folder: Path, users: int) -> None:
     slapd.start()
     try:
         top = f"audit_log: {folder / 'audit.log'}\n"
-        settings = write_settings(folder, slapd, OPENLDAP_MAP, tenant_yaml="    limits: {rate: null}\n", top_yaml=top)
+        # A rate limit as every tenant has one by default (50/second), set where it is never reached.
+        rate = "    limits: {rate: 1000000/second}\n"
+        settings = write_settings(folder, slapd, OPENLDAP_MAP, tenant_yaml=rate, top_yaml=top)
         client = WsgiClient(None, CredentialFile(folder / "tokens.yaml").add("perf"))
         logs.configure("text", "info")
         client.app = create_app(settings)
