@@ -12,14 +12,7 @@ from gateway import deadline
 from gateway.backends.base import Contended, NotFound, Unavailable
 from gateway.backends.breaker import BackendDown, Breaker, Guarded
 from gateway.backends.watchdog import Watchdog
-
-
-class Clock:
-    def __init__(self):
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.unit.clock import Clock
 
 
 class Flaky:

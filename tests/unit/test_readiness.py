@@ -4,14 +4,7 @@ from __future__ import annotations
 
 from gateway.backends.base import Unavailable
 from gateway.checks import READY_CACHE, Readiness
-
-
-class Clock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.unit.clock import Clock
 
 
 def test_a_probe_is_asked_once_per_cache_period_and_its_problem_is_the_answer():

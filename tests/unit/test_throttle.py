@@ -8,14 +8,7 @@ import time
 from limits import parse
 
 from gateway.web.throttle import SWEEP_SECONDS, LocalWindows, Throttle
-
-
-class Clock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.unit.clock import Clock
 
 
 def test_at_most_the_rate_in_any_window():
