@@ -13,9 +13,9 @@ from gateway.scim.filter import parse_attr_path
 from gateway.scim.resource import resolve
 from gateway.scim.schema import ResourceType
 
-Key = tuple[str | None, str, str | None]
+Key = tuple[str | None, str, str | None]  # (extension URN or None, attribute, sub-attribute or None)
 KEPT = 64  # parsed projections kept per resource type (Entra sends two or three kinds)
-KEPT_DECISIONS = 1024  # per projection: one per attribute a resource can carry  # (extension URN or None, attribute, sub-attribute or None)
+KEPT_DECISIONS = 1024  # per projection: one per attribute a resource can carry
 
 
 @dataclass(frozen=True)
