@@ -25,6 +25,7 @@ class RequestContext:
     method: str = ""
     path: str = ""
     client: str = "-"
+    started: float = 0.0  # time.perf_counter() when the request was seen: its log line's duration
     tenant: str | None = None
     credential: str | None = None  # the credential's name, never the secret
     # Filled in as the request goes down the road; the request log line reports them.

@@ -57,25 +57,26 @@ def register(app: Flask, settings: Settings) -> None:
 
 
 def _start() -> None:
+    current = request._get_current_object()  # type: ignore[attr-defined]  # the request itself, looked up once
     serving = context.RequestContext(
-        context.request_id_from(request.headers.get("X-Request-Id")),
-        method=request.method,
-        path=request.path,
-        client=request.remote_addr or "-",
+        context.request_id_from(current.environ.get("HTTP_X_REQUEST_ID")),
+        method=current.method,
+        path=current.path,
+        client=current.remote_addr or "-",
+        started=time.perf_counter(),
     )
-    g.request_context = serving
     g.context_token = context.begin(serving)
-    g.started = time.perf_counter()
 
 
 def _finish(response: Response) -> Response:
-    serving: context.RequestContext | None = g.get("request_context")
+    serving = context.current()
     if serving is None:
         return response
     if serving.unsettled:
         trail.settle(serving, response.status_code)
-    seconds = time.perf_counter() - g.get("started", time.perf_counter())
+    seconds = time.perf_counter() - serving.started
     status = response.status_code
+    method, path = serving.method, serving.path
     query = logged_query(request.query_string.decode("utf-8", "replace"))[:300]
     fields: dict[str, object] = {"credential": serving.credential, "client": serving.client}
     if status >= 300:
@@ -89,22 +90,17 @@ def _finish(response: Response) -> Response:
     log.log(
         level,
         "%s %s %s %.1fms",
-        logs.token(request.method),
-        logs.token(request.path + (f"?{query}" if query else "")),
+        logs.token(method),
+        logs.token(path + (f"?{query}" if query else "")),
         status,
         seconds * 1000,
         extra={
             "fields": fields,
-            "structured": {
-                "method": request.method,
-                "path": request.path,
-                "status": status,
-                "duration_ms": round(seconds * 1000, 1),
-            },
+            "structured": {"method": method, "path": path, "status": status, "duration_ms": round(seconds * 1000, 1)},
         },
     )
     if not g.get("unmeasured"):
-        metrics.count_request(serving.tenant or "-", _resource_label(serving), request.method, status, seconds)
+        metrics.count_request(serving.tenant or "-", _resource_label(serving), method, status, seconds)
     response.headers["X-Request-Id"] = serving.request_id
     return response
 
