@@ -6,7 +6,7 @@ they ride on."""
 
 from __future__ import annotations
 
-SEQUENCE, SET, OCTET_STRING, INTEGER = 0x30, 0x31, 0x04, 0x02
+SEQUENCE, SET, OCTET_STRING, INTEGER, BOOLEAN, ENUMERATED = 0x30, 0x31, 0x04, 0x02, 0x01, 0x0A
 EQUALITY_MATCH = 0xA3  # Filter's equalityMatch [3], constructed (RFC 4511 section 4.5.1)
 SEARCH_RESULT_ENTRY = 0x64  # [APPLICATION 4], constructed
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import ldap3
 from ldap3.core import exceptions as ldap_errors
 
+from gateway.backends.ldap.encoded import EncodedRequests
 from gateway.observability import metrics
 
 SIZE_LIMIT_EXCEEDED = 4  # a search with size_limit asked for no more: that is an answer, not a refusal
@@ -62,5 +63,5 @@ class Measured(_Client):
         return answer
 
 
-class MeasuredConnection(Measured, ldap3.Connection):
+class MeasuredConnection(Measured, EncodedRequests, ldap3.Connection):
     pass
