@@ -67,8 +67,8 @@ def test_a_dn_value_stays_one_rdn_value_and_reads_back_unchanged(value):
 @settings(max_examples=1500)
 @given(hostile_text)
 def test_an_asserted_id_reaches_the_directory_as_exactly_the_id(value):
-    """The assertion control a write by a remembered DN carries (controls.py encodes it with
-    ber.py): the id's own bytes in one equalityMatch, byte for byte what ldap3 and pyasn1 send."""
+    """The assertion control a write by a remembered DN carries (controls.py has wire.py write
+    it): the id's own bytes in one equalityMatch, byte for byte what ldap3 and pyasn1 send."""
     from ldap3.operation.search import compile_filter
     from pyasn1.codec.ber import encoder
 
@@ -77,7 +77,10 @@ def test_an_asserted_id_reaches_the_directory_as_exactly_the_id(value):
     rendered = render_filter(Match("entryUUID", "eq", value))
     oid, critical, sent = controls.assertion(rendered)
     assert (oid, critical) == ("1.3.6.1.1.12", True)
-    assert sent == ber.equality_filter("entryUUID", value.encode("utf-8"))
+    equality_match = 0xA3  # RFC 4511 section 4.5.1: equalityMatch [3] { attributeDesc, assertionValue }
+    assert sent == ber.tlv(
+        equality_match, ber.tlv(ber.OCTET_STRING, b"entryUUID") + ber.tlv(ber.OCTET_STRING, value.encode())
+    )
     assert sent == encoder.encode(
         compile_filter(ldap3_parse_filter(rendered, None, False, False, None, False).elements[0])
     )

@@ -1,13 +1,12 @@
-"""The few BER structures the gateway reads and writes itself (X.690, definite lengths): the
-post-read control's entry (RFC 4527), the paged-results control (RFC 2696) and the equality
-filter an assertion control carries (RFC 4528). libldap encodes and decodes the operations;
-pyasn1 (python-ldap's and ldap3's way to these controls) costs as much CPU as the operation
-they ride on."""
+"""BER as the gateway reads and writes it itself (X.690, definite lengths): a tag, a length and
+a content (`tlv`), and the few structures it reads: the post-read control's entry (RFC 4527)
+and the paged-results control (RFC 2696). pyasn1 (python-ldap's and ldap3's way to these
+controls) costs as much CPU as the operation they ride on. The requests ldap3 sends, and the
+filter an assertion control carries, are written by wire.py on top of this."""
 
 from __future__ import annotations
 
 SEQUENCE, SET, OCTET_STRING, INTEGER, BOOLEAN, ENUMERATED = 0x30, 0x31, 0x04, 0x02, 0x01, 0x0A
-EQUALITY_MATCH = 0xA3  # Filter's equalityMatch [3], constructed (RFC 4511 section 4.5.1)
 SEARCH_RESULT_ENTRY = 0x64  # [APPLICATION 4], constructed
 
 
@@ -55,7 +54,7 @@ def search_result_entry(data: bytes) -> tuple[str, dict[str, list[bytes]]]:
 
 def paged_request(size: int, cookie: bytes) -> bytes:
     """realSearchControlValue ::= SEQUENCE { size INTEGER, cookie OCTET STRING }"""
-    return _tlv(SEQUENCE, _tlv(INTEGER, _integer(size)) + _tlv(OCTET_STRING, cookie))
+    return tlv(SEQUENCE, tlv(INTEGER, integer(size)) + tlv(OCTET_STRING, cookie))
 
 
 def paged_response(data: bytes) -> tuple[int, bytes]:
@@ -66,16 +65,11 @@ def paged_response(data: bytes) -> tuple[int, bytes]:
     return size, data[start:stop]
 
 
-def equality_filter(attribute: str, value: bytes) -> bytes:
-    """Filter ::= equalityMatch [3] AttributeValueAssertion { attributeDesc, assertionValue }"""
-    return _tlv(EQUALITY_MATCH, _tlv(OCTET_STRING, attribute.encode("utf-8")) + _tlv(OCTET_STRING, value))
-
-
-def _integer(value: int) -> bytes:
+def integer(value: int) -> bytes:
     return value.to_bytes(max(1, (value.bit_length() + 8) // 8), "big", signed=True)
 
 
-def _tlv(tag: int, content: bytes) -> bytes:
+def tlv(tag: int, content: bytes) -> bytes:
     length = len(content)
     if length < 0x80:
         return bytes([tag, length]) + content

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from gateway.backends.ldap.ber import BOOLEAN, ENUMERATED, INTEGER, OCTET_STRING, SEQUENCE, SET, _integer, _tlv
+from gateway.backends.ldap.ber import BOOLEAN, ENUMERATED, INTEGER, OCTET_STRING, SEQUENCE, SET, integer, tlv
 
 SEARCH_REQUEST, ADD_REQUEST, MODIFY_REQUEST, DEL_REQUEST = 0x63, 0x68, 0x66, 0x4A  # [APPLICATION n]
 CONTROLS = 0xA0  # LDAPMessage's controls [0]
@@ -39,7 +39,7 @@ class Unsupported(ValueError):
 
 def message(message_id: int, operation: bytes, controls: bytes = b"") -> bytes:
     """LDAPMessage ::= SEQUENCE { messageID, protocolOp, controls [0] Controls OPTIONAL }"""
-    return _tlv(SEQUENCE, _tlv(INTEGER, _integer(message_id)) + operation + controls)
+    return tlv(SEQUENCE, tlv(INTEGER, integer(message_id)) + operation + controls)
 
 
 def controls_field(controls: list | tuple | None) -> bytes:
@@ -49,7 +49,7 @@ def controls_field(controls: list | tuple | None) -> bytes:
         return b""
     if not isinstance(controls, list | tuple):
         raise Unsupported("controls that are not a list")
-    return _tlv(CONTROLS, b"".join(_control(control) for control in controls))
+    return tlv(CONTROLS, b"".join(_control(control) for control in controls))
 
 
 def search_request(
@@ -57,36 +57,36 @@ def search_request(
 ) -> bytes:
     if scope not in SCOPES:
         raise Unsupported(f"scope {scope!r}")
-    return _tlv(
+    return tlv(
         SEARCH_REQUEST,
         _string(base)
-        + _tlv(ENUMERATED, _integer(SCOPES[scope]))
-        + _tlv(ENUMERATED, _integer(deref))
-        + _tlv(INTEGER, _integer(size_limit))
-        + _tlv(INTEGER, _integer(time_limit))
-        + _tlv(BOOLEAN, FALSE)  # typesOnly
+        + tlv(ENUMERATED, integer(SCOPES[scope]))
+        + tlv(ENUMERATED, integer(deref))
+        + tlv(INTEGER, integer(size_limit))
+        + tlv(INTEGER, integer(time_limit))
+        + tlv(BOOLEAN, FALSE)  # typesOnly
         + filter_bytes(search_filter)
-        + _tlv(SEQUENCE, b"".join(_string(name) for name in attributes)),
+        + tlv(SEQUENCE, b"".join(_string(name) for name in attributes)),
     )
 
 
 def add_request(dn: str, attributes: dict) -> bytes:
     """AddRequest ::= [APPLICATION 8] SEQUENCE { entry, attributes SEQUENCE OF { type, vals } }"""
-    return _tlv(ADD_REQUEST, _string(dn) + _tlv(SEQUENCE, b"".join(_attribute(n, v) for n, v in attributes.items())))
+    return tlv(ADD_REQUEST, _string(dn) + tlv(SEQUENCE, b"".join(_attribute(n, v) for n, v in attributes.items())))
 
 
 def modify_request(dn: str, changes: list[tuple[int, str, list]]) -> bytes:
     """ModifyRequest ::= [APPLICATION 6] SEQUENCE { object, changes SEQUENCE OF SEQUENCE {
     operation ENUMERATED, modification PartialAttribute } }; `changes` as (operation, name, values)."""
     written = b"".join(
-        _tlv(SEQUENCE, _tlv(ENUMERATED, _integer(operation)) + _attribute(name, values))
+        tlv(SEQUENCE, tlv(ENUMERATED, integer(operation)) + _attribute(name, values))
         for operation, name, values in changes
     )
-    return _tlv(MODIFY_REQUEST, _string(dn) + _tlv(SEQUENCE, written))
+    return tlv(MODIFY_REQUEST, _string(dn) + tlv(SEQUENCE, written))
 
 
 def delete_request(dn: str) -> bytes:
-    return _tlv(DEL_REQUEST, dn.encode("utf-8"))
+    return tlv(DEL_REQUEST, dn.encode("utf-8"))
 
 
 def value_bytes(value) -> bytes:
@@ -122,12 +122,12 @@ def _filter(text: str, at: int, depth: int) -> tuple[bytes, int]:
             parts.append(part)
         if not parts or at >= len(text) or text[at] != ")":
             raise Unsupported("an & or | with no filter, or unclosed")
-        return _tlv(AND if kind == "&" else OR, b"".join(parts)), at + 1
+        return tlv(AND if kind == "&" else OR, b"".join(parts)), at + 1
     if kind == "!":
         part, at = _filter(text, at + 2, depth + 1)
         if at >= len(text) or text[at] != ")":
             raise Unsupported("an unclosed !")
-        return _tlv(NOT, part), at + 1
+        return tlv(NOT, part), at + 1
     end = text.find(")", at + 1)
     if end < 0:
         raise Unsupported("an unclosed filter")
@@ -147,19 +147,19 @@ def _item(item: str) -> bytes:
         return _extensible(left[:-1], value)
     attribute = _attribute_name(left[:-1] if tag else left)
     if tag:
-        return _tlv(tag, _string(attribute) + _tlv(OCTET_STRING, _unescape(value)))
+        return tlv(tag, _string(attribute) + tlv(OCTET_STRING, _unescape(value)))
     if value == "*":
-        return _tlv(PRESENT, attribute.encode("utf-8"))
+        return tlv(PRESENT, attribute.encode("utf-8"))
     if "*" not in value:
-        return _tlv(EQUALITY, _string(attribute) + _tlv(OCTET_STRING, _unescape(value)))
+        return tlv(EQUALITY, _string(attribute) + tlv(OCTET_STRING, _unescape(value)))
     pieces = value.split("*")
     initial, middle, final = pieces[0], pieces[1:-1], pieces[-1]
     if any(piece == "" for piece in middle):
         raise Unsupported("two * in a row")
-    written = _tlv(INITIAL, _unescape(initial)) if initial else b""
-    written += b"".join(_tlv(ANY, _unescape(piece)) for piece in middle)
-    written += _tlv(FINAL, _unescape(final)) if final else b""
-    return _tlv(SUBSTRINGS, _string(attribute) + _tlv(SEQUENCE, written))
+    written = tlv(INITIAL, _unescape(initial)) if initial else b""
+    written += b"".join(tlv(ANY, _unescape(piece)) for piece in middle)
+    written += tlv(FINAL, _unescape(final)) if final else b""
+    return tlv(SUBSTRINGS, _string(attribute) + tlv(SEQUENCE, written))
 
 
 def _extensible(left: str, value: str) -> bytes:
@@ -170,11 +170,11 @@ def _extensible(left: str, value: str) -> bytes:
     rules = [part for part in parts[1:] if part.lower() != "dn"]
     if len(rules) > 1 or (not attribute and not rules) or options.count("dn") > 1:
         raise Unsupported("an extensible match this module does not read")
-    written = _tlv(RULE, _attribute_name(rules[0]).encode("utf-8")) if rules else b""
-    written += _tlv(TYPE, _attribute_name(attribute).encode("utf-8")) if attribute else b""
-    written += _tlv(MATCH_VALUE, _unescape(value))
-    written += _tlv(DN_ATTRIBUTES, TRUE) if dn else b""
-    return _tlv(EXTENSIBLE, written)
+    written = tlv(RULE, _attribute_name(rules[0]).encode("utf-8")) if rules else b""
+    written += tlv(TYPE, _attribute_name(attribute).encode("utf-8")) if attribute else b""
+    written += tlv(MATCH_VALUE, _unescape(value))
+    written += tlv(DN_ATTRIBUTES, TRUE) if dn else b""
+    return tlv(EXTENSIBLE, written)
 
 
 def _attribute_name(name: str) -> str:
@@ -210,10 +210,10 @@ def _unescape(value: str) -> bytes:
 def _attribute(name: str, values) -> bytes:
     """PartialAttribute ::= SEQUENCE { type, vals SET OF value }"""
     if isinstance(values, list | tuple | set):
-        written = b"".join(_tlv(OCTET_STRING, value_bytes(value)) for value in values)
+        written = b"".join(tlv(OCTET_STRING, value_bytes(value)) for value in values)
     else:
-        written = _tlv(OCTET_STRING, value_bytes(values))
-    return _tlv(SEQUENCE, _string(name) + _tlv(SET, written))
+        written = tlv(OCTET_STRING, value_bytes(values))
+    return tlv(SEQUENCE, _string(name) + tlv(SET, written))
 
 
 def _control(control) -> bytes:
@@ -221,13 +221,13 @@ def _control(control) -> bytes:
     if not isinstance(control, list | tuple) or len(control) != 3 or not isinstance(control[1], bool):
         raise Unsupported("a control that is not (oid, criticality, value)")
     oid, critical, value = control
-    written = _string(oid) + (_tlv(BOOLEAN, TRUE) if critical else b"")  # the DEFAULT is left out, as ldap3 does
+    written = _string(oid) + (tlv(BOOLEAN, TRUE) if critical else b"")  # the DEFAULT is left out, as ldap3 does
     if value is not None:
-        written += _tlv(OCTET_STRING, value_bytes(value))
-    return _tlv(SEQUENCE, written)
+        written += tlv(OCTET_STRING, value_bytes(value))
+    return tlv(SEQUENCE, written)
 
 
 def _string(text: str) -> bytes:
     if not isinstance(text, str):
         raise Unsupported(f"a name or DN of type {type(text).__name__}")
-    return _tlv(OCTET_STRING, text.encode("utf-8"))
+    return tlv(OCTET_STRING, text.encode("utf-8"))
