@@ -284,3 +284,17 @@ def test_every_entra_default_attribute_round_trips_through_slapd(client):
     read = client.get(f"/Users/{created.get_json()['id']}").get_json()
     for key, value in body.items():
         assert read[key] == value, key
+
+
+def test_meta_location_names_the_host_and_scheme_each_request_came_to(client):
+    """RFC 7644 section 3.1: meta.location is the resource's URI, as the client reached it; each
+    host and scheme gets its own (views._host_url keeps one per host and scheme)."""
+    id = client.create_user("located")["id"]
+    for host, scheme in [("gw.example.com", "http"), ("other.example.com:8443", "https"), ("gw.example.com", "http")]:
+        answer = client.flask_client.get(
+            f"/scim/v2/Users/{id}",
+            headers={"Authorization": f"Bearer {client.token}", "Host": host},
+            base_url=f"{scheme}://{host}",
+        )
+        assert answer.status_code == 200, answer.json
+        assert answer.json["meta"]["location"] == f"{scheme}://{host}/scim/v2/Users/{id}"
