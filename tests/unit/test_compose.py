@@ -13,6 +13,7 @@ from gateway.backends.ldap.compose import (
     MATCH_NONE,
     all_filters,
     build_dn,
+    escape_filter_value,
     iso_time,
     normalized_dn,
     rdn_text,
@@ -103,3 +104,11 @@ def test_dn_values_with_sharps_spaces_and_control_characters_read_back_unchanged
     dn = build_dn("uid={uid},ou=People,dc=example,dc=com", {"uid": [value]})
     assert len(parse_dn(dn)) == 4
     assert rdn_text(dn) == value
+
+
+@pytest.mark.parametrize("char", [chr(code) for code in range(128)])
+def test_each_ascii_character_is_escaped_by_the_rule_written_out(char):
+    """escape_filter_value returns plain printable ASCII as it is, without looking at each
+    character: the same answer, for every ASCII character, as the rule written out."""
+    expected = f"\\{ord(char):02x}" if char in "*()\\\0" or char.isspace() or not char.isprintable() else char
+    assert escape_filter_value(f"a{char}b") == f"a{expected}b"

@@ -13,6 +13,7 @@ every parser reads back as exactly the bytes sent.
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 
@@ -26,6 +27,8 @@ MATCH_NONE = "(!(objectClass=*))"
 BITWISE_AND = "1.2.840.113556.1.4.803"  # LDAP_MATCHING_RULE_BIT_AND (AD, Samba, 389, OpenLDAP)
 
 MATCH_ALL = "(objectClass=*)"
+# What escape_filter_value escapes among printable ASCII (NUL, tabs and the like are not printable).
+_FILTER_SPECIALS = re.compile(r"[*()\\ ]")
 
 
 def render_filter(query: Query, locators: dict[Ref, str] | None = None) -> str:
@@ -89,6 +92,8 @@ def guid_text(raw: bytes) -> str:
 
 def escape_filter_value(value: str) -> str:
     """RFC 4515: the filter specials, NUL, whitespace and unprintables as `\\XX` (UTF-8 bytes)."""
+    if value.isascii() and value.isprintable() and not _FILTER_SPECIALS.search(value):
+        return value  # most values (userNames, ids, e-mail addresses): nothing to escape
     return "".join(_hex(char) if char in "*()\\\0" or _unsafe(char) else char for char in value)
 
 
