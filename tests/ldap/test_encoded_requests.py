@@ -98,3 +98,17 @@ def test_a_refused_write_leaves_ldap3s_result_and_last_error(slapd):
         assert pool.run(attempt, idempotent=True) == (False, 32, "noSuchObject", "noSuchObject")
     finally:
         pool.close()
+
+
+def test_an_add_ldap3_would_refuse_is_refused_as_before(slapd):
+    from ldap3.core.exceptions import LDAPObjectClassError
+
+    from gateway.backends.ldap.measured import MeasuredConnection
+
+    server = ldap3.Server(slapd.url, get_info=ldap3.NONE)
+    connection = MeasuredConnection(server, SERVICE_DN, slapd.service_password, auto_bind=True)
+    try:
+        with pytest.raises(LDAPObjectClassError):
+            connection.add(f"uid=classless,{PEOPLE_DN}", attributes={"objectClass": [], "uid": "classless"})
+    finally:
+        connection.unbind()

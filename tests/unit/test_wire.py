@@ -158,3 +158,26 @@ def test_a_value_of_another_type_is_left_to_ldap3(value):
 def test_a_control_that_is_not_a_triple_is_left_to_ldap3():
     with pytest.raises(wire.Unsupported):
         wire.controls_field([("1.2.3", "yes", None)])
+
+
+@pytest.mark.parametrize(
+    ("changes", "listed"),
+    [
+        ({"title": (ldap3.MODIFY_REPLACE, ["x"])}, [(2, "title", ["x"])]),
+        (
+            {"title": [(ldap3.MODIFY_REPLACE, ["x"])], "member": [(0, ["a"]), (1, ["b"])]},
+            [(2, "title", ["x"]), (0, "member", ["a"]), (1, "member", ["b"])],
+        ),
+        ({"n": ("MODIFY_INCREMENT", 1)}, [(3, "n", 1)]),
+        ({}, None),  # ldap3 refuses an empty change list itself
+        ({"title": ("REPLACE", ["x"])}, None),
+        ({"title": [("MODIFY_REPLACE", ["x"], "extra")]}, None),
+        ({"title": [["MODIFY_REPLACE"]]}, None),
+        ({"title": "x"}, None),
+        ([("title", "x")], None),
+    ],
+)
+def test_modify_changes_are_read_as_ldap3_reads_them_or_left_to_it(changes, listed):
+    from gateway.backends.ldap.encoded import _changes
+
+    assert _changes(changes) == listed

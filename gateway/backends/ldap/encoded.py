@@ -105,8 +105,10 @@ class EncodedRequests(_Client):
         if object_class is not None or name is None or not self._plain():
             return super().add(dn, object_class, attributes, controls)
         assert attributes is not None
-        classes = attributes[name] if isinstance(attributes[name], list | tuple) else [attributes[name]]
+        classes = attributes[name] if isinstance(attributes[name], list | tuple | set) else [attributes[name]]
         unique = list(dict.fromkeys(to_unicode(c) for c in classes))  # ldap3 drops repeated classes too
+        if not unique:
+            return super().add(dn, object_class, attributes, controls)  # ldap3 refuses it: objectClass is mandatory
         sent = {n: (unique if n == name else values) for n, values in attributes.items()}
         self.last_error = None
         target = safe_dn(dn) if self.check_names else dn
@@ -130,8 +132,7 @@ class EncodedRequests(_Client):
         except (wire.Unsupported, TypeError):
             return super().modify(dn, changes, controls)
         written = [
-            {"operation": op, "attribute": {"type": name, "value": values if isinstance(values, list) else [values]}}
-            for op, name, values in listed
+            {"operation": op, "attribute": {"type": name, "value": _listed(values)}} for op, name, values in listed
         ]
         request = {"entry": target, "changes": written, "type": "modifyRequest", "controls": controls}
         return self._write(operation, sent_controls, request, "modifyResponse")
@@ -209,6 +210,10 @@ def _changes(changes: Any) -> list[tuple[int, str, Any]] | None:
                 return None
             listed.append((OPERATIONS[each[0]], name, each[1]))
     return listed
+
+
+def _listed(values: Any) -> list:
+    return list(values) if isinstance(values, list | tuple | set) else [values]
 
 
 def _operation(value: Any) -> bool:
