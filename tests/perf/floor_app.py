@@ -13,7 +13,8 @@ worker that accepted it, so each worker's own set is enough).
 
 With FLOOR_LDAP set ({url, bind_dn, password, people, client}), it is the bound instead: each
 request also makes the ceiling's own directory operation (test_cycle.ldap3_share's: one search,
-add, modify or delete, no controls), on a connection per thread with the gateway's LDAP client.
+add, modify or delete, no controls), on a connection per thread with the gateway's LDAP client
+(on ldap3, its requests written by wire.py as the gateway's are).
 That is the most a Flask + gunicorn gateway doing no work of its own could serve: what is left
 between it and the ceiling is what HTTP, gunicorn and Flask cost. Two differences from the
 ceiling, both in its favour: a created user's id in the answers is its uid (get by id searches
@@ -179,8 +180,13 @@ class _Directory:
             else:
                 import ldap3
 
+                from gateway.backends.ldap.encoded import EncodedRequests
+
+                class Encoded(EncodedRequests, ldap3.Connection):
+                    """ldap3 with its requests written by wire.py, as the gateway's client has them."""
+
                 server = ldap3.Server(self.ldap["url"], get_info=ldap3.NONE)
-                connection = ldap3.Connection(server, self.ldap["bind_dn"], self.ldap["password"], auto_bind=True)
+                connection = Encoded(server, self.ldap["bind_dn"], self.ldap["password"], auto_bind=True)
             self.local.connection = connection
         return connection
 
