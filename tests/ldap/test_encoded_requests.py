@@ -9,7 +9,7 @@ from ldap3.core import connection as ldap3_connection
 
 from gateway.backends.ldap import wire
 from gateway.backends.ldap.connection import ConnectionPool
-from gateway.backends.ldap.settings import DEFAULT_CLIENT, LdapSettings
+from gateway.backends.ldap.settings import LdapSettings
 from tests.sandbox.slapd import PEOPLE_DN, SERVICE_DN
 
 BUILDERS = ("search_operation", "add_operation", "modify_operation", "delete_operation")
@@ -32,8 +32,8 @@ def no_pyasn1_requests(monkeypatch):
     return used
 
 
-@pytest.mark.skipif(DEFAULT_CLIENT != "ldap3", reason="the gateway runs on python-ldap here; wire.py is ldap3's")
-def test_entras_whole_cycle_is_sent_without_pyasn1(client, directory, no_pyasn1_requests, monkeypatch):
+def test_entras_whole_cycle_is_sent_without_pyasn1(make_client, directory, no_pyasn1_requests, monkeypatch):
+    client = make_client(tenant_yaml="      client: ldap3\n")  # whichever client the suite runs on
     user = {
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
         "userName": "zoe.wire@example.com",
