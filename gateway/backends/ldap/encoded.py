@@ -7,7 +7,8 @@ dict for its bookkeeping; `EncodedRequests` writes the same bytes directly (wire
 ldap3 the same bookkeeping (the request dict its referral and auto-range code reads, the
 message id it waits for). What a request does before it is sent (the DN made safe by ldap3's
 `safe_dn`, objectClass values made unique, `last_error` cleared) and how its answer is read
-are ldap3's own code paths, in the same order.
+are ldap3's own code paths, in the same order; only the last step of reading a search entry or
+a post-read control, into ldap3's dicts, is decoded.py's (the same dicts, for less).
 
 A request wire.py does not write (a filter it cannot read, a value of an unexpected type), and
 any connection that is not the plain synchronous one without a schema, SASL, usage counting or
@@ -27,7 +28,7 @@ from ldap3.utils.conv import to_unicode
 from ldap3.utils.dn import safe_dn
 from ldap3.utils.log import BASIC, log_enabled
 
-from gateway.backends.ldap import wire
+from gateway.backends.ldap import decoded, wire
 
 DEREF = {"NEVER": 0, "SEARCH": 1, "FINDING_BASE": 2, "ALWAYS": 3}
 OPERATIONS = {"MODIFY_ADD": 0, "MODIFY_DELETE": 1, "MODIFY_REPLACE": 2, "MODIFY_INCREMENT": 3, 0: 0, 1: 1, 2: 2, 3: 3}
@@ -40,6 +41,11 @@ else:
 
 class EncodedRequests(_Client):
     """Put before ldap3.Connection: `class X(EncodedRequests, ldap3.Connection)`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if type(self.strategy) is SyncStrategy:
+            decoded.read_entries(self.strategy)  # and the entries in its answers read for less
 
     def search(
         self,
