@@ -32,24 +32,31 @@ def _element(data: bytes, at: int, tag: int) -> tuple[int, int]:
 def search_result_entry(data: bytes) -> tuple[str, dict[str, list[bytes]]]:
     """SearchResultEntry ::= [APPLICATION 4] SEQUENCE { objectName, SEQUENCE OF
     SEQUENCE { type, SET OF value } }: the DN and the values of each attribute."""
+    dn, pairs = search_result_entry_pairs(data)
+    return dn.decode("utf-8"), {name.decode("utf-8"): values for name, values in pairs}
+
+
+def search_result_entry_pairs(data: bytes) -> tuple[bytes, list[tuple[bytes, list[bytes]]]]:
+    """The same entry as bytes, undecoded: the DN, and each attribute's name and values in the
+    order sent (a name sent twice is there twice)."""
     at, end = _element(data, 0, SEARCH_RESULT_ENTRY)
     start, stop = _element(data, at, OCTET_STRING)
-    dn = data[start:stop].decode("utf-8")
+    dn = data[start:stop]
     at, end = _element(data, stop, SEQUENCE)
-    attributes: dict[str, list[bytes]] = {}
+    pairs = []
     while at < end:
         attribute_at, attribute_end = _element(data, at, SEQUENCE)
         start, stop = _element(data, attribute_at, OCTET_STRING)
-        name = data[start:stop].decode("utf-8")
+        name = data[start:stop]
         value_at, values_end = _element(data, stop, SET)
         values = []
         while value_at < values_end:
             start, stop = _element(data, value_at, OCTET_STRING)
             values.append(data[start:stop])
             value_at = stop
-        attributes[name] = values
+        pairs.append((name, values))
         at = attribute_end
-    return dn, attributes
+    return dn, pairs
 
 
 def paged_request(size: int, cookie: bytes) -> bytes:

@@ -24,10 +24,11 @@ from typing import Any
 from ldap3.protocol.formatters.standard import format_attribute_values, standard_formatter
 from ldap3.protocol.oid import Oids
 from ldap3.strategy.base import BaseStrategy
-from ldap3.utils.asn1 import decode_sequence
 from ldap3.utils.ciDict import CaseInsensitiveDict
 from ldap3.utils.config import get_config_parameter
 from ldap3.utils.conv import to_unicode
+
+from gateway.backends.ldap import ber
 
 SEARCH_RESULT_ENTRY = 4  # protocolOp of a searchResEntry, as ldap3's reader numbers it
 READ_CONTROLS = ("1.3.6.1.1.13.1", "1.3.6.1.1.13.2")  # pre-read and post-read (RFC 4527)
@@ -53,10 +54,12 @@ def read_entries(strategy: BaseStrategy) -> None:
             or not _as_ldap3(connection)
         ):
             return convert_control(control, from_server)
-        value = control[1][3]
-        read = decode_sequence(value, 0, len(value))
+        try:
+            _, pairs = ber.search_result_entry_pairs(control[1][3])
+        except ber.BerError:
+            return convert_control(control, from_server)  # what ldap3's reader makes of it
         name = oid.decode("ascii")
-        result = {"result": _texts_by_name(read[0][3][1][3])}
+        result = {"result": _texts_by_name(pairs)}
         return name, {"description": Oids.get(name, ""), "criticality": False, "value": result}
 
     strategy.decode_response_fast = decode_response_fast
@@ -96,12 +99,11 @@ def search_entry(payload: list) -> dict:
     }
 
 
-def _texts_by_name(attributes: list) -> CaseInsensitiveDict:
+def _texts_by_name(pairs: list[tuple[bytes, list[bytes]]]) -> CaseInsensitiveDict:
     """ldap3's attributes_to_dict_fast: each value as text, None for an attribute without one."""
     texts: CaseInsensitiveDict = CaseInsensitiveDict()
-    for attribute in attributes:
-        values = attribute[3][1][3]
-        texts[_text(attribute[3][0][3])] = [_text(value[3]) for value in values] if values else None
+    for name, values in pairs:
+        texts[_text(name)] = [_text(value) for value in values] if values else None
     return texts
 
 
