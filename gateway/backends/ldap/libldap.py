@@ -3,7 +3,7 @@
 ldap3 is pure Python: reading an answer costs it about a hundred µs of CPU per operation (its
 requests the gateway writes itself, wire.py, and its entries' dicts, decoded.py). python-ldap
 hands all of it to OpenLDAP's C library: a request of Entra's cycle costs the gateway about a
-fifth less on it (test_instructions.py). It is an extra (`pip install 'scim-gateway[python-ldap]'`, which builds
+sixth less on it (test_instructions.py). It is an extra (`pip install 'scim-gateway[python-ldap]'`, which builds
 against libldap2-dev and libsasl2-dev) chosen per tenant with `ldap: {client: python-ldap}`.
 
 The LDAP backend speaks to one connection shape, the part of `ldap3.Connection` it uses:
