@@ -69,15 +69,14 @@ class EncodedRequests(_Client):
             search_base, search_filter, search_scope, dereference_aliases, attributes, size_limit, time_limit,
             types_only, get_operational_attributes, controls, paged_size, paged_criticality, paged_cookie, auto_escape,
         )  # fmt: skip
-        if types_only or get_operational_attributes or paged_size is not None or auto_escape is not None:
-            return ldap3_search()
-        if not self._plain():
+        ldap3s_own = types_only or get_operational_attributes or paged_size is not None or auto_escape is not None
+        if ldap3s_own or not self._plain():
             return ldap3_search()
         if not attributes:
             attributes = ["1.1"]
         elif isinstance(attributes, str):
             attributes = [attributes]
-        base = safe_dn(search_base) if self.check_names and search_base else search_base
+        base = self._safe(search_base) if search_base else search_base
         try:
             deref = DEREF[dereference_aliases]
             operation = wire.search_request(
@@ -117,7 +116,7 @@ class EncodedRequests(_Client):
             return super().add(dn, object_class, attributes, controls)  # ldap3 refuses it: objectClass is mandatory
         sent = {n: (unique if n == name else values) for n, values in attributes.items()}
         self.last_error = None
-        target = safe_dn(dn) if self.check_names else dn
+        target = self._safe(dn)
         try:
             operation = wire.add_request(target, sent)
             sent_controls = wire.controls_field(controls)
@@ -131,7 +130,7 @@ class EncodedRequests(_Client):
         if listed is None or not self._plain():
             return super().modify(dn, changes, controls)
         self.last_error = None
-        target = safe_dn(dn) if self.check_names else dn
+        target = self._safe(dn)
         try:
             operation = wire.modify_request(target, listed)
             sent_controls = wire.controls_field(controls)
@@ -147,7 +146,7 @@ class EncodedRequests(_Client):
         if not self._plain():
             return super().delete(dn, controls)
         self.last_error = None
-        target = safe_dn(dn) if self.check_names else dn
+        target = self._safe(dn)
         try:
             sent_controls = wire.controls_field(controls)
         except wire.Unsupported:
@@ -167,6 +166,10 @@ class EncodedRequests(_Client):
             and self.auto_escape
             and not log_enabled(BASIC)
         )
+
+    def _safe(self, dn: str) -> str:
+        """The DN as ldap3 sends it: made safe by its safe_dn when it checks names."""
+        return safe_dn(dn) if self.check_names else dn
 
     def _write(self, operation: bytes, controls: bytes, request: dict, answer: str) -> Any:
         with self.connection_lock:

@@ -104,8 +104,9 @@ def filter_bytes(text: str) -> bytes:
     """An RFC 4515 filter as its BER Filter (RFC 4511 section 4.5.1)."""
     if not isinstance(text, str):
         raise Unsupported("a filter that is not text")
-    encoded, end = _filter(text.strip(), 0, 0)
-    if end != len(text.strip()):
+    text = text.strip()
+    encoded, end = _filter(text, 0, 0)
+    if end != len(text):
         raise Unsupported("text after the filter")
     return encoded
 
