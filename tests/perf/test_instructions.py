@@ -13,6 +13,11 @@ worker builds it, no HTTP, no gunicorn) under callgrind twice, with no users and
 PERF_USERS users after the same warm-up, at once on two cores; the difference, divided by the
 requests, is what one request costs the gateway and its LDAP client (slapd is not counted).
 Compare two trees by running it in each.
+
+It fails when a request costs more than its client's budget (BUDGETS, or PERF_BUDGET): the
+figure main reached, plus about 5% for the drift of the libraries it does not pin (Flask,
+werkzeug, ldap3, python-ldap, prometheus-client). A change that passes the suite but makes every
+request dearer shows here; if the libraries moved instead, the failure prints their versions.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -35,6 +41,10 @@ pytestmark = pytest.mark.perf
 
 USERS = int(os.environ.get("PERF_USERS", "25"))
 COLLECTED = re.compile(r"Collected : (\d+)")
+# Instructions per request on CPython 3.11: main at 3,221,442 (ldap3) and 2,714,197 (python-ldap)
+# on 2026-12-03, plus about 5%.
+BUDGETS = {"ldap3": 3_380_000, "python-ldap": 2_850_000}
+UNPINNED = ("flask", "werkzeug", "ldap3", "python-ldap", "prometheus-client")
 
 
 def _callgrind(folder: Path, users: int) -> subprocess.Popen:
@@ -64,7 +74,24 @@ def test_instructions_per_request():
         before, after = _instructions(base), _instructions(counted)
     requests = USERS * len(KINDS)
     print(f"\nmachine: {machine()}")
+    per_request = (after - before) / requests
+    budget = int(os.environ.get("PERF_BUDGET") or BUDGETS[DEFAULT_CLIENT])
     print(
-        f"{(after - before) / requests:,.0f} instructions per request (LDAP client {DEFAULT_CLIENT},"
-        f" {USERS} users x {len(KINDS)} requests, in process: tests/perf/inprocess.py)"
+        f"{per_request:,.0f} instructions per request (LDAP client {DEFAULT_CLIENT},"
+        f" {USERS} users x {len(KINDS)} requests, in process: tests/perf/inprocess.py); budget {budget:,}"
     )
+    assert per_request <= budget, (
+        f"a request costs {per_request:,.0f} instructions, over the {DEFAULT_CLIENT} budget of {budget:,}"
+        f" (Python {sys.version.split()[0]}, {_versions()}): find what made it dearer by running this"
+        " on the commit before; if only the libraries moved, set the new figure in BUDGETS"
+    )
+
+
+def _versions() -> str:
+    found = []
+    for name in UNPINNED:
+        try:
+            found.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            pass
+    return ", ".join(found)
