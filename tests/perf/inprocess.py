@@ -5,22 +5,30 @@ file, the metrics in their multiprocess files (the caller sets PROMETHEUS_MULTIP
 this starts). So what runs per request is the gateway's own code and its LDAP client, and
 test_instructions.py can count its instructions, a figure the machine's load does not move.
 
-    PROMETHEUS_MULTIPROC_DIR=DIR python -m tests.perf.inprocess FOLDER USERS
+With `bound` as a third argument, the users are walked through the cycle benchmark's bound
+instead (floor_app.py with FLOOR_LDAP: Flask answering the gateway's own answers and making the
+ceiling's one directory operation per request, with the gateway's LDAP client): what a request
+costs with no gateway logic at all, counted the same way.
+
+    PROMETHEUS_MULTIPROC_DIR=DIR python -m tests.perf.inprocess FOLDER USERS [bound]
 """
 
 from __future__ import annotations
 
 import io
 import json
+import os
 import sys
 from pathlib import Path
 
+from gateway.backends.ldap.settings import DEFAULT_CLIENT
 from gateway.credentials import CredentialFile
 from gateway.observability import logs
 from gateway.web.app import create_app
 from tests.conftest import OPENLDAP_MAP, PATCH_OP, write_settings
+from tests.perf import floor_app
 from tests.perf.test_cycle import GROUPS, walk
-from tests.sandbox.slapd import Slapd
+from tests.sandbox.slapd import PEOPLE_DN, SERVICE_DN, Slapd
 
 WARM = 5  # users walked before the counted ones: every code path run, every cache filled once
 
@@ -67,7 +75,7 @@ class WsgiClient:
         return self.send("PATCH", path, {"schemas": [PATCH_OP], "Operations": operations})
 
 
-def main(folder: Path, users: int) -> None:
+def main(folder: Path, users: int, bound: bool = False) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     slapd = Slapd(folder / "slapd")
     slapd.start()
@@ -84,11 +92,32 @@ def main(folder: Path, users: int) -> None:
             status, body = client.send("POST", "/Groups", {"displayName": f"group{number}", "members": []})
             assert status == 201, body
             groups.append(body["id"])
-        walk(client, "warm", list(range(WARM)), groups)
+        answers: dict = {}
+        walk(client, "warm", list(range(WARM)), groups, answers)
+        if bound:
+            client = WsgiClient(_bound_app(folder, slapd, answers), "")
+            walk(client, "bound-warm", list(range(WARM)), groups)
         walk(client, "user", list(range(users)), groups)
     finally:
         slapd.stop()
 
 
+def _bound_app(folder: Path, slapd: Slapd, answers: dict):
+    """floor_app.py's bound, answering with the gateway's answers, as test_cycle.py serves it."""
+    bodies = folder / "bodies.json"
+    bodies.write_text(json.dumps({kind: [s, b.decode(), h] for kind, (s, b, h) in answers.items()}))
+    os.environ["FLOOR_BODIES"] = str(bodies)
+    os.environ["FLOOR_LDAP"] = json.dumps(
+        {
+            "url": slapd.url,
+            "bind_dn": SERVICE_DN,
+            "password": slapd.service_password,
+            "people": PEOPLE_DN,
+            "client": DEFAULT_CLIENT,
+        }
+    )
+    return floor_app.create_app()
+
+
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), int(sys.argv[2]))
+    main(Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3:] == ["bound"])
