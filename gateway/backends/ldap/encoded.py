@@ -18,6 +18,7 @@ ldap3's own logging, goes through ldap3 unchanged.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ldap3 import DEREF_ALWAYS, SUBTREE
@@ -115,13 +116,10 @@ class EncodedRequests(_Client):
         if not unique:
             return super().add(dn, object_class, attributes, controls)  # ldap3 refuses it: objectClass is mandatory
         sent = {n: (unique if n == name else values) for n, values in attributes.items()}
-        self.last_error = None
-        target = self._safe(dn)
-        try:
-            operation = wire.add_request(target, sent)
-            sent_controls = wire.controls_field(controls)
-        except (wire.Unsupported, TypeError):
+        encoded = self._encoded(dn, controls, lambda target: wire.add_request(target, sent))
+        if encoded is None:
             return super().add(dn, object_class, attributes, controls)
+        target, operation, sent_controls = encoded
         request = {"entry": target, "attributes": sent, "type": "addRequest", "controls": controls}
         return self._write(operation, sent_controls, request, "addResponse")
 
@@ -129,13 +127,10 @@ class EncodedRequests(_Client):
         listed = _changes(changes)
         if listed is None or not self._plain():
             return super().modify(dn, changes, controls)
-        self.last_error = None
-        target = self._safe(dn)
-        try:
-            operation = wire.modify_request(target, listed)
-            sent_controls = wire.controls_field(controls)
-        except (wire.Unsupported, TypeError):
+        encoded = self._encoded(dn, controls, lambda target: wire.modify_request(target, listed))
+        if encoded is None:
             return super().modify(dn, changes, controls)
+        target, operation, sent_controls = encoded
         written = [
             {"operation": op, "attribute": {"type": name, "value": _listed(values)}} for op, name, values in listed
         ]
@@ -145,14 +140,12 @@ class EncodedRequests(_Client):
     def delete(self, dn: str, controls: Any = None) -> Any:
         if not self._plain():
             return super().delete(dn, controls)
-        self.last_error = None
-        target = self._safe(dn)
-        try:
-            sent_controls = wire.controls_field(controls)
-        except wire.Unsupported:
+        encoded = self._encoded(dn, controls, wire.delete_request)
+        if encoded is None:
             return super().delete(dn, controls)
+        target, operation, sent_controls = encoded
         request = {"entry": target, "type": "delRequest", "controls": controls}
-        return self._write(wire.delete_request(target), sent_controls, request, "delResponse")
+        return self._write(operation, sent_controls, request, "delResponse")
 
     def _plain(self) -> bool:
         """A connection whose requests wire.py may write: ldap3's synchronous strategy, no
@@ -170,6 +163,16 @@ class EncodedRequests(_Client):
     def _safe(self, dn: str) -> str:
         """The DN as ldap3 sends it: made safe by its safe_dn when it checks names."""
         return safe_dn(dn) if self.check_names else dn
+
+    def _encoded(self, dn: str, controls: Any, operation: Callable[[str], bytes]) -> tuple[str, bytes, bytes] | None:
+        """A write's DN as ldap3 sends it, its operation and its controls, written by wire.py
+        (`last_error` cleared first, as ldap3 does); None for a write ldap3 should write."""
+        self.last_error = None
+        target = self._safe(dn)
+        try:
+            return target, operation(target), wire.controls_field(controls)
+        except (wire.Unsupported, TypeError):
+            return None
 
     def _write(self, operation: bytes, controls: bytes, request: dict, answer: str) -> Any:
         with self.connection_lock:
