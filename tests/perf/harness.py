@@ -11,6 +11,7 @@ import contextlib
 import http.client
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -149,28 +150,66 @@ def _wait_ready(gateway: Gateway, workers: int, timeout: float = 60.0) -> None:
 
 
 class Http:
-    """One keep-alive connection speaking SCIM JSON (http.client: a fraction of requests' CPU)."""
+    """One keep-alive connection speaking SCIM JSON, written straight on a socket.
+
+    It stands in for Entra, whose CPU is not on the gateway's machine; here it shares the
+    machine with the gateway, so it does as little as HTTP/1.1 allows: requests built as bytes,
+    answers read by their Content-Length (the gateway never sends a chunked one). http.client
+    cost about 0.3 ms of CPU per request, most of it parsing headers with the email package.
+    """
 
     def __init__(self, port: int, token: str, base: str = "/scim/v2"):
-        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"}
-        self.base = base
+        self.socket = socket.create_connection(("127.0.0.1", port), timeout=60)
+        self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.headers = (
+            f"Host: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/scim+json\r\n"
+        ).encode()
+        self.base = base.encode()
+        self.buffer = b""
         self.last: tuple[int, bytes, dict] = (0, b"", {})  # the last answer as sent: status, body, Location
 
     def send(self, method: str, path: str, body=None) -> tuple[int, dict | None]:
-        data = None if body is None else json.dumps(body)
-        self.connection.request(method, self.base + path, body=data, headers=self.headers)
-        response = self.connection.getresponse()
-        raw = response.read()
-        location = response.getheader("Location")
-        self.last = (response.status, raw, {"Location": location} if location else {})
-        return response.status, (json.loads(raw) if raw else None)
+        data = b"" if body is None else json.dumps(body).encode()
+        head = b"%s %s%s HTTP/1.1\r\n%sContent-Length: %d\r\n\r\n" % (
+            method.encode(),
+            self.base,
+            path.encode(),
+            self.headers,
+            len(data),
+        )
+        self.socket.sendall(head + data)
+        status, headers, raw = self._answer()
+        location = headers.get(b"location")
+        self.last = (status, raw, {"Location": location.decode()} if location else {})
+        return status, (json.loads(raw) if raw else None)
+
+    def _answer(self) -> tuple[int, dict[bytes, bytes], bytes]:
+        while b"\r\n\r\n" not in self.buffer:
+            self._receive()
+        head, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(b":")
+            headers[name.strip().lower()] = value.strip()
+        assert b"transfer-encoding" not in headers, headers
+        length = int(headers.get(b"content-length", b"0"))
+        while len(self.buffer) < length:
+            self._receive()
+        raw, self.buffer = self.buffer[:length], self.buffer[length:]
+        return int(lines[0].split(None, 2)[1]), headers, raw
+
+    def _receive(self) -> None:
+        chunk = self.socket.recv(65536)
+        if not chunk:
+            raise ConnectionError("the server closed the connection")
+        self.buffer += chunk
 
     def patch(self, path: str, operations: list[dict]) -> tuple[int, dict | None]:
         return self.send("PATCH", path, {"schemas": [PATCH_OP], "Operations": operations})
 
     def close(self) -> None:
-        self.connection.close()
+        self.socket.close()
 
 
 def percentile(samples: list[float], fraction: float) -> float:
