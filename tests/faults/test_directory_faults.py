@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
@@ -116,5 +117,34 @@ def test_a_kept_sorted_list_on_a_frozen_directory_is_cut_off_at_the_deadline(own
             elapsed = time.monotonic() - started
         assert response.status_code == 503
         assert elapsed < 2 + 1 + 1  # the deadline, the promised second, a second of slack
+    finally:
+        app.extensions["scim_gateway"].close()
+
+
+def test_a_frozen_directory_is_said_to_not_answer_not_to_be_unreachable(own_slapd, tmp_path, caplog):
+    """A stopped slapd still accepts connections (the kernel does), so the bind is what hangs,
+    and the watchdog's cut reads as "session terminated by server". The operator is told the
+    directory did not answer in time, with the URL, and Entra the same."""
+    settings = write_settings(tmp_path, own_slapd, OPENLDAP_MAP, timeout=1, top_yaml="request_timeout: 5\n")
+    app = create_app(settings)
+    client = Client(app.test_client(), CredentialFile(tmp_path / "tokens.yaml").add("entra"), app=app)
+    try:
+        with frozen(own_slapd.process), caplog.at_level(logging.WARNING):
+            response = client.get('/Users?filter=userName eq "ada@contoso.com"')
+            ready = app.test_client().get("/readyz")
+        assert response.status_code == 503
+        assert response.json["detail"] == "the directory did not answer in time; retry later"
+        assert ready.status_code == 503  # its own 2 s deadline ran out first
+        assert ready.json["tenants"]["test"] == "the request ran out of time reaching the directory"
+        assert f"the directory at {own_slapd.url} did not answer within 1.0 s" in caplog.text
+        assert "cannot reach" not in caplog.text and "terminated by server" not in caplog.text
+        assert client.get('/Users?filter=userName eq "ada@contoso.com"').status_code == 200  # thawed
+        caplog.clear()
+        with frozen(own_slapd.process), caplog.at_level(logging.WARNING):  # on a pooled connection
+            response = client.get('/Users?filter=userName eq "ada@contoso.com"')
+        assert response.status_code == 503
+        assert response.json["detail"] == "the directory did not answer in time; retry later"
+        assert "the directory did not answer an operation within 1.0 s" in caplog.text
+        assert "connection lost" not in caplog.text
     finally:
         app.extensions["scim_gateway"].close()

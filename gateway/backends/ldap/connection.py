@@ -18,6 +18,7 @@ import math
 import os
 import select
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import TypeVar, cast
@@ -71,32 +72,48 @@ class ConnectionPool:
         if timeout < self.settings.timeout:
             server = ldap3.Server(self.settings.host, connect_timeout=timeout, **self._server_options)
         connection = self._connection(server, timeout)
+        started = time.monotonic()
         try:
             with self._bounded(connection, timeout):
                 self._connect_and_bind(connection)
                 self._learn(capabilities.read(connection))
-        except ldap_errors.LDAPException as error:
+        except (ldap_errors.LDAPException, KeyError, IndexError, ValueError, TypeError) as error:
             _discard(connection)
-            # ldap3's messages name the socket or TLS failure (e.g. a certificate for another host);
-            # they never carry the bind password.
-            log.error("cannot reach the directory at %s: %s: %s", self.settings.url, type(error).__name__, error)
-            left = deadline.remaining()
-            if left is not None and left < deadline.MINIMUM:
-                raise deadline.OutOfTime("the request ran out of time reaching the directory") from None
-            raise Unavailable("the directory cannot be reached") from None
-        except (KeyError, IndexError, ValueError, TypeError) as error:
-            _discard(connection)
+            raise self._not_opened(error, _timed_out(started, timeout), timeout) from None
+        self.opened += 1
+        metrics.DIRECTORY_CONNECTIONS.labels(self.settings.url).inc()
+        return connection
+
+    def _not_opened(self, error: Exception, timed_out: bool, timeout: float) -> Exception:
+        """Why a connection could not be opened, in the log (with the URL) and as the error to raise."""
+        name = type(error).__name__
+        if timed_out:
+            # A directory that accepts connections but does not answer (stopped, or stuck). The
+            # watchdog's cut reads as "session terminated by server" on ldap3 and as an answer that
+            # is not LDAP on python-ldap: neither is what happened.
+            log.error(
+                "the directory at %s did not answer within %.1f s (%s): is it running but stuck, or is"
+                " a firewall dropping the connection?",
+                self.settings.url,
+                timeout,
+                name,
+            )
+        elif isinstance(error, ldap_errors.LDAPException):
+            # ldap3's messages name the socket or TLS failure (e.g. a certificate for another
+            # host); they never carry the bind password.
+            log.error("cannot reach the directory at %s: %s: %s", self.settings.url, name, error)
+        else:
             # ldap3 decodes whatever comes back as LDAP; an HTTP answer ends in a KeyError here.
             log.error(
                 "the server at %s did not answer in LDAP (%s): is the URL's host, port or scheme that of"
                 " another service, such as a web server?",
                 self.settings.url,
-                type(error).__name__,
+                name,
             )
-            raise Unavailable("the directory cannot be reached") from None
-        self.opened += 1
-        metrics.DIRECTORY_CONNECTIONS.labels(self.settings.url).inc()
-        return connection
+        left = deadline.remaining()
+        if left is not None and left < deadline.MINIMUM:
+            return deadline.OutOfTime("the request ran out of time reaching the directory")
+        return Unavailable("the directory did not answer in time" if timed_out else "the directory cannot be reached")
 
     def _connection(self, server: ldap3.Server, timeout: float) -> ldap3.Connection:
         if self.client == "python-ldap":
@@ -206,7 +223,9 @@ class ConnectionPool:
         for attempt in (1, 2):
             connection = self._acquire()
             try:
-                with self._bounded(connection, deadline.bounded(self.settings.timeout, "the directory")):
+                timeout = deadline.bounded(self.settings.timeout, "the directory")
+                started = time.monotonic()
+                with self._bounded(connection, timeout):
                     result = operation(connection)
             except (ldap_errors.LDAPCommunicationError, ldap_errors.LDAPResponseTimeoutError) as error:
                 self._drop(connection)
@@ -215,7 +234,12 @@ class ConnectionPool:
                 if not idempotent:
                     log.warning("LDAP write sent, no answer (%s); the outcome is unknown", type(error).__name__)
                     raise Unavailable("the directory did not answer the write in time", in_doubt=True) from None
-                log.warning("LDAP connection lost during an operation: %s", type(error).__name__)
+                if _timed_out(started, timeout):
+                    log.warning(
+                        "the directory did not answer an operation within %.1f s (%s)", timeout, type(error).__name__
+                    )
+                else:
+                    log.warning("LDAP connection lost during an operation: %s", type(error).__name__)
                 if out_of_time:
                     raise deadline.OutOfTime("the request ran out of time waiting for the directory") from None
                 if attempt == 2:
@@ -234,6 +258,12 @@ class ConnectionPool:
         if os.getpid() == self._pid:
             for connection in idle:
                 self._drop(connection)
+
+
+def _timed_out(started: float, timeout: float) -> bool:
+    """Whether a call that failed used up its time: the directory did not answer (the socket's
+    timeout or the watchdog's cut, both at `timeout`), rather than refused or failed at once."""
+    return time.monotonic() - started >= timeout * 0.95
 
 
 def _alive(connection: ldap3.Connection) -> bool:
