@@ -144,7 +144,7 @@ def test_a_frozen_directory_is_said_to_not_answer_not_to_be_unreachable(own_slap
             response = client.get('/Users?filter=userName eq "ada@contoso.com"')
         assert response.status_code == 503
         assert response.json["detail"] == "the directory did not answer in time; retry later"
-        assert "the directory did not answer an operation within 1.0 s" in caplog.text
-        assert "connection lost" not in caplog.text
+        assert f"the directory at {own_slapd.url} did not answer an operation within 1.0 s" in caplog.text
+        assert "was lost" not in caplog.text
     finally:
         app.extensions["scim_gateway"].close()

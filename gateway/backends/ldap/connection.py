@@ -236,10 +236,17 @@ class ConnectionPool:
                     raise Unavailable("the directory did not answer the write in time", in_doubt=True) from None
                 if _timed_out(started, timeout):
                     log.warning(
-                        "the directory did not answer an operation within %.1f s (%s)", timeout, type(error).__name__
+                        "the directory at %s did not answer an operation within %.1f s (%s)",
+                        self.settings.url,
+                        timeout,
+                        type(error).__name__,
                     )
                 else:
-                    log.warning("LDAP connection lost during an operation: %s", type(error).__name__)
+                    log.warning(
+                        "the connection to the directory at %s was lost during an operation (%s)",
+                        self.settings.url,
+                        type(error).__name__,
+                    )
                 if out_of_time:
                     raise deadline.OutOfTime("the request ran out of time waiting for the directory") from None
                 if attempt == 2:
