@@ -12,7 +12,8 @@ otherwise a private one is made (in /dev/shm when it can be: the counts are writ
 request) and removed when the master exits.
 
 The same folder holds `workers/`, for what the workers tell each other (the LDAP backend's write
-marks, gateway/backends/ldap/marks.py). A worker's files there are named `<pid>-<rest>`, their
+marks, gateway/backends/ldap/marks.py) and each worker's writes in flight
+(gateway/observability/inflight.py: what the master writes to the audit trail for a killed one). A worker's files there are named `<pid>-<rest>`, their
 times are CLOCK_MONOTONIC, and when it exits they become `exited-<rest>`, stamped with the time
 its exit was seen: a worker killed during a write may have done it then, unannounced.
 """
@@ -48,6 +49,10 @@ def prepare() -> Path | None:
         folder.mkdir(parents=True, exist_ok=True)
         for stale in folder.glob("*.db"):
             stale.unlink()
+        if (folder / SHARED).is_dir():  # a master killed with its workers: say what they left in flight
+            from gateway.observability import inflight
+
+            inflight.recover_all(folder / SHARED, "the gateway was stopped before it could record the outcome")
         shutil.rmtree(folder / SHARED, ignore_errors=True)
     else:
         shm = Path("/dev/shm")
@@ -108,6 +113,10 @@ def child_exit(server, worker) -> None:
         multiprocess.mark_process_dead(worker.pid)
     folder = shared_folder()
     if folder is not None:
+        from gateway.observability import inflight
+
+        why = f"the worker (pid {worker.pid}) ended before it could record the outcome"
+        inflight.recover_exited(folder, worker.pid, why)
         now = time.monotonic_ns()
         for owned in folder.glob(f"{worker.pid}-*"):
             exited = owned.with_name("exited-" + owned.name.split("-", 1)[1])

@@ -24,7 +24,9 @@ gets a line of its own, `"operation": "integrity"`, keyed by the entry written a
 
 `AuditedBackend` wraps any backend, so both backends are audited in this one place. A line is
 written with one `write()` to a file opened for appending (or to stdout), before the answer is
-sent: a worker killed after that loses nothing. The file is reopened when it was moved or
+sent: a worker killed after that loses nothing. A worker killed before it (SIGKILL, while the
+directory has not answered) leaves the line in its journal of writes in flight, and its master
+writes it, `unknown` (inflight.py). The file is reopened when it was moved or
 removed, so logrotate needs no signal (deploy/logrotate).
 """
 
@@ -43,6 +45,7 @@ from typing import Any
 
 from gateway.backends.base import Backend, BackendError, Update
 from gateway.observability import context, metrics
+from gateway.observability.inflight import JOURNAL, _write_all
 from gateway.observability.logs import utc_timestamp
 from gateway.store import Change, Entry, Record, Ref
 
@@ -97,12 +100,6 @@ class AuditTrail:
         self._fd = None
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    while data:
-        written = os.write(fd, data)
-        data = data[written:]
-
-
 @dataclass(frozen=True)
 class AuditedKind:
     """What the trail needs to know of one kind of object ("users", "groups")."""
@@ -126,40 +123,72 @@ class AuditedBackend:
     def create(self, kind: str, record: Record, attributes: list[str]) -> Entry:
         changes = [{"attribute": key, "op": "add", "values": values} for key, values in record.items() if values]
         name = _name(record, self.kinds[kind])
+        shown = self._shown(kind, changes)
+        in_flight = self._begin(kind, "create", shown, None, None, name)
         try:
-            entry = self.backend.create(kind, record, attributes)
-        except BaseException as error:
-            self._record(kind, "create", changes, None, getattr(error, "locator", None), name, error)
-            raise
-        self._record(kind, "create", changes, entry.id, entry.locator, name, None)
+            try:
+                entry = self.backend.create(kind, record, attributes)
+            except BaseException as error:
+                self._record(kind, "create", shown, None, getattr(error, "locator", None), name, error)
+                raise
+            self._record(kind, "create", shown, entry.id, entry.locator, name, None)
+        finally:
+            JOURNAL.end(in_flight)
         return entry
 
     def modify(self, kind: str, update: Update, attributes: list[str] | None) -> Entry:
         before = update.before
         described = [_change(change, before) for change in update.changes]
         name = _name(update.after or {}, self.kinds[kind]) or _name(before.attributes, self.kinds[kind])
+        shown = self._shown(kind, described)
+        in_flight = self._begin(kind, "modify", shown, update.id, before.locator, name)
         try:
-            after = self.backend.modify(kind, update, attributes)
-        except BaseException as error:
-            key = before.locator or getattr(error, "locator", None)
-            self._record(kind, "modify", described, update.id, key, name, error)
-            raise
-        name = name or _name(after.attributes, self.kinds[kind])  # a PATCH sent without a read (mapping/blind.py)
-        moved = before.locator and after.locator and before.locator != after.locator
-        extra = {"old_key": before.locator} if moved else {}
-        self._record(kind, "modify", described, update.id, after.locator or before.locator, name, None, extra)
-        self._follow_ups(after.locator or before.locator)
+            try:
+                after = self.backend.modify(kind, update, attributes)
+            except BaseException as error:
+                key = before.locator or getattr(error, "locator", None)
+                self._record(kind, "modify", shown, update.id, key, name, error)
+                raise
+            name = name or _name(after.attributes, self.kinds[kind])  # a PATCH sent without a read (mapping/blind.py)
+            moved = before.locator and after.locator and before.locator != after.locator
+            extra = {"old_key": before.locator} if moved else {}
+            self._record(kind, "modify", shown, update.id, after.locator or before.locator, name, None, extra)
+            self._follow_ups(after.locator or before.locator)
+        finally:
+            JOURNAL.end(in_flight)
         return after
 
     def delete(self, kind: str, id: str) -> str:
+        in_flight = self._begin(kind, "delete", [], id, None, None)
         try:
-            removed = self.backend.delete(kind, id)
-        except BaseException as error:
-            self._record(kind, "delete", [], id, getattr(error, "locator", None), None, error)
-            raise
-        self._record(kind, "delete", [], id, removed, None, None)
-        self._follow_ups(removed)
+            try:
+                removed = self.backend.delete(kind, id)
+            except BaseException as error:
+                self._record(kind, "delete", [], id, getattr(error, "locator", None), None, error)
+                raise
+            self._record(kind, "delete", [], id, removed, None, None)
+            self._follow_ups(removed)
+        finally:
+            JOURNAL.end(in_flight)
         return removed
+
+    def _begin(
+        self, kind: str, call: str, shown: list[dict], id: str | None, key: str | None, name: str | None
+    ) -> int | None:
+        """The line this write gets if the worker dies before it is answered (inflight.py)."""
+        return JOURNAL.begin(self._line(kind, call, shown, id, key, name, None), self.trail.destination)
+
+    def _shown(self, kind: str, changes: list[dict]) -> list[dict]:
+        """The changes as the trail shows them: attributes as the map spells them, values masked."""
+        spec = self.backend.specs.get(kind)
+        sensitive = self.kinds[kind].sensitive
+        return [
+            _masked(
+                {**change, "attribute": spec.name(change["attribute"].lower()) if spec else change["attribute"]},
+                sensitive,
+            )
+            for change in changes
+        ]
 
     def _follow_ups(self, cause: str | None) -> None:
         """A line for each write the backend made on its own after this one (references to the
@@ -171,7 +200,7 @@ class AuditedBackend:
         for kind, key, changes, refused in done:
             error = BackendError(refused) if refused else None
             extra = {"operation": "integrity", "cause": cause}
-            self._record(kind, "integrity", changes, None, key, None, error, extra, primary=False)
+            self._record(kind, "integrity", self._shown(kind, changes), None, key, None, error, extra, primary=False)
 
     # --- the line ------------------------------------------------------------------------------
 
@@ -179,7 +208,7 @@ class AuditedBackend:
         self,
         kind: str,
         call: str,
-        changes: list[dict],
+        shown: list[dict],
         id: str | None,
         key: str | None,
         name: str | None,
@@ -187,10 +216,26 @@ class AuditedBackend:
         extra: dict | None = None,
         primary: bool = True,
     ) -> None:
-        audited = self.kinds[kind]
-        spec = self.backend.specs.get(kind)
-        for change in changes:  # the attribute as the map spells it
-            change["attribute"] = spec.name(change["attribute"].lower()) if spec else change["attribute"]
+        """Write the line of one write; `shown`: its changes as `_shown` gives them."""
+        line = self._line(kind, call, shown, id, key, name, error, extra)
+        self.trail.write(line)
+        if primary:
+            context.note(scim_id=id, name=name, locator=key)  # for the request's log line
+        serving = context.current()
+        if serving is not None and getattr(error, "in_doubt", False):
+            serving.unsettled.append((self.trail, line))
+
+    def _line(
+        self,
+        kind: str,
+        call: str,
+        shown: list[dict],
+        id: str | None,
+        key: str | None,
+        name: str | None,
+        error: BaseException | None,
+        extra: dict | None = None,
+    ) -> dict:
         serving = context.current()
         line: dict[str, Any] = {
             "audit": 1,
@@ -200,20 +245,15 @@ class AuditedBackend:
             "client": serving.client if serving else None,
             "request_id": serving.request_id if serving else None,
             "operation": OPERATIONS.get(serving.method, call) if serving else call,
-            "resource_type": audited.resource_type,
+            "resource_type": self.kinds[kind].resource_type,
             "id": id,
             "name": name,
             "key": key or None,
             **(extra or {}),
-            "changes": [_masked(change, audited.sensitive) for change in changes],
+            "changes": shown,
             **_outcome(error),
         }
-        line = {k: v for k, v in line.items() if v is not None}
-        self.trail.write(line)
-        if primary:
-            context.note(scim_id=id, name=name, locator=key)  # for the request's log line
-        if serving is not None and getattr(error, "in_doubt", False):
-            serving.unsettled.append((self.trail, line))
+        return {k: v for k, v in line.items() if v is not None}
 
 
 def settle(serving: context.RequestContext, status: int) -> None:

@@ -108,10 +108,10 @@ class Gateway:
         raise AssertionError(f"the gateway did not answer a lookup of {user}")
 
 
-def _settings(folder: Path, tenant: str, request_timeout: float) -> Path:
+def _settings(folder: Path, tenant: str, request_timeout: float, top: str = "") -> Path:
     settings = folder / "settings.yaml"
     settings.write_text(
-        f"request_timeout: {request_timeout}\n"
+        top + f"request_timeout: {request_timeout}\n"
         "tenants:\n"
         "  - name: faults\n"
         "    base_path: /scim/v2\n"
@@ -122,9 +122,10 @@ def _settings(folder: Path, tenant: str, request_timeout: float) -> Path:
 
 
 @contextmanager
-def serve(folder: Path, tenant: str, request_timeout: float = REQUEST_TIMEOUT) -> Iterator[Gateway]:
-    """A real `scim-gateway serve` with the shipped gunicorn settings (2 workers x 4 threads)."""
-    settings = _settings(folder, tenant, request_timeout)
+def serve(folder: Path, tenant: str, request_timeout: float = REQUEST_TIMEOUT, top: str = "") -> Iterator[Gateway]:
+    """A real `scim-gateway serve` with the shipped gunicorn settings (2 workers x 4 threads);
+    `top` adds top-level settings (audit_log, ...)."""
+    settings = _settings(folder, tenant, request_timeout, top)
     token = CredentialFile(folder / "tokens.yaml").add("entra")
     port = free_port()
     log = folder / "gateway.log"

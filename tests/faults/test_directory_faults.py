@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import signal
 import socket
 import threading
 import time
@@ -12,7 +15,7 @@ import requests
 from gateway.credentials import CredentialFile
 from gateway.web.app import create_app
 from tests.conftest import OPENLDAP_MAP, Client, write_settings
-from tests.faults.conftest import BOUND
+from tests.faults.conftest import BOUND, ldap_tenant, serve
 from tests.faults.scenario import check_data, run_clients
 from tests.sandbox.children import frozen
 
@@ -148,3 +151,44 @@ def test_a_frozen_directory_is_said_to_not_answer_not_to_be_unreachable(own_slap
         assert "was lost" not in caplog.text
     finally:
         app.extensions["scim_gateway"].close()
+
+
+def test_a_worker_killed_with_a_write_in_flight_leaves_an_unknown_audit_line(own_slapd, tmp_path, monkeypatch):
+    """SIGKILL (the OOM killer) gives a worker no chance to write the audit line of a write it
+    sent. Its master writes it, from the worker's journal, with the outcome unknown."""
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "metrics"))  # the shared folder, known here
+    audit = tmp_path / "audit.log"
+    user = "killed@contoso.com"
+    body = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": user, "active": True}
+    title = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "Replace", "path": "title", "value": "Lost"}],
+    }
+    with serve(tmp_path, ldap_tenant(own_slapd), top=f"audit_log: {audit}\n") as gateway:
+        shared = tmp_path / "metrics" / "workers"
+        created = requests.post(f"{gateway.url}/Users", json=body, headers=gateway.headers, timeout=BOUND)
+        assert created.status_code == 201, created.text
+        with frozen(own_slapd.process):  # a PATCH of plain attributes is one modify: it is sent, and hangs
+            path = f"/Users/{created.json()['id']}"
+            sender = threading.Thread(target=gateway.send, args=("PATCH", path, user, title))
+            sender.start()
+            deadline = time.monotonic() + BOUND
+            journals: list = []
+            while time.monotonic() < deadline and not journals:
+                journals = [p for p in shared.glob("audit-*.inflight") if p.stat().st_size > 0]
+                time.sleep(0.02)
+            assert journals, "the PATCH never reached the directory"
+            worker = int(journals[0].name.split("-")[1].split(".")[0])
+            os.kill(worker, signal.SIGKILL)
+            sender.join(BOUND)
+        for _ in range(100):  # the master reaps the worker and reads its journal
+            if not journals[0].exists():
+                break
+            time.sleep(0.1)
+        lines = [json.loads(line) for line in audit.read_text().splitlines()]
+    assert f"Worker (pid:{worker}) was sent SIGKILL" in gateway.log.read_text()
+    (line,) = [line for line in lines if line["operation"] == "patch"]
+    assert line["outcome"] == "unknown" and line["id"] == created.json()["id"] and line["credential"] == "entra"
+    assert line["reason"] == f"the worker (pid {worker}) ended before it could record the outcome"
+    assert line["changes"] == [{"attribute": "title", "op": "replace", "values": ["Lost"]}]
+    assert [line["outcome"] for line in lines] == ["applied", "unknown"]  # the create's, then the PATCH's
