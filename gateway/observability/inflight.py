@@ -125,7 +125,7 @@ def recover(path: Path, why: str) -> int:
     except OSError:
         pass
     if begun:
-        log.warning("%d write(s) in flight when %s: written to the audit trail as unknown", len(begun), why)
+        log.warning("%s: %d write(s) in flight, each now in the audit trail as unknown", why, len(begun))
     return len(begun)
 
 
