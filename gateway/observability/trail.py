@@ -129,9 +129,11 @@ class AuditedBackend:
             try:
                 entry = self.backend.create(kind, record, attributes)
             except BaseException as error:
-                self._record(kind, "create", shown, None, getattr(error, "locator", None), name, error)
+                self._record(
+                    self._line(kind, "create", shown, None, getattr(error, "locator", None), name, error), error
+                )
                 raise
-            self._record(kind, "create", shown, entry.id, entry.locator, name, None)
+            self._record(self._line(kind, "create", shown, entry.id, entry.locator, name, None), None)
         finally:
             JOURNAL.end(in_flight)
         return entry
@@ -147,13 +149,14 @@ class AuditedBackend:
                 after = self.backend.modify(kind, update, attributes)
             except BaseException as error:
                 key = before.locator or getattr(error, "locator", None)
-                self._record(kind, "modify", shown, update.id, key, name, error)
+                self._record(self._line(kind, "modify", shown, update.id, key, name, error), error)
                 raise
             name = name or _name(after.attributes, self.kinds[kind])  # a PATCH sent without a read (mapping/blind.py)
             moved = before.locator and after.locator and before.locator != after.locator
             extra = {"old_key": before.locator} if moved else {}
-            self._record(kind, "modify", shown, update.id, after.locator or before.locator, name, None, extra)
-            self._follow_ups(after.locator or before.locator)
+            key = after.locator or before.locator
+            self._record(self._line(kind, "modify", shown, update.id, key, name, None, extra), None)
+            self._follow_ups(key)
         finally:
             JOURNAL.end(in_flight)
         return after
@@ -164,9 +167,9 @@ class AuditedBackend:
             try:
                 removed = self.backend.delete(kind, id)
             except BaseException as error:
-                self._record(kind, "delete", [], id, getattr(error, "locator", None), None, error)
+                self._record(self._line(kind, "delete", [], id, getattr(error, "locator", None), None, error), error)
                 raise
-            self._record(kind, "delete", [], id, removed, None, None)
+            self._record(self._line(kind, "delete", [], id, removed, None, None), None)
             self._follow_ups(removed)
         finally:
             JOURNAL.end(in_flight)
@@ -200,27 +203,16 @@ class AuditedBackend:
         for kind, key, changes, refused in done:
             error = BackendError(refused) if refused else None
             extra = {"operation": "integrity", "cause": cause}
-            self._record(kind, "integrity", self._shown(kind, changes), None, key, None, error, extra, primary=False)
+            line = self._line(kind, "integrity", self._shown(kind, changes), None, key, None, error, extra)
+            self._record(line, error, primary=False)
 
     # --- the line ------------------------------------------------------------------------------
 
-    def _record(
-        self,
-        kind: str,
-        call: str,
-        shown: list[dict],
-        id: str | None,
-        key: str | None,
-        name: str | None,
-        error: BaseException | None,
-        extra: dict | None = None,
-        primary: bool = True,
-    ) -> None:
-        """Write the line of one write; `shown`: its changes as `_shown` gives them."""
-        line = self._line(kind, call, shown, id, key, name, error, extra)
+    def _record(self, line: dict, error: BaseException | None, primary: bool = True) -> None:
+        """Write the line of one write (`_line`)."""
         self.trail.write(line)
-        if primary:
-            context.note(scim_id=id, name=name, locator=key)  # for the request's log line
+        if primary:  # for the request's log line
+            context.note(scim_id=line.get("id"), name=line.get("name"), locator=line.get("key"))
         serving = context.current()
         if serving is not None and getattr(error, "in_doubt", False):
             serving.unsettled.append((self.trail, line))
@@ -236,6 +228,7 @@ class AuditedBackend:
         error: BaseException | None,
         extra: dict | None = None,
     ) -> dict:
+        """The line of one write; `shown`: its changes as `_shown` gives them."""
         serving = context.current()
         line: dict[str, Any] = {
             "audit": 1,
