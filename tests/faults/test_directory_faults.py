@@ -192,3 +192,23 @@ def test_a_worker_killed_with_a_write_in_flight_leaves_an_unknown_audit_line(own
     assert line["reason"] == f"the worker (pid {worker}) ended before it could record the outcome"
     assert line["changes"] == [{"attribute": "title", "op": "replace", "values": ["Lost"]}]
     assert [line["outcome"] for line in lines] == ["applied", "unknown"]  # the create's, then the PATCH's
+
+
+def test_a_gateway_killed_whole_writes_its_writes_in_flight_when_it_starts_again(own_slapd, tmp_path, monkeypatch):
+    """Master and workers killed at once (the unit's cgroup, OOM): nobody read the journals. The
+    next `serve` on the same folder (systemd keeps RuntimeDirectory across a restart) does."""
+    folder = tmp_path / "metrics"
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(folder))
+    audit = tmp_path / "audit.log"
+    (folder / "workers").mkdir(parents=True)
+    line = {"audit": 1, "operation": "patch", "resource_type": "User", "id": "42", "outcome": "applied"}
+    entry = json.dumps({"destination": str(audit), "line": line})
+    (folder / "workers" / "audit-4242.inflight").write_text(f"B 1 {entry}\nB 2 {entry}\nE 2\n")
+    with serve(tmp_path, ldap_tenant(own_slapd), top=f"audit_log: {audit}\n"):
+        (recovered,) = [json.loads(text) for text in audit.read_text().splitlines()]
+    assert recovered == {
+        **line,
+        "outcome": "unknown",
+        "reason": "the gateway was stopped before it could record the outcome",
+    }
+    assert not (folder / "workers" / "audit-4242.inflight").exists()
