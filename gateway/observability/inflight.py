@@ -48,11 +48,11 @@ class Journal:
         process dies before `end`. None when there is no shared folder."""
         text = json.dumps({"destination": destination, "line": line}, ensure_ascii=False, default=str)
         with self._lock:
-            fd = self._file()
-            if fd is None:
-                return None
             token = next(self._tokens)
             try:
+                fd = self._file()
+                if fd is None:
+                    return None
                 _write_all(fd, f"B {token} {text}\n".encode())
             except OSError as error:
                 log.warning("cannot note a write in flight (%s); a killed worker would leave it unsaid", error)
@@ -65,10 +65,10 @@ class Journal:
             return
         with self._lock:
             self._open.discard(token)
-            fd = self._file()
-            if fd is None:
-                return
             try:
+                fd = self._file()
+                if fd is None:
+                    return
                 if self._open:
                     _write_all(fd, f"E {token}\n".encode())
                 else:

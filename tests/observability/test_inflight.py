@@ -62,3 +62,13 @@ def test_without_a_shared_folder_there_is_no_journal(tmp_path, monkeypatch):
     assert token is None
     journal.end(token)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_journal_that_cannot_be_opened_never_fails_the_write(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv(multiprocess.ENV, str(tmp_path))
+    (tmp_path / multiprocess.SHARED).write_text("a file where the folder should be")
+    journal = inflight.Journal()
+    token = journal.begin({"audit": 1}, str(tmp_path / "audit.log"))
+    journal.end(token)
+    assert token is None
+    assert "cannot note a write in flight" in caplog.text
