@@ -53,7 +53,7 @@ class Journal:
                 fd = self._file()
                 if fd is None:
                     return None
-                _write_all(fd, f"B {token} {text}\n".encode())
+                write_all(fd, f"B {token} {text}\n".encode())
             except OSError as error:
                 log.warning("cannot note a write in flight (%s); a killed worker would leave it unsaid", error)
                 return None
@@ -70,7 +70,7 @@ class Journal:
                 if fd is None:
                     return
                 if self._open:
-                    _write_all(fd, f"E {token}\n".encode())
+                    write_all(fd, f"E {token}\n".encode())
                 else:
                     os.ftruncate(fd, 0)  # nothing in flight: start the journal afresh
             except OSError as error:
@@ -138,7 +138,7 @@ def recover_all(folder: Path, why: str) -> None:
         recover(path, why)
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def write_all(fd: int, data: bytes) -> None:
     while data:
         written = os.write(fd, data)
         data = data[written:]

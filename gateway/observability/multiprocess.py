@@ -13,9 +13,10 @@ request) and removed when the master exits.
 
 The same folder holds `workers/`, for what the workers tell each other (the LDAP backend's write
 marks, gateway/backends/ldap/marks.py) and each worker's writes in flight
-(gateway/observability/inflight.py: what the master writes to the audit trail for a killed one). A worker's files there are named `<pid>-<rest>`, their
-times are CLOCK_MONOTONIC, and when it exits they become `exited-<rest>`, stamped with the time
-its exit was seen: a worker killed during a write may have done it then, unannounced.
+(gateway/observability/inflight.py: what the master writes to the audit trail for a killed
+one). A worker's mark files there are named `<pid>-<rest>`, their times are CLOCK_MONOTONIC,
+and when it exits they become `exited-<rest>`, stamped with the time its exit was seen: a worker
+killed during a write may have done it then, unannounced.
 """
 
 from __future__ import annotations

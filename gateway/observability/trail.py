@@ -38,14 +38,15 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from gateway.backends.base import Backend, BackendError, Update
 from gateway.observability import context, metrics
-from gateway.observability.inflight import JOURNAL, _write_all
+from gateway.observability.inflight import JOURNAL, write_all
 from gateway.observability.logs import utc_timestamp
 from gateway.store import Change, Entry, Record, Ref
 
@@ -74,7 +75,7 @@ class AuditTrail:
                 sys.stdout.flush()
                 return
             with self._lock:
-                _write_all(self._file(), text.encode("utf-8"))
+                write_all(self._file(), text.encode("utf-8"))
         except OSError as error:
             metrics.AUDIT_FAILURES.inc()
             log.error("cannot write the audit trail to %s (%s); the line: %s", self.destination, error, text.strip())
@@ -124,8 +125,7 @@ class AuditedBackend:
         changes = [{"attribute": key, "op": "add", "values": values} for key, values in record.items() if values]
         name = _name(record, self.kinds[kind])
         shown = self._shown(kind, changes)
-        in_flight = self._begin(kind, "create", shown, None, None, name)
-        try:
+        with self._in_flight(kind, "create", shown, None, None, name):
             try:
                 entry = self.backend.create(kind, record, attributes)
             except BaseException as error:
@@ -134,8 +134,6 @@ class AuditedBackend:
                 )
                 raise
             self._record(self._line(kind, "create", shown, entry.id, entry.locator, name, None), None)
-        finally:
-            JOURNAL.end(in_flight)
         return entry
 
     def modify(self, kind: str, update: Update, attributes: list[str] | None) -> Entry:
@@ -143,8 +141,7 @@ class AuditedBackend:
         described = [_change(change, before) for change in update.changes]
         name = _name(update.after or {}, self.kinds[kind]) or _name(before.attributes, self.kinds[kind])
         shown = self._shown(kind, described)
-        in_flight = self._begin(kind, "modify", shown, update.id, before.locator, name)
-        try:
+        with self._in_flight(kind, "modify", shown, update.id, before.locator, name):
             try:
                 after = self.backend.modify(kind, update, attributes)
             except BaseException as error:
@@ -157,13 +154,10 @@ class AuditedBackend:
             key = after.locator or before.locator
             self._record(self._line(kind, "modify", shown, update.id, key, name, None, extra), None)
             self._follow_ups(key)
-        finally:
-            JOURNAL.end(in_flight)
         return after
 
     def delete(self, kind: str, id: str) -> str:
-        in_flight = self._begin(kind, "delete", [], id, None, None)
-        try:
+        with self._in_flight(kind, "delete", [], id, None, None):
             try:
                 removed = self.backend.delete(kind, id)
             except BaseException as error:
@@ -171,15 +165,18 @@ class AuditedBackend:
                 raise
             self._record(self._line(kind, "delete", [], id, removed, None, None), None)
             self._follow_ups(removed)
-        finally:
-            JOURNAL.end(in_flight)
         return removed
 
-    def _begin(
+    @contextmanager
+    def _in_flight(
         self, kind: str, call: str, shown: list[dict], id: str | None, key: str | None, name: str | None
-    ) -> int | None:
-        """The line this write gets if the worker dies before it is answered (inflight.py)."""
-        return JOURNAL.begin(self._line(kind, call, shown, id, key, name, None), self.trail.destination)
+    ) -> Iterator[None]:
+        """The block sends one write: the line it gets if the worker dies first (inflight.py)."""
+        token = JOURNAL.begin(self._line(kind, call, shown, id, key, name, None), self.trail.destination)
+        try:
+            yield
+        finally:
+            JOURNAL.end(token)
 
     def _shown(self, kind: str, changes: list[dict]) -> list[dict]:
         """The changes as the trail shows them: attributes as the map spells them, values masked."""
